@@ -1,0 +1,427 @@
+package policy
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is the whole configuration file. Every key has a doc comment, and
+// contrib/mailwarden.toml documents every key; a test keeps the two in step.
+type Config struct {
+	// Server holds the daemon's listener, limits and failure mode.
+	Server ServerConfig `toml:"server"`
+	// Organization tells mailwarden which mail is its own, to give each
+	// recipient a direction: inbound, outbound or internal.
+	Organization OrganizationConfig `toml:"organization"`
+	// Limits caps what one session may cost. Going over a limit is a
+	// scan.exclusion finding, never a crash.
+	Limits LimitsConfig `toml:"limits"`
+	// Store sets retention for the tracking log and the quarantine.
+	Store StoreConfig `toml:"store"`
+	// Release configures how quarantined mail is re-injected.
+	Release ReleaseConfig `toml:"release"`
+	// Rules are evaluated per recipient at the earliest stage where their facts
+	// are known; within a stage, in file order.
+	Rules []RuleConfig `toml:"rule"`
+
+	// File is the path the config was loaded from ("(embedded default)" for the default).
+	File string `toml:"-"`
+}
+
+// ServerConfig holds the daemon's settings.
+type ServerConfig struct {
+	// Listen is the milter socket: "inet:HOST:PORT", "inet6:[HOST]:PORT" or
+	// "unix:/path" (also written "local:/path"), as in Postfix's smtpd_milters.
+	Listen string `toml:"listen"`
+	// SocketMode is the octal file mode of a unix socket, e.g. "0660".
+	SocketMode string `toml:"socket_mode"`
+	// SocketGroup is the group that owns a unix socket, e.g. "postfix", so a
+	// chrooted smtpd can reach it.
+	SocketGroup string `toml:"socket_group"`
+	// DataDir holds the SQLite database, the spool and the release key.
+	DataDir string `toml:"data_dir"`
+	// MaxSessions caps concurrent milter sessions; beyond it a new session is
+	// answered with tempfail.
+	MaxSessions int `toml:"max_sessions"`
+	// ReadTimeout is how long to wait for the next milter command from the MTA.
+	ReadTimeout Duration `toml:"read_timeout"`
+	// WriteTimeout bounds writing one reply to the MTA.
+	WriteTimeout Duration `toml:"write_timeout"`
+	// ShutdownTimeout bounds how long SIGTERM waits for sessions to finish.
+	ShutdownTimeout Duration `toml:"shutdown_timeout"`
+	// OnError is the answer when mailwarden itself fails (store error, panic,
+	// timeout): "tempfail" (default; the MTA retries, nothing is lost) or
+	// "accept" (fail open).
+	OnError string `toml:"on_error"`
+	// LogLevel is "debug", "info", "warn" or "error".
+	LogLevel string `toml:"log_level"`
+	// LogFormat is "text" or "json" (both log/slog, to standard error).
+	LogFormat string `toml:"log_format"`
+}
+
+// OrganizationConfig defines what is internal.
+type OrganizationConfig struct {
+	// InternalDomains are the domains this host receives mail for. Subdomains
+	// are included when written as "*.example.com".
+	InternalDomains []string `toml:"internal_domains"`
+	// TrustedNetworks are clients whose mail is outbound or internal (your
+	// own hosts), in any form a [NetList] takes. Authenticated sessions
+	// ({auth_authen} set) count as trusted too.
+	TrustedNetworks []string `toml:"trusted_networks"`
+}
+
+// LimitsConfig caps per-session resources.
+type LimitsConfig struct {
+	// MaxMessageSize is the largest body+header mailwarden spools; past it the
+	// rest is not kept, and a scan.exclusion finding is raised.
+	MaxMessageSize Size `toml:"max_message_size"`
+	// SpoolMemory is how much of a message is kept in memory before spooling
+	// to a file in the data directory.
+	SpoolMemory Size `toml:"spool_memory"`
+	// MIMEDepth is the deepest MIME nesting that is parsed.
+	MIMEDepth int `toml:"mime_depth"`
+	// MIMEParts is the largest number of MIME parts that is parsed.
+	MIMEParts int `toml:"mime_parts"`
+	// MaxRecipients caps recipients tracked per message (the MTA has its own
+	// limit; this bounds mailwarden's memory).
+	MaxRecipients int `toml:"max_recipients"`
+}
+
+// StoreConfig sets retention.
+type StoreConfig struct {
+	// EventRetention is how long tracking-log rows are kept.
+	EventRetention Duration `toml:"event_retention"`
+	// QuarantineRetention is how long quarantined messages are kept.
+	QuarantineRetention Duration `toml:"quarantine_retention"`
+	// PruneInterval is how often the daemon prunes old rows.
+	PruneInterval Duration `toml:"prune_interval"`
+}
+
+// ReleaseConfig configures quarantine release.
+type ReleaseConfig struct {
+	// SMTP is where released mail is re-injected, "host:port"; normally the
+	// MTA itself.
+	SMTP string `toml:"smtp"`
+	// Helo is the name mailwarden gives in EHLO when re-injecting.
+	Helo string `toml:"helo"`
+	// Key is the HMAC key for release headers, as hex (at least 32 bytes).
+	// When empty, a key is generated once in the data directory (release.key).
+	Key string `toml:"key"`
+	// TokenTTL is how long a release header stays valid after the release.
+	TokenTTL Duration `toml:"token_ttl"`
+}
+
+// RuleConfig is one rule as written in the config file. All conditions that
+// are set must hold (AND); an unset condition always holds.
+type RuleConfig struct {
+	// Name identifies the rule in the tracking log and the SMTP reply.
+	Name string `toml:"name"`
+	// Enabled turns the rule off when false. Default true.
+	Enabled *bool `toml:"enabled"`
+	// Direction limits the rule to "inbound", "outbound", "internal" or "any" (default).
+	Direction string `toml:"direction"`
+	// Senders are envelope-sender patterns (user@domain, *@domain,
+	// *@*.domain, user@*, <> for bounces); empty means any sender.
+	Senders []string `toml:"senders"`
+	// SendersExcept are sender patterns the rule never applies to.
+	SendersExcept []string `toml:"senders_except"`
+	// Recipients are envelope-recipient patterns; empty means any recipient.
+	Recipients []string `toml:"recipients"`
+	// RecipientsExcept are recipient patterns the rule never applies to.
+	RecipientsExcept []string `toml:"recipients_except"`
+	// Clients are client networks (addresses, CIDR, ranges).
+	Clients []string `toml:"clients"`
+	// ClientsExcept are client networks the rule never applies to.
+	ClientsExcept []string `toml:"clients_except"`
+	// ClientName is a regular expression on the client's verified reverse name
+	// ("unknown" when it has none).
+	ClientName string `toml:"client_name"`
+	// Helo is a regular expression on the HELO/EHLO name.
+	Helo string `toml:"helo"`
+	// RecipientCountOver holds when the message has more recipients than this.
+	// It is checked at each RCPT with the count so far, so only the
+	// recipients past the limit get the rule's reply (RFC 5321 §4.5.3.1.10).
+	RecipientCountOver int `toml:"recipient_count_over"`
+	// Headers maps a header field name to a regular expression on its decoded
+	// value; it holds when any field of that name matches.
+	Headers map[string]string `toml:"headers"`
+	// Subject is a regular expression on the decoded subject.
+	Subject string `toml:"subject"`
+	// SizeOver holds when the message is larger than this.
+	SizeOver Size `toml:"size_over"`
+	// GTUBE holds when the message contains the GTUBE test string.
+	GTUBE bool `toml:"gtube"`
+	// Findings holds when any finding with one of these names was reported
+	// (e.g. "message.malformed", "scan.exclusion"). New checks add new names.
+	Findings []string `toml:"findings"`
+	// Expr is a boolean expression for combinations the keys above can't say,
+	// e.g. `size > 1000000 && has("message.malformed")`. See the README.
+	Expr string `toml:"expr"`
+
+	// Action is the terminal action: "accept", "reject", "tempfail",
+	// "discard", "quarantine", or empty for modifying actions only.
+	Action string `toml:"action"`
+	// Reply is the SMTP reply for reject and tempfail: "550 5.7.1 text".
+	// The rule name is appended so the sender can quote it.
+	Reply string `toml:"reply"`
+	// Quarantine is the quarantine area for action "quarantine" (and where a
+	// discarded copy is kept); default "policy".
+	Quarantine string `toml:"quarantine"`
+	// TagSubject is prepended to the subject, e.g. "[SPAM]".
+	TagSubject string `toml:"tag_subject"`
+	// AddHeaders are header fields to add, each "Name: value".
+	AddHeaders []string `toml:"add_headers"`
+}
+
+//go:embed default.toml
+var defaultTOML []byte
+
+// DefaultTOML returns the embedded default configuration.
+func DefaultTOML() []byte { return bytes.Clone(defaultTOML) }
+
+// Problem is one thing wrong in a config file.
+type Problem struct {
+	File string
+	Line int    // 0 when unknown
+	Key  string // key path, e.g. "rule[2].action"
+	Msg  string
+	Hint string
+}
+
+func (p Problem) String() string {
+	var b strings.Builder
+	b.WriteString(p.File)
+	if p.Line > 0 {
+		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	if p.Key != "" {
+		fmt.Fprintf(&b, ": %s", p.Key)
+	}
+	fmt.Fprintf(&b, ": %s", p.Msg)
+	if p.Hint != "" {
+		fmt.Fprintf(&b, " (hint: %s)", p.Hint)
+	}
+	return b.String()
+}
+
+// ConfigError lists every problem found in a config file.
+type ConfigError struct {
+	Problems []Problem
+}
+
+// ErrConfig is matched by every [ConfigError].
+var ErrConfig = errors.New("policy: invalid config")
+
+func (e *ConfigError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return strings.Join(lines, "\n")
+}
+
+// Is makes errors.Is(err, ErrConfig) true.
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
+// LoadFile reads, decodes and validates a config file, and compiles its
+// rules. Errors are a *[ConfigError] listing every problem at once.
+func LoadFile(path string) (*Config, *Policy, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("policy: read config: %w", err)
+	}
+	return Load(path, src)
+}
+
+// LoadDefault loads the embedded default configuration.
+func LoadDefault() (*Config, *Policy, error) {
+	return Load("(embedded default)", defaultTOML)
+}
+
+// Load decodes and validates src, named file in messages.
+func Load(file string, src []byte) (*Config, *Policy, error) {
+	cfg := defaults()
+	cfg.File = file
+	lines := indexKeys(src)
+	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(cfg)
+	if err != nil {
+		p := Problem{File: file, Msg: err.Error()}
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			p.Line, p.Key, p.Msg = pe.Position.Line, pe.LastKey, pe.Message
+		}
+		return nil, nil, &ConfigError{Problems: []Problem{p}}
+	}
+	v := &validator{file: file, lines: lines}
+	unknownSeen := map[string]int{}
+	for _, k := range md.Undecoded() {
+		path := k.String()
+		n := unknownSeen[path]
+		unknownSeen[path]++
+		v.problems = append(v.problems, Problem{File: file, Line: lines.nth(path, n), Key: path,
+			Msg: "unknown key", Hint: closestKey(path)})
+	}
+	pol := v.validate(cfg)
+	if len(v.problems) > 0 {
+		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
+		return nil, nil, &ConfigError{Problems: v.problems}
+	}
+	return cfg, pol, nil
+}
+
+// defaults returns a config with every default filled in; decoding
+// overwrites what the file sets.
+func defaults() *Config {
+	return &Config{
+		Server: ServerConfig{
+			Listen:          "inet:127.0.0.1:8899",
+			SocketMode:      "0660",
+			DataDir:         "/var/lib/mailwarden",
+			MaxSessions:     256,
+			ReadTimeout:     Dur(10 * time.Minute),
+			WriteTimeout:    Dur(30 * time.Second),
+			ShutdownTimeout: Dur(30 * time.Second),
+			OnError:         "tempfail",
+			LogLevel:        "info",
+			LogFormat:       "text",
+		},
+		Limits: LimitsConfig{
+			MaxMessageSize: Bytes(160 * 1000 * 1000),
+			SpoolMemory:    Bytes(1 << 20),
+			MIMEDepth:      20,
+			MIMEParts:      1000,
+			MaxRecipients:  1000,
+		},
+		Store: StoreConfig{
+			EventRetention:      Dur(90 * 24 * time.Hour),
+			QuarantineRetention: Dur(30 * 24 * time.Hour),
+			PruneInterval:       Dur(time.Hour),
+		},
+		Release: ReleaseConfig{
+			SMTP:     "127.0.0.1:25",
+			Helo:     "mailwarden.localhost",
+			TokenTTL: Dur(24 * time.Hour),
+		},
+	}
+}
+
+type validator struct {
+	file     string
+	lines    keyLines
+	problems []Problem
+}
+
+func (v *validator) add(key, hint, format string, args ...any) {
+	v.problems = append(v.problems, Problem{File: v.file, Line: v.lines.line(key), Key: key,
+		Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+func (v *validator) duration(key string, d Duration) {
+	if d.err != nil {
+		v.add(key, "", "%v", d.err)
+	}
+}
+
+func (v *validator) size(key string, s Size) {
+	if s.err != nil {
+		v.add(key, "", "%v", s.err)
+	}
+}
+
+func (v *validator) validate(c *Config) *Policy {
+	s := &c.Server
+	if _, _, err := ParseListen(s.Listen); err != nil {
+		v.add("server.listen", "inet:127.0.0.1:8899 or unix:/run/mailwarden/milter.sock", "%v", err)
+	}
+	if _, err := strconv.ParseUint(s.SocketMode, 8, 32); err != nil || s.SocketMode == "" {
+		v.add("server.socket_mode", "an octal mode such as \"0660\"", "%q is not an octal file mode", s.SocketMode)
+	}
+	if s.DataDir == "" {
+		v.add("server.data_dir", "", "must not be empty")
+	}
+	if s.MaxSessions < 1 {
+		v.add("server.max_sessions", "", "must be at least 1")
+	}
+	v.duration("server.read_timeout", s.ReadTimeout)
+	v.duration("server.write_timeout", s.WriteTimeout)
+	v.duration("server.shutdown_timeout", s.ShutdownTimeout)
+	oneOf := func(key, val string, allowed ...string) {
+		for _, a := range allowed {
+			if val == a {
+				return
+			}
+		}
+		v.add(key, "one of "+strings.Join(allowed, ", "), "%q is not allowed", val)
+	}
+	oneOf("server.on_error", s.OnError, "tempfail", "accept")
+	oneOf("server.log_level", s.LogLevel, "debug", "info", "warn", "error")
+	oneOf("server.log_format", s.LogFormat, "text", "json")
+
+	org := &Organization{}
+	for i, d := range c.Organization.InternalDomains {
+		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+		if d == "" || strings.ContainsAny(d, "@ ,") || (strings.Contains(d, "*") && !strings.HasPrefix(d, "*.")) {
+			v.add(fmt.Sprintf("organization.internal_domains[%d]", i), "a domain such as example.com or *.example.com", "%q is not a domain", d)
+			continue
+		}
+		org.domains = append(org.domains, d)
+	}
+	var errs []error
+	org.trusted, errs = ParseNetList(c.Organization.TrustedNetworks)
+	for _, err := range errs {
+		v.add("organization.trusted_networks", "", "%v", err)
+	}
+
+	l := &c.Limits
+	v.size("limits.max_message_size", l.MaxMessageSize)
+	v.size("limits.spool_memory", l.SpoolMemory)
+	for key, n := range map[string]int{"limits.mime_depth": l.MIMEDepth, "limits.mime_parts": l.MIMEParts, "limits.max_recipients": l.MaxRecipients} {
+		if n < 1 {
+			v.add(key, "", "must be at least 1")
+		}
+	}
+	v.duration("store.event_retention", c.Store.EventRetention)
+	v.duration("store.quarantine_retention", c.Store.QuarantineRetention)
+	v.duration("store.prune_interval", c.Store.PruneInterval)
+	if c.Store.PruneInterval.err == nil && c.Store.PruneInterval.D < time.Minute {
+		v.add("store.prune_interval", "", "must be at least 1m")
+	}
+	if !strings.Contains(c.Release.SMTP, ":") {
+		v.add("release.smtp", "host:port, e.g. 127.0.0.1:25", "%q has no port", c.Release.SMTP)
+	}
+	if c.Release.Key != "" {
+		if k, err := decodeHexKey(c.Release.Key); err != nil || len(k) < 32 {
+			v.add("release.key", "generate one with: head -c 32 /dev/urandom | xxd -p -c 64", "must be at least 32 bytes of hex")
+		}
+	}
+	v.duration("release.token_ttl", c.Release.TokenTTL)
+
+	pol := &Policy{Org: org}
+	names := map[string]int{}
+	for i := range c.Rules {
+		r := v.rule(i, &c.Rules[i])
+		if first, dup := names[c.Rules[i].Name]; dup && c.Rules[i].Name != "" {
+			v.add(fmt.Sprintf("rule[%d].name", i), fmt.Sprintf("rule[%d] has the same name", first), "duplicate rule name %q", c.Rules[i].Name)
+		}
+		names[c.Rules[i].Name] = i
+		if r != nil && r.Enabled {
+			pol.Rules = append(pol.Rules, r)
+		}
+		if r != nil && !r.Enabled {
+			pol.Disabled = append(pol.Disabled, r)
+		}
+	}
+	return pol
+}
+
+var ruleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)

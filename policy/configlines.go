@@ -1,0 +1,247 @@
+package policy
+
+import (
+	"fmt"
+	"reflect"
+	"regexp"
+	"strings"
+)
+
+// keyLines maps key paths to the line that sets them. BurntSushi/toml keeps
+// key positions private, so validation errors find their line here. Paths
+// use indexes for arrays of tables ("rule[2].action"); plain holds the same
+// keys without indexes ("rule.action"), one line per occurrence, because
+// MetaData.Undecoded reports keys that way.
+type keyLines struct {
+	indexed map[string]int
+	plain   map[string][]int
+}
+
+// line returns the line of key, or of its nearest parent that has one.
+func (k keyLines) line(key string) int {
+	for key != "" {
+		if n, ok := k.indexed[key]; ok {
+			return n
+		}
+		i := strings.LastIndexAny(key, ".[")
+		if i < 0 {
+			break
+		}
+		key = key[:i]
+	}
+	return 0
+}
+
+// nth returns the line of the n-th occurrence of an unindexed key path.
+func (k keyLines) nth(plain string, n int) int {
+	if ls := k.plain[plain]; n < len(ls) {
+		return ls[n]
+	}
+	return 0
+}
+
+var bareKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// indexKeys scans TOML source for table headers and keys. It is lenient:
+// the real parse is BurntSushi/toml's, and a line this scan misreads only
+// costs a less precise line number.
+func indexKeys(src []byte) keyLines {
+	k := keyLines{indexed: map[string]int{}, plain: map[string][]int{}}
+	arrays := map[string]int{} // plain array-of-tables path -> count so far
+	var prefix, plainPrefix string
+	lines := strings.Split(string(src), "\n")
+	depth := 0    // open [ or { of a value spanning lines
+	inMulti := "" // open """ or ''' delimiter
+	for i, raw := range lines {
+		lineNo := i + 1
+		line := strings.TrimSpace(raw)
+		if inMulti != "" {
+			if strings.Contains(line, inMulti) {
+				inMulti = ""
+			}
+			continue
+		}
+		if depth > 0 {
+			depth += bracketDelta(line)
+			continue
+		}
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if strings.HasPrefix(line, "[[") {
+			name := keyPath(strings.TrimSpace(strings.TrimSuffix(strings.SplitN(line[2:], "]]", 2)[0], "]]")))
+			plainPrefix = name
+			n := arrays[name]
+			arrays[name] = n + 1
+			prefix = indexedPrefix(name, arrays)
+			k.indexed[prefix] = lineNo
+			k.plain[plainPrefix] = append(k.plain[plainPrefix], lineNo)
+			continue
+		}
+		if line[0] == '[' {
+			name := keyPath(strings.TrimSpace(strings.SplitN(line[1:], "]", 2)[0]))
+			plainPrefix = name
+			prefix = indexedPrefix(name, arrays)
+			k.indexed[prefix] = lineNo
+			k.plain[plainPrefix] = append(k.plain[plainPrefix], lineNo)
+			continue
+		}
+		eq := strings.IndexByte(line, '=')
+		if eq < 0 {
+			continue
+		}
+		key := keyPath(strings.TrimSpace(line[:eq]))
+		full, plain := join(prefix, key), join(plainPrefix, key)
+		if _, dup := k.indexed[full]; !dup {
+			k.indexed[full] = lineNo
+		}
+		k.plain[plain] = append(k.plain[plain], lineNo)
+		val := strings.TrimSpace(line[eq+1:])
+		for _, d := range []string{`"""`, `'''`} {
+			if strings.HasPrefix(val, d) && !strings.Contains(val[3:], d) {
+				inMulti = d
+			}
+		}
+		if inMulti == "" {
+			depth = bracketDelta(val)
+		}
+	}
+	return k
+}
+
+// indexedPrefix turns "rule.headers" into "rule[N].headers" using the current
+// count of each array of tables along the path.
+func indexedPrefix(name string, arrays map[string]int) string {
+	parts := strings.Split(name, ".")
+	var out []string
+	for i := range parts {
+		p := parts[i]
+		if n, ok := arrays[strings.Join(parts[:i+1], ".")]; ok {
+			p = fmt.Sprintf("%s[%d]", p, n-1)
+		}
+		out = append(out, p)
+	}
+	return strings.Join(out, ".")
+}
+
+// keyPath normalises a dotted, possibly quoted TOML key to a.b.c.
+func keyPath(s string) string {
+	var parts []string
+	for s != "" {
+		s = strings.TrimSpace(s)
+		var part string
+		if s != "" && (s[0] == '"' || s[0] == '\'') {
+			end := strings.IndexByte(s[1:], s[0])
+			if end < 0 {
+				return strings.Join(append(parts, s), ".")
+			}
+			part, s = s[1:end+1], s[end+2:]
+		} else {
+			dot := strings.IndexByte(s, '.')
+			if dot < 0 {
+				part, s = s, ""
+			} else {
+				part, s = s[:dot], s[dot:]
+			}
+		}
+		parts = append(parts, strings.TrimSpace(part))
+		s = strings.TrimSpace(s)
+		s = strings.TrimPrefix(s, ".")
+	}
+	return strings.Join(parts, ".")
+}
+
+func join(prefix, key string) string {
+	if prefix == "" {
+		return key
+	}
+	return prefix + "." + key
+}
+
+// bracketDelta counts opening minus closing brackets outside strings and
+// comments.
+func bracketDelta(s string) int {
+	d := 0
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+		case c == '#':
+			return d
+		case c == '[' || c == '{':
+			d++
+		case c == ']' || c == '}':
+			d--
+		}
+	}
+	return d
+}
+
+// knownKeys lists every key path the config accepts, unindexed.
+func knownKeys() []string {
+	var keys []string
+	var walk func(prefix string, t reflect.Type)
+	walk = func(prefix string, t reflect.Type) {
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			tag := strings.Split(f.Tag.Get("toml"), ",")[0]
+			if tag == "" || tag == "-" {
+				continue
+			}
+			path := join(prefix, tag)
+			ft := f.Type
+			if ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft != reflect.TypeOf(Duration{}) && ft != reflect.TypeOf(Size{}) {
+				walk(path, ft)
+				continue
+			}
+			keys = append(keys, path)
+		}
+	}
+	walk("", reflect.TypeOf(Config{}))
+	return keys
+}
+
+// closestKey suggests the known key nearest to an unknown one.
+func closestKey(unknown string) string {
+	best, bestD := "", 4
+	for _, k := range knownKeys() {
+		if d := editDistance(unknown, k); d < bestD {
+			best, bestD = k, d
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	return "did you mean " + best + "?"
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

@@ -1,0 +1,156 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/mailwarden/mailwarden/scanner"
+)
+
+// exprEnv is what a rule expression (github.com/expr-lang/expr) sees. Each
+// variable has the stage at which it is known, in exprStages; an expression
+// is decided at the latest stage of the variables it uses.
+type exprEnv struct {
+	ClientIP   string `expr:"client_ip"`
+	ClientName string `expr:"client_name"`
+	Helo       string `expr:"helo"`
+	AuthUser   string `expr:"auth_user"`
+	Sender     string `expr:"sender"`
+	Rcpt       string `expr:"rcpt"`
+	RcptCount  int    `expr:"rcpt_count"`
+	Direction  string `expr:"direction"`
+	Subject    string `expr:"subject"`
+	Size       int64  `expr:"size"`
+	// Header returns the decoded value of the first field with that name, or "".
+	Header func(name string) string `expr:"header"`
+	// Has reports whether a finding with that name was reported.
+	Has func(name string) bool `expr:"has"`
+	// InNet reports whether the client address is in a network list.
+	InNet func(list string) bool `expr:"in_net"`
+	// Matches reports whether an address matches an address pattern.
+	AddrMatch func(addr, pattern string) bool `expr:"addr_match"`
+}
+
+var exprStages = map[string]Stage{
+	"client_ip": StageConnect, "client_name": StageConnect, "in_net": StageConnect,
+	"helo":      StageHelo,
+	"auth_user": StageMail, "sender": StageMail,
+	"rcpt": StageRcpt, "rcpt_count": StageRcpt, "direction": StageRcpt,
+	"subject": StageEOH, "header": StageEOH,
+	"size": StageEOM, "has": StageEOM, "addr_match": StageConnect,
+}
+
+// exprCond is a compiled expression condition.
+type exprCond struct {
+	src   string
+	prog  *vm.Program
+	stage Stage
+}
+
+// compileExpr compiles src. On error it returns the line and column inside
+// src, so the caller can point at the config line.
+func compileExpr(src string) (*exprCond, int, error) {
+	prog, err := expr.Compile(src, expr.Env(exprEnv{}), expr.AsBool())
+	if err != nil {
+		line := 1
+		if fe, ok := err.(*file.Error); ok {
+			line = fe.Line
+			return nil, line, fmt.Errorf("column %d: %s", fe.Column, fe.Message)
+		}
+		return nil, line, err
+	}
+	c := &exprCond{src: src, prog: prog, stage: StageConnect}
+	v := &stageVisitor{stage: StageConnect}
+	node := prog.Node()
+	ast.Walk(&node, v)
+	c.stage = v.stage
+	for _, n := range v.findings {
+		c.stage = max(c.stage, FindingStage(n))
+	}
+	if v.hasDynamic {
+		c.stage = StageEOM
+	}
+	return c, 0, nil
+}
+
+type stageVisitor struct {
+	stage      Stage
+	findings   []string
+	hasDynamic bool
+}
+
+func (v *stageVisitor) Visit(n *ast.Node) {
+	switch x := (*n).(type) {
+	case *ast.IdentifierNode:
+		if s, ok := exprStages[x.Value]; ok && x.Value != "has" {
+			v.stage = max(v.stage, s)
+		}
+	case *ast.CallNode:
+		if id, ok := x.Callee.(*ast.IdentifierNode); ok && id.Value == "has" {
+			if len(x.Arguments) == 1 {
+				if s, ok := x.Arguments[0].(*ast.StringNode); ok {
+					v.findings = append(v.findings, s.Value)
+					return
+				}
+			}
+			v.hasDynamic = true
+		}
+	}
+}
+
+func (c *exprCond) Stage() Stage   { return c.stage }
+func (c *exprCond) String() string { return "expr " + c.src }
+func (c *exprCond) Match(o *Organization, f *Facts, rcpt string) ([]scanner.Finding, bool) {
+	var used []scanner.Finding
+	env := exprEnv{
+		ClientName: f.ClientName, Helo: f.Helo, AuthUser: f.AuthUser, Sender: f.Sender,
+		Rcpt: rcpt, RcptCount: len(f.Recipients), Subject: f.Subject, Size: f.Size,
+		Header: func(name string) string {
+			for _, h := range f.Headers {
+				if strings.EqualFold(h.Name, name) {
+					return h.Value
+				}
+			}
+			return ""
+		},
+		Has: func(name string) bool {
+			for _, fd := range f.Findings {
+				if fd.Name == name {
+					used = append(used, fd)
+					return true
+				}
+			}
+			return false
+		},
+		InNet: func(list string) bool {
+			l, _ := ParseNetList([]string{list})
+			return f.ClientIP.IsValid() && l.Contains(f.ClientIP)
+		},
+		AddrMatch: func(addr, pattern string) bool {
+			p, err := ParseAddressPattern(pattern)
+			return err == nil && p.Match(addr)
+		},
+	}
+	if f.ClientIP.IsValid() {
+		env.ClientIP = f.ClientIP.Unmap().String()
+	}
+	if rcpt != "" {
+		env.Direction = o.Direction(f, rcpt)
+	}
+	out, err := expr.Run(c.prog, env)
+	if err != nil {
+		return []scanner.Finding{{Name: "policy.expr_error", Value: err.Error(), Where: "rule",
+			Reason: "the rule expression failed at run time"}}, false
+	}
+	ok, _ := out.(bool)
+	if !ok {
+		return nil, false
+	}
+	return append(used, scanner.Finding{Name: "expr.match", Value: c.src, Where: "rule",
+		Reason: "expression is true"}), true
+}

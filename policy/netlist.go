@@ -1,0 +1,125 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
+// IPRange is an inclusive range of addresses of one family.
+type IPRange struct {
+	From, To netip.Addr
+}
+
+// Contains reports whether ip lies in the range. IPv4-mapped IPv6 addresses
+// (::ffff:192.0.2.1) are compared as IPv4, since that is how an IPv4 client
+// shows up on a dual-stack socket.
+func (r IPRange) Contains(ip netip.Addr) bool {
+	ip = ip.Unmap()
+	return ip.BitLen() == r.From.BitLen() && r.From.Compare(ip) <= 0 && ip.Compare(r.To) <= 0
+}
+
+// NetList is a list of address ranges. It accepts every form operators paste
+// from gateway consoles: single addresses ("127.0.0.1", "::1"), CIDR
+// ("123.123.123.123/24", "2001:db8:10ff::ac:44f2/64", host bits allowed as
+// those consoles allow them), last-group ranges ("123.123.123.123-223",
+// "2001:db8:10ff::ac:44f2-45ff") and full ranges ("10.0.0.1-10.0.0.9"),
+// separated by commas or spaces.
+type NetList []IPRange
+
+// Contains reports whether any range holds ip.
+func (l NetList) Contains(ip netip.Addr) bool {
+	for _, r := range l {
+		if r.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseNetList parses list elements, each of which may hold several entries.
+// It returns every problem.
+func ParseNetList(items []string) (NetList, []error) {
+	var l NetList
+	var errs []error
+	for _, item := range items {
+		for _, f := range splitList(item) {
+			r, err := ParseIPRange(f)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			l = append(l, r)
+		}
+	}
+	return l, errs
+}
+
+// ParseIPRange parses one entry of a [NetList].
+func ParseIPRange(s string) (IPRange, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return IPRange{}, fmt.Errorf("%q is not a valid CIDR network", s)
+		}
+		p = p.Masked()
+		return IPRange{From: p.Addr().Unmap(), To: lastAddr(p)}, nil
+	}
+	from, to, isRange := strings.Cut(s, "-")
+	a, err := netip.ParseAddr(strings.TrimSpace(from))
+	if err != nil || a.Zone() != "" {
+		return IPRange{}, fmt.Errorf("%q is not an IP address, CIDR network or range", s)
+	}
+	a = a.Unmap()
+	if !isRange {
+		return IPRange{From: a, To: a}, nil
+	}
+	to = strings.TrimSpace(to)
+	b, err := netip.ParseAddr(to)
+	if err != nil {
+		b, err = lastGroupRange(a, to)
+		if err != nil {
+			return IPRange{}, fmt.Errorf("%q: %v", s, err)
+		}
+	}
+	b = b.Unmap()
+	if a.BitLen() != b.BitLen() || b.Less(a) {
+		return IPRange{}, fmt.Errorf("%q: the range end must be of the same family and not below its start", s)
+	}
+	return IPRange{From: a, To: b}, nil
+}
+
+// lastGroupRange builds the end of a range written as "a.b.c.d-e" (the last
+// octet) or "x:…:y-z" (the last hexadecimal group).
+func lastGroupRange(a netip.Addr, end string) (netip.Addr, error) {
+	if a.Is4() {
+		var n uint
+		if _, err := fmt.Sscanf(end, "%d", &n); err != nil || n > 255 || fmt.Sprint(n) != end {
+			return netip.Addr{}, fmt.Errorf("range end %q must be a number from 0 to 255", end)
+		}
+		b := a.As4()
+		b[3] = byte(n)
+		return netip.AddrFrom4(b), nil
+	}
+	var n uint
+	if _, err := fmt.Sscanf(end, "%x", &n); err != nil || n > 0xffff || len(end) > 4 {
+		return netip.Addr{}, fmt.Errorf("range end %q must be a hexadecimal group from 0 to ffff", end)
+	}
+	b := a.As16()
+	b[14], b[15] = byte(n>>8), byte(n)
+	return netip.AddrFrom16(b), nil
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	a := p.Addr().Unmap()
+	bits := p.Bits()
+	if p.Addr().Is4In6() {
+		bits -= 96
+	}
+	b := a.AsSlice()
+	for i := bits; i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - uint(i%8))
+	}
+	r, _ := netip.AddrFromSlice(b)
+	return r
+}

@@ -1,0 +1,252 @@
+package policy
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Action is a rule's terminal action. [ActionNone] means the rule only
+// modifies (tags, headers) and evaluation goes on.
+type Action int
+
+// The terminal actions. Their order is their precedence when one message's
+// recipients end with different outcomes: see [Combine].
+const (
+	ActionNone Action = iota
+	ActionAccept
+	ActionQuarantine
+	ActionDiscard
+	ActionReject
+	ActionTempfail
+)
+
+var actionNames = map[Action]string{ActionNone: "", ActionAccept: "accept", ActionQuarantine: "quarantine",
+	ActionDiscard: "discard", ActionReject: "reject", ActionTempfail: "tempfail"}
+
+func (a Action) String() string { return actionNames[a] }
+
+// Reply is an SMTP reply: code, RFC 3463 enhanced status code and text.
+type Reply struct {
+	Code     int
+	Enhanced string
+	Text     string
+}
+
+func (r Reply) String() string {
+	if r.Code == 0 {
+		return ""
+	}
+	if r.Enhanced == "" {
+		return fmt.Sprintf("%d %s", r.Code, r.Text)
+	}
+	return fmt.Sprintf("%d %s %s", r.Code, r.Enhanced, r.Text)
+}
+
+var (
+	replyRE    = regexp.MustCompile(`^([245][0-9][0-9])(?:\s+([245]\.[0-9]{1,3}\.[0-9]{1,3}))?(?:\s+(.*))?$`)
+	headerName = regexp.MustCompile(`^[!-9;-~]+$`)
+)
+
+// ParseReply parses "550 5.7.1 text". The enhanced code's class must agree
+// with the reply code (RFC 3463 §2).
+func ParseReply(s string) (Reply, error) {
+	m := replyRE.FindStringSubmatch(strings.TrimSpace(s))
+	if m == nil {
+		return Reply{}, fmt.Errorf("%q is not an SMTP reply like \"550 5.7.1 Message rejected\"", s)
+	}
+	code, _ := strconv.Atoi(m[1])
+	if m[2] != "" && m[2][0] != m[1][0] {
+		return Reply{}, fmt.Errorf("enhanced code %s does not match reply code %d", m[2], code)
+	}
+	text := m[3]
+	if strings.ContainsAny(text, "\r\n") {
+		return Reply{}, fmt.Errorf("reply text must be one line")
+	}
+	return Reply{Code: code, Enhanced: m[2], Text: text}, nil
+}
+
+// Default replies, chosen so a rule without reply still answers correctly.
+var (
+	DefaultReject   = Reply{550, "5.7.1", "Message rejected by policy"}
+	DefaultTempfail = Reply{451, "4.7.1", "Try again later"}
+)
+
+// Rule is a compiled rule.
+type Rule struct {
+	Name       string
+	Enabled    bool
+	Line       int // line of the [[rule]] header
+	Stage      Stage
+	Conditions []Condition
+	Action     Action
+	Reply      Reply
+	Area       string // quarantine area
+	TagSubject string
+	AddHeaders []HeaderField
+}
+
+// rule validates and compiles one [[rule]].
+func (v *validator) rule(i int, rc *RuleConfig) *Rule {
+	key := func(k string) string { return fmt.Sprintf("rule[%d].%s", i, k) }
+	r := &Rule{Name: rc.Name, Enabled: rc.Enabled == nil || *rc.Enabled, Line: v.lines.line(fmt.Sprintf("rule[%d]", i))}
+	if !ruleNameRE.MatchString(rc.Name) {
+		v.add(key("name"), "letters, digits, dot, dash and underscore, up to 64", "rule name %q is missing or invalid", rc.Name)
+	}
+	addrs := func(what string, in, except []string, inKey, exceptKey string) {
+		a, errs := ParseAddressList(in)
+		for _, err := range errs {
+			v.add(key(inKey), "", "%v", err)
+		}
+		b, errs := ParseAddressList(except)
+		for _, err := range errs {
+			v.add(key(exceptKey), "", "%v", err)
+		}
+		if len(a) > 0 || len(b) > 0 {
+			r.Conditions = append(r.Conditions, addressCond{what: what, in: a, except: b})
+		}
+	}
+	if len(rc.Clients) > 0 || len(rc.ClientsExcept) > 0 {
+		in, errs := ParseNetList(rc.Clients)
+		for _, err := range errs {
+			v.add(key("clients"), "1.2.3.4, 1.2.3.0/24, 1.2.3.4-223, 2001:db8::/32", "%v", err)
+		}
+		ex, errs := ParseNetList(rc.ClientsExcept)
+		for _, err := range errs {
+			v.add(key("clients_except"), "", "%v", err)
+		}
+		text := strings.Join(rc.Clients, ", ")
+		if len(rc.ClientsExcept) > 0 {
+			text += " except " + strings.Join(rc.ClientsExcept, ", ")
+		}
+		r.Conditions = append(r.Conditions, clientCond{in: in, except: ex, text: text})
+	}
+	regex := func(k, pattern, what string, stage Stage, get func(*Facts) string) {
+		if pattern == "" {
+			return
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			v.add(key(k), "Go RE2 syntax; (?i) for case-insensitive", "bad regular expression: %v", err)
+			return
+		}
+		r.Conditions = append(r.Conditions, regexCond{what: what, stage: stage, re: re, get: get})
+	}
+	regex("client_name", rc.ClientName, "client_name", StageConnect, func(f *Facts) string { return f.ClientName })
+	regex("helo", rc.Helo, "helo", StageHelo, func(f *Facts) string { return f.Helo })
+	addrs("sender", rc.Senders, rc.SendersExcept, "senders", "senders_except")
+	addrs("recipient", rc.Recipients, rc.RecipientsExcept, "recipients", "recipients_except")
+	switch rc.Direction {
+	case "", "any":
+	case Inbound, Outbound, Internal:
+		r.Conditions = append(r.Conditions, directionCond{dir: rc.Direction})
+	default:
+		v.add(key("direction"), "inbound, outbound, internal or any", "%q is not a direction", rc.Direction)
+	}
+	if rc.RecipientCountOver < 0 {
+		v.add(key("recipient_count_over"), "", "must not be negative")
+	} else if rc.RecipientCountOver > 0 {
+		r.Conditions = append(r.Conditions, rcptCountCond{n: rc.RecipientCountOver})
+	}
+	for name, pattern := range rc.Headers {
+		if !headerName.MatchString(name) {
+			v.add(key("headers."+name), "", "%q is not a header field name", name)
+			continue
+		}
+		re, err := regexp.Compile(pattern)
+		if err != nil {
+			v.add(key("headers."+name), "Go RE2 syntax", "bad regular expression: %v", err)
+			continue
+		}
+		r.Conditions = append(r.Conditions, headerCond{name: name, re: re})
+	}
+	regex("subject", rc.Subject, "subject", StageEOH, func(f *Facts) string { return f.Subject })
+	v.size(key("size_over"), rc.SizeOver)
+	if rc.SizeOver.N > 0 {
+		r.Conditions = append(r.Conditions, sizeCond{n: rc.SizeOver.N})
+	}
+	if rc.GTUBE {
+		r.Conditions = append(r.Conditions, findingCond{names: []string{"content.gtube"}})
+	}
+	if len(rc.Findings) > 0 {
+		for j, n := range rc.Findings {
+			if n == "" || strings.ContainsAny(n, " \t") {
+				v.add(fmt.Sprintf("%s[%d]", key("findings"), j), "a finding name such as message.malformed", "%q is not a finding name", n)
+			}
+		}
+		r.Conditions = append(r.Conditions, findingCond{names: rc.Findings})
+	}
+	if rc.Expr != "" {
+		c, line, err := compileExpr(rc.Expr)
+		if err != nil {
+			p := Problem{File: v.file, Line: v.lines.line(key("expr")), Key: key("expr"),
+				Msg: "expression: " + err.Error(), Hint: "see the expression variables in the README"}
+			if p.Line > 0 && line > 1 {
+				p.Line += line - 1 // a multi-line string starts on the key's line
+			}
+			v.problems = append(v.problems, p)
+		} else {
+			r.Conditions = append(r.Conditions, c)
+		}
+	}
+	for _, c := range r.Conditions {
+		r.Stage = max(r.Stage, c.Stage())
+	}
+
+	switch rc.Action {
+	case "":
+	case "accept":
+		r.Action = ActionAccept
+	case "reject":
+		r.Action, r.Reply = ActionReject, DefaultReject
+	case "tempfail":
+		r.Action, r.Reply = ActionTempfail, DefaultTempfail
+	case "discard":
+		r.Action, r.Area = ActionDiscard, "discard"
+	case "quarantine":
+		r.Action, r.Area = ActionQuarantine, "policy"
+	default:
+		v.add(key("action"), "accept, reject, tempfail, discard or quarantine (or leave it out to only modify)", "%q is not an action", rc.Action)
+	}
+	if rc.Reply != "" {
+		rep, err := ParseReply(rc.Reply)
+		switch {
+		case err != nil:
+			v.add(key("reply"), "", "%v", err)
+		case r.Action == ActionReject && rep.Code/100 != 5:
+			v.add(key("reply"), "reject takes a 5xx reply; use action tempfail for 4xx", "reply code %d does not fit action reject", rep.Code)
+		case r.Action == ActionTempfail && rep.Code/100 != 4:
+			v.add(key("reply"), "tempfail takes a 4xx reply", "reply code %d does not fit action tempfail", rep.Code)
+		case r.Action != ActionReject && r.Action != ActionTempfail:
+			v.add(key("reply"), "only reject and tempfail send a reply", "reply is set but action is %q", rc.Action)
+		default:
+			r.Reply = rep
+		}
+	}
+	if rc.Quarantine != "" {
+		if r.Action != ActionQuarantine && r.Action != ActionDiscard {
+			v.add(key("quarantine"), "set action = \"quarantine\"", "quarantine area is set but action is %q", rc.Action)
+		} else if !ruleNameRE.MatchString(rc.Quarantine) {
+			v.add(key("quarantine"), "letters, digits, dot, dash and underscore", "%q is not an area name", rc.Quarantine)
+		}
+		r.Area = rc.Quarantine
+	}
+	if strings.ContainsAny(rc.TagSubject, "\r\n") {
+		v.add(key("tag_subject"), "", "must be one line")
+	}
+	r.TagSubject = rc.TagSubject
+	for j, h := range rc.AddHeaders {
+		name, value, ok := strings.Cut(h, ":")
+		name = strings.TrimSpace(name)
+		if !ok || !headerName.MatchString(name) || strings.ContainsAny(value, "\r\n") {
+			v.add(fmt.Sprintf("%s[%d]", key("add_headers"), j), "\"X-Name: value\" on one line", "%q is not a header field", h)
+			continue
+		}
+		r.AddHeaders = append(r.AddHeaders, HeaderField{Name: name, Value: strings.TrimSpace(value)})
+	}
+	if rc.Action == "" && r.TagSubject == "" && len(r.AddHeaders) == 0 {
+		v.add(key("action"), "set action, tag_subject or add_headers", "rule %q does nothing", rc.Name)
+	}
+	return r
+}
