@@ -1,0 +1,56 @@
+# mailwarden: the two commands a fresh machine needs are `make run` and
+# `make test`.
+GO      ?= go
+BIN     := bin/mailwarden
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+DATA    ?= ./var
+LISTEN  ?= inet:127.0.0.1:8899
+
+.PHONY: all build run test unit e2e lint fuzz bench e2e-deps clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/mailwarden
+
+## run: start the daemon on the embedded default config, data in ./var/, on loopback.
+run: build
+	@mkdir -p $(DATA)
+	./$(BIN) serve --listen $(LISTEN) --data $(DATA)
+
+## test: unit tests, then end-to-end tests against real Postfix and Sendmail.
+test: e2e-deps
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+unit:
+	$(GO) test -count=1 $$($(GO) list ./... | grep -v /e2e)
+
+e2e: e2e-deps
+	$(GO) test -count=1 -v -timeout 20m ./e2e/
+
+# Installs Postfix, swaks and an unpacked Sendmail when missing (root, apt-get).
+e2e-deps:
+	bash e2e/install-deps.sh
+
+lint:
+	$(GO) vet ./...
+	@command -v staticcheck >/dev/null 2>&1 || $(GO) install honnef.co/go/tools/cmd/staticcheck@2025.1.1
+	staticcheck ./...
+
+# Short runs of every fuzz target (FUZZTIME each).
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## bench: milter throughput and latency against a do-nothing milter, plus package benchmarks.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+clean:
+	rm -rf bin

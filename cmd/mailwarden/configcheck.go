@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/mailwarden/mailwarden/policy"
+)
+
+func init() {
+	register(&command{
+		name:    "config check",
+		summary: "validate a config file and show when each rule is decided",
+		usage:   "[-c config.toml]",
+		help: `Reports every problem at once, each with file, line and key, and exits 1
+if there is any. On success it prints each rule with the stage at which it
+is decided: the earliest SMTP stage where all of its facts are known.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer) error {
+			var cf configFlags
+			cf.register(fs)
+			return func(_ context.Context, args []string, out io.Writer) error {
+				if len(args) > 0 {
+					return errUsage
+				}
+				cfg, pol, err := cf.load()
+				var ce *policy.ConfigError
+				if errors.As(err, &ce) {
+					for _, p := range ce.Problems {
+						fmt.Fprintln(os.Stderr, p.String())
+					}
+					fmt.Fprintf(os.Stderr, "%d problem(s)\n", len(ce.Problems))
+					return exitError(1)
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(out, "%s: OK, %d rule(s)\n", cfg.File, len(pol.Rules)+len(pol.Disabled))
+				printRules(out, pol)
+				return nil
+			}
+		},
+	})
+}
+
+func printRules(out io.Writer, pol *policy.Policy) {
+	for _, group := range []struct {
+		rules []*policy.Rule
+		note  string
+	}{{pol.Rules, ""}, {pol.Disabled, " (disabled)"}} {
+		for _, r := range group.rules {
+			action := r.Action.String()
+			if action == "" {
+				action = "modify"
+			}
+			fmt.Fprintf(out, "\nrule %q%s, line %d: decided %s -> %s", r.Name, group.note, r.Line, r.Stage.Describe(), action)
+			if r.Reply.Code != 0 {
+				fmt.Fprintf(out, " %q", r.Reply.String())
+			}
+			if r.Area != "" {
+				fmt.Fprintf(out, " [area %s]", r.Area)
+			}
+			fmt.Fprintln(out)
+			for _, c := range r.Conditions {
+				fmt.Fprintf(out, "    when %s  (%s)\n", c, c.Stage())
+			}
+			if len(r.Conditions) == 0 {
+				fmt.Fprintln(out, "    when always")
+			}
+			if r.TagSubject != "" {
+				fmt.Fprintf(out, "    tag subject %q\n", r.TagSubject)
+			}
+			for _, h := range r.AddHeaders {
+				fmt.Fprintf(out, "    add header %s: %s\n", h.Name, h.Value)
+			}
+		}
+	}
+}

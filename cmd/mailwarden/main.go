@@ -1,0 +1,190 @@
+// Command mailwarden is a mail security filter for Postfix and Sendmail,
+// attached as a milter. Each subcommand lives in its own file with its help
+// text; this file only dispatches.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/store"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	summary string
+	usage   string // first line of help: arguments
+	help    string // further help
+	flags   func(fs *flag.FlagSet) func(ctx context.Context, args []string, out io.Writer) error
+}
+
+var commands = map[string]*command{}
+
+func register(c *command) { commands[c.name] = c }
+
+// errUsage makes main print the command's usage and exit 2.
+var errUsage = errors.New("usage")
+
+// exitError carries an exit status without another message.
+type exitError int
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
+		overview(stderr)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	name, rest := args[0], args[1:]
+	if name == "help" {
+		if len(rest) == 0 {
+			overview(stdout)
+			return 0
+		}
+		name, rest = strings.Join(rest, " "), []string{"-h"}
+	}
+	if name == "config" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		name, rest = "config "+rest[0], rest[1:]
+	}
+	if name == "quarantine" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		name, rest = "quarantine "+rest[0], rest[1:]
+	}
+	c, ok := commands[name]
+	if !ok {
+		fmt.Fprintf(stderr, "mailwarden: unknown command %q\n\n", name)
+		overview(stderr)
+		return 2
+	}
+	fs := flag.NewFlagSet("mailwarden "+c.name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { usage(stderr, c, fs) }
+	runFn := c.flags(fs)
+	pos, err := parseInterspersed(fs, rest)
+	if errors.Is(err, flag.ErrHelp) {
+		usage(stdout, c, fs)
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+	err = runFn(ctx, pos, stdout)
+	var ee exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		usage(stderr, c, fs)
+		return 2
+	case errors.As(err, &ee):
+		return int(ee)
+	default:
+		fmt.Fprintf(stderr, "mailwarden %s: %v\n", c.name, err)
+		return 1
+	}
+}
+
+// parseInterspersed parses flags that may come after positional arguments,
+// as in `quarantine release ID --rcpt a@b`.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func overview(w io.Writer) {
+	fmt.Fprintln(w, "mailwarden: a mail security filter for Postfix and Sendmail (milter)")
+	fmt.Fprintln(w, "\nUsage: mailwarden COMMAND [flags] [args]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-20s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\n'mailwarden help COMMAND' or 'mailwarden COMMAND -h' shows a command's usage.")
+}
+
+func usage(w io.Writer, c *command, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "Usage: mailwarden %s %s\n\n%s\n", c.name, c.usage, c.summary)
+	if c.help != "" {
+		fmt.Fprintf(w, "\n%s\n", strings.TrimSpace(c.help))
+	}
+	fmt.Fprintln(w, "\nFlags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+// configFlags are the -c and --data flags most commands share.
+type configFlags struct {
+	file string
+	data string
+}
+
+func (c *configFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.file, "c", "", "config `file` (default: the embedded default config)")
+	fs.StringVar(&c.data, "data", "", "data `dir`ectory; overrides server.data_dir")
+}
+
+func (c *configFlags) load() (*policy.Config, *policy.Policy, error) {
+	var cfg *policy.Config
+	var pol *policy.Policy
+	var err error
+	if c.file == "" {
+		cfg, pol, err = policy.LoadDefault()
+	} else {
+		cfg, pol, err = policy.LoadFile(c.file)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if c.data != "" {
+		cfg.Server.DataDir = c.data
+	}
+	return cfg, pol, nil
+}
+
+// openStore opens the data directory's store, creating the directory.
+func openStore(ctx context.Context, cfg *policy.Config, log *slog.Logger) (*store.Store, error) {
+	dir, err := filepath.Abs(cfg.Server.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	return store.Open(ctx, dir, log)
+}
+
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

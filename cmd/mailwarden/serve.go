@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mailwarden/mailwarden/milter"
+	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/policy/release"
+	"github.com/mailwarden/mailwarden/store"
+)
+
+func init() {
+	register(&command{
+		name:    "serve",
+		summary: "run the milter daemon",
+		usage:   "[-c config.toml] [--listen inet:HOST:PORT|unix:/path] [--data DIR]",
+		help: `Speaks milter protocol 6 to Postfix (smtpd_milters) or Sendmail
+(INPUT_MAIL_FILTER). Without -c the embedded default config applies.
+
+Signals: SIGHUP reloads the config file atomically (a bad config is logged
+and the old one stays in force); SIGTERM and SIGINT stop accepting and wait
+up to server.shutdown_timeout for open sessions.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer) error {
+			var cf configFlags
+			cf.register(fs)
+			listen := fs.String("listen", "", "milter `socket`, inet:HOST:PORT or unix:/path; overrides server.listen")
+			return func(ctx context.Context, args []string, out io.Writer) error {
+				if len(args) > 0 {
+					return errUsage
+				}
+				return serve(ctx, &cf, *listen, out)
+			}
+		},
+	})
+}
+
+func newLogger(cfg *policy.Config) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.Server.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.Server.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}
+
+// buildRuntime turns a loaded config into a runtime, with the release key
+// from config or the data directory.
+func buildRuntime(cfg *policy.Config, pol *policy.Policy) (*milter.Runtime, error) {
+	dir, err := filepath.Abs(cfg.Server.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	key := cfg.ReleaseKey()
+	if key == nil {
+		if key, err = release.LoadOrCreateKey(dir); err != nil {
+			return nil, err
+		}
+	}
+	spool := filepath.Join(dir, "spool")
+	if err := os.MkdirAll(spool, 0o700); err != nil {
+		return nil, fmt.Errorf("spool directory: %w", err)
+	}
+	return &milter.Runtime{Config: cfg, Policy: pol, ReleaseKey: key, SpoolDir: spool}, nil
+}
+
+func serve(ctx context.Context, cf *configFlags, listen string, out io.Writer) error {
+	cfg, pol, err := cf.load()
+	if err != nil {
+		return err
+	}
+	if listen != "" {
+		cfg.Server.Listen = listen
+	}
+	if _, _, err := policy.ParseListen(cfg.Server.Listen); err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	st, err := openStore(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rt, err := buildRuntime(cfg, pol)
+	if err != nil {
+		return err
+	}
+	srv := milter.NewServer(rt, st, log)
+	ln, err := milter.Listen(cfg.Server.Listen, cfg.Server.SocketMode, cfg.Server.SocketGroup)
+	if err != nil {
+		return err
+	}
+	printAttach(out, cfg.Server.Listen, ln.Addr().String())
+	log.Info("mailwarden serving", "listen", cfg.Server.Listen, "config", cfg.File, "data", cfg.Server.DataDir,
+		"rules", len(pol.Rules), "version", version)
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	pruneCtx, stopPrune := context.WithCancel(ctx)
+	defer stopPrune()
+	go pruneLoop(pruneCtx, st, srv, log)
+
+	sig := make(chan os.Signal, 4)
+	signal.Notify(sig, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
+	defer signal.Stop(sig)
+	for {
+		select {
+		case err := <-serveErr:
+			return err
+		case <-ctx.Done():
+			return shutdown(srv, cfg, log)
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				reload(cf, srv, log)
+				continue
+			}
+			log.Info("shutting down", "signal", s.String(), "sessions", srv.Active())
+			return shutdown(srv, cfg, log)
+		}
+	}
+}
+
+func shutdown(srv *milter.Server, cfg *policy.Config, log *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.D)
+	defer cancel()
+	err := srv.Shutdown(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("shutdown timeout: closed the sessions still open", "timeout", cfg.Server.ShutdownTimeout.D)
+		return nil
+	}
+	log.Info("stopped")
+	return err
+}
+
+// reload loads the config file again and swaps it in whole. Settings that
+// need a new socket or store (listen, data_dir) keep their old value until a
+// restart, and a warning says so.
+func reload(cf *configFlags, srv *milter.Server, log *slog.Logger) {
+	old := srv.Runtime().Config
+	cfg, pol, err := cf.load()
+	if err != nil {
+		log.Error("reload failed; the old config stays in force", "config", cf.file, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
+		return
+	}
+	if cfg.Server.Listen != old.Server.Listen || cfg.Server.DataDir != old.Server.DataDir {
+		log.Warn("server.listen and server.data_dir take effect on restart only")
+	}
+	cfg.Server.Listen, cfg.Server.DataDir = old.Server.Listen, old.Server.DataDir
+	rt, err := buildRuntime(cfg, pol)
+	if err != nil {
+		log.Error("reload failed; the old config stays in force", "err", err)
+		return
+	}
+	srv.SetRuntime(rt)
+	log.Info("config reloaded", "config", cfg.File, "rules", len(pol.Rules))
+}
+
+func pruneLoop(ctx context.Context, st *store.Store, srv *milter.Server, log *slog.Logger) {
+	for {
+		cfg := srv.Runtime().Config
+		now := time.Now()
+		ev, q, err := st.Prune(ctx, now.Add(-cfg.Store.EventRetention.D), now.Add(-cfg.Store.QuarantineRetention.D))
+		if err != nil && ctx.Err() == nil {
+			log.Error("prune failed", "err", err)
+		} else if ev+q > 0 {
+			log.Info("pruned", "events", ev, "quarantined", q)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(cfg.Store.PruneInterval.D):
+		}
+	}
+}
+
+// printAttach prints the MTA configuration that attaches to this daemon.
+func printAttach(out io.Writer, spec, bound string) {
+	network, _, _ := policy.ParseListen(spec)
+	postfix, sendmail := spec, spec
+	if network == "tcp" {
+		host, port := splitHostPort(bound)
+		postfix = "inet:" + joinHostPort(host, port)
+		sendmail = "inet:" + port + "@" + host
+		if strings.Contains(host, ":") {
+			sendmail = "inet6:" + port + "@" + host
+		}
+	} else {
+		_, path, _ := strings.Cut(spec, ":")
+		postfix, sendmail = "unix:"+path, "local:"+path
+	}
+	fmt.Fprintf(out, `mailwarden is listening on %s
+
+Postfix: add to main.cf, then 'postfix reload':
+    smtpd_milters = %s
+    non_smtpd_milters = $smtpd_milters
+    milter_protocol = 6
+    milter_default_action = tempfail
+    milter_command_timeout = 30s
+    milter_content_timeout = 300s
+
+Sendmail: add to sendmail.mc, then rebuild sendmail.cf and restart:
+    INPUT_MAIL_FILTER(`+"`mailwarden', `S=%s, F=T, T=C:30s;S:30s;R:5m;E:10m'"+`)
+
+`, bound, postfix, sendmail)
+}
+
+func splitHostPort(a string) (string, string) {
+	i := strings.LastIndexByte(a, ':')
+	if i < 0 {
+		return a, ""
+	}
+	return strings.Trim(a[:i], "[]"), a[i+1:]
+}
+
+func joinHostPort(h, p string) string {
+	if strings.Contains(h, ":") {
+		return "[" + h + "]:" + p
+	}
+	return h + ":" + p
+}

@@ -1,0 +1,401 @@
+package milter
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	gomilter "github.com/d--j/go-milter"
+
+	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/policy/release"
+	"github.com/mailwarden/mailwarden/scanner/message"
+	"github.com/mailwarden/mailwarden/store"
+)
+
+// milterSession adapts a [Session] to go-milter's callbacks: it reads
+// macros, turns verdicts into replies, and applies end-of-message changes.
+// Every callback runs under guard, which recovers a panic into the
+// configured failure answer, so one session's bug never stops the daemon.
+type milterSession struct {
+	srv       *Server
+	s         *Session
+	leadSpace bool
+	over      bool // over the session cap: answer 421 at connect
+	counted   bool
+	failed    bool // an internal error or panic ended this transaction
+	logged    bool // the current transaction has its tracking row
+}
+
+var _ gomilter.Milter = (*milterSession)(nil)
+
+func (m *milterSession) NewConnection(_ gomilter.Modifier) error {
+	rt := m.srv.rt.Load()
+	if !m.counted {
+		m.counted = true
+		if m.srv.active.Add(1) > int64(rt.Config.Server.MaxSessions) {
+			m.over = true
+		}
+	}
+	if m.s != nil {
+		m.s.Close()
+	}
+	m.s = NewSession(rt, m.srv.log)
+	m.s.leadSpace = m.leadSpace
+	return nil
+}
+
+// guard runs one callback, recovering a panic into the failure answer.
+func (m *milterSession) guard(stage string, fn func() (*gomilter.Response, error)) (resp *gomilter.Response, err error) {
+	if m.failed && stage != "abort" {
+		return m.failure(), nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			m.srv.Panics.Add(1)
+			m.failed = true
+			m.srv.log.Error("panic in milter session; answering with the failure action",
+				"stage", stage, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			if m.s != nil && !m.logged && stage != "abort" {
+				m.log(stageOf(stage), "tempfail(internal)", "panic: "+fmt.Sprint(p), nil, nil)
+			}
+			resp, err = m.failure(), nil
+		}
+	}()
+	return fn()
+}
+
+func stageOf(name string) policy.Stage {
+	for s := policy.StageConnect; s <= policy.StageEOM; s++ {
+		if s.String() == name {
+			return s
+		}
+	}
+	return policy.StageEOM
+}
+
+// failure is the answer on an internal error: tempfail by default, accept
+// when the operator chose to fail open.
+func (m *milterSession) failure() *gomilter.Response {
+	if m.s != nil && m.s.rt.Config.Server.OnError == "accept" {
+		return gomilter.RespAccept
+	}
+	r, _ := gomilter.RejectWithCodeAndReason(451, "4.3.0 Temporary local problem, try again later (mailwarden)")
+	return r
+}
+
+func (m *milterSession) internalError(stage policy.Stage, err error) *gomilter.Response {
+	m.failed = true
+	m.srv.log.Error("internal error; answering with the failure action", "stage", stage.String(), "err", err,
+		"on_error", m.s.rt.Config.Server.OnError)
+	m.log(stage, "tempfail(internal)", err.Error(), nil, nil)
+	return m.failure()
+}
+
+// reply turns a verdict into an SMTP reply, logging the refusal.
+func (m *milterSession) reply(r StageResult) (*gomilter.Response, error) {
+	if r.Verdict == nil {
+		return gomilter.RespContinue, nil
+	}
+	v := r.Verdict
+	m.srv.log.Info("refused", "stage", r.Stage.String(), "rule", v.Rule, "reply", v.Reply.String(),
+		"client", m.s.Facts.ClientIP, "sender", m.s.Facts.Sender)
+	return replyFor(v.Action, v.Reply)
+}
+
+func replyFor(a policy.Action, rep policy.Reply) (*gomilter.Response, error) {
+	if rep.Code == 0 {
+		if a == policy.ActionTempfail {
+			return gomilter.RespTempFail, nil
+		}
+		return gomilter.RespReject, nil
+	}
+	text := rep.Text
+	if rep.Enhanced != "" {
+		text = rep.Enhanced + " " + text
+	}
+	return gomilter.RejectWithCodeAndReason(uint16(rep.Code), text)
+}
+
+func (m *milterSession) log(stage policy.Stage, action, reply string, matches []policy.Match, res *Result) {
+	e := m.s.Event(stage, action, reply, matches, res)
+	m.logged = true
+	m.srv.events.Add(e)
+	m.srv.log.Info("message", "stage", e.Stage, "action", e.Action, "queue_id", e.QueueID, "client", e.ClientIP,
+		"sender", e.Sender, "rcpts", len(e.Recipients), "subject", e.Subject, "size", e.Size,
+		"duration", e.Duration.Round(time.Microsecond), "reply", e.Reply)
+}
+
+func (m *milterSession) Connect(host, family string, _ uint16, addr string, mod gomilter.Modifier) (*gomilter.Response, error) {
+	return m.guard("connect", func() (*gomilter.Response, error) {
+		if m.over {
+			m.srv.log.Warn("session cap reached; answering 421", "max_sessions", m.s.rt.Config.Server.MaxSessions)
+			return gomilter.RejectWithCodeAndReason(421, "4.3.2 Too many sessions, try again later")
+		}
+		var ip netip.Addr
+		if family == "tcp4" || family == "tcp6" {
+			ip, _ = netip.ParseAddr(addr)
+		}
+		name := mod.Get(gomilter.MacroClientName)
+		if name == "" {
+			name = host
+		}
+		if name == "" || strings.HasPrefix(name, "[") {
+			name = "unknown"
+		}
+		r := m.s.Connect(ip, name)
+		if r.Verdict != nil {
+			m.log(r.Stage, r.Verdict.Action.String(), r.Verdict.Reply.String(), r.Matches, nil)
+		}
+		return m.reply(r)
+	})
+}
+
+func (m *milterSession) Helo(name string, mod gomilter.Modifier) (*gomilter.Response, error) {
+	return m.guard("helo", func() (*gomilter.Response, error) {
+		r := m.s.Helo(name, mod.Get(gomilter.MacroTlsVersion), mod.Get(gomilter.MacroCipher))
+		if r.Verdict != nil && r.Stage == policy.StageHelo {
+			m.log(r.Stage, r.Verdict.Action.String(), r.Verdict.Reply.String(), r.Matches, nil)
+		}
+		return m.reply(r)
+	})
+}
+
+func (m *milterSession) MailFrom(from, esmtpArgs string, mod gomilter.Modifier) (*gomilter.Response, error) {
+	m.endTx()
+	m.failed = false
+	return m.guard("mail", func() (*gomilter.Response, error) {
+		r := m.s.Mail(from, mod.Get(gomilter.MacroAuthAuthen), mod.Get(gomilter.MacroQueueId), declaredSize(esmtpArgs))
+		if r.Verdict != nil {
+			m.log(policy.StageMail, r.Verdict.Action.String(), r.Verdict.Reply.String(), r.Matches, nil)
+		}
+		return m.reply(r)
+	})
+}
+
+// declaredSize reads the SIZE= parameter of MAIL FROM (RFC 1870).
+func declaredSize(args string) int64 {
+	for _, a := range strings.Fields(args) {
+		if v, ok := strings.CutPrefix(strings.ToUpper(a), "SIZE="); ok {
+			n, _ := strconv.ParseInt(v, 10, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+func (m *milterSession) RcptTo(rcpt, _ string, _ gomilter.Modifier) (*gomilter.Response, error) {
+	return m.guard("rcpt", func() (*gomilter.Response, error) {
+		return m.reply(m.s.Rcpt(rcpt))
+	})
+}
+
+func (m *milterSession) Data(_ gomilter.Modifier) (*gomilter.Response, error) {
+	return gomilter.RespContinue, nil
+}
+
+func (m *milterSession) Header(name, value string, _ gomilter.Modifier) (*gomilter.Response, error) {
+	return m.guard("eoh", func() (*gomilter.Response, error) {
+		m.s.Header(name, value)
+		return gomilter.RespContinue, nil
+	})
+}
+
+func (m *milterSession) Headers(mod gomilter.Modifier) (*gomilter.Response, error) {
+	return m.guard("eoh", func() (*gomilter.Response, error) {
+		if q := mod.Get(gomilter.MacroQueueId); q != "" {
+			m.s.QueueID = q
+		}
+		r := m.s.EOH()
+		if r.Verdict != nil {
+			m.log(policy.StageEOH, r.Verdict.Action.String(), r.Verdict.Reply.String(), r.Matches, nil)
+		}
+		return m.reply(r)
+	})
+}
+
+func (m *milterSession) BodyChunk(chunk []byte, _ gomilter.Modifier) (*gomilter.Response, error) {
+	return m.guard("eom", func() (*gomilter.Response, error) {
+		if err := m.s.Body(chunk); err != nil {
+			return m.internalError(policy.StageEOM, err), nil
+		}
+		return gomilter.RespContinue, nil
+	})
+}
+
+func (m *milterSession) EndOfMessage(mod gomilter.Modifier) (*gomilter.Response, error) {
+	return m.guard("eom", func() (*gomilter.Response, error) {
+		if q := mod.Get(gomilter.MacroQueueId); q != "" {
+			m.s.QueueID = q
+		}
+		res, err := m.s.EOM()
+		if err != nil {
+			return m.internalError(policy.StageEOM, err), nil
+		}
+		return m.finish(res, mod)
+	})
+}
+
+// finish carries out the end-of-message decision. Quarantine copies are
+// committed before any recipient is removed or the message discarded.
+func (m *milterSession) finish(res *Result, mod gomilter.Modifier) (*gomilter.Response, error) {
+	d := &res.Decision
+	if d.Action == policy.ActionReject || d.Action == policy.ActionTempfail {
+		resp, err := replyFor(d.Action, d.Reply)
+		m.log(policy.StageEOM, d.Action.String(), d.Reply.String(), nil, res)
+		return resp, err
+	}
+	var ids []string
+	for _, g := range d.Quarantine {
+		id, err := m.quarantine(res, g)
+		if err != nil {
+			if m.s.rt.Config.Server.OnError == "accept" {
+				m.srv.log.Error("quarantine failed; delivering instead (on_error = accept)", "err", err)
+				d.Deliver = append(d.Deliver, g.Recipients...)
+				continue
+			}
+			return m.internalError(policy.StageEOM, err), nil
+		}
+		ids = append(ids, id)
+	}
+	delivered := map[string]bool{}
+	for _, r := range d.Deliver {
+		delivered[r] = true
+	}
+	if len(d.Deliver) == 0 {
+		m.logWithQuarantine(res, "discard", ids)
+		return gomilter.RespDiscard, nil
+	}
+	for _, r := range m.s.Facts.Recipients {
+		if !delivered[r] {
+			if err := mod.DeleteRecipient(r); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := m.modify(res, mod); err != nil {
+		return nil, err
+	}
+	action := "accept"
+	if len(ids) > 0 {
+		action = "split"
+	}
+	m.logWithQuarantine(res, action, ids)
+	return gomilter.RespAccept, nil
+}
+
+func (m *milterSession) logWithQuarantine(res *Result, action string, ids []string) {
+	e := m.s.Event(policy.StageEOM, action, "", nil, res)
+	e.QuarantineIDs = ids
+	m.logged = true
+	m.srv.events.Add(e)
+	m.srv.log.Info("message", "stage", "eom", "action", action, "queue_id", e.QueueID, "client", e.ClientIP,
+		"sender", e.Sender, "rcpts", len(e.Recipients), "subject", e.Subject, "size", e.Size,
+		"quarantine", ids, "duration", e.Duration.Round(time.Microsecond))
+}
+
+func (m *milterSession) quarantine(res *Result, g policy.QuarantineGroup) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	msg := res.Message
+	q := &store.QuarantineEntry{
+		Time: time.Now(), Area: g.Area, Rule: g.Rule, Reason: g.Reason,
+		QueueID: m.s.QueueID, Sender: m.s.Facts.Sender, Recipients: g.Recipients,
+		HeaderFrom: msg.From, Subject: msg.Subject, MessageID: msg.MessageID,
+		Size: int64(len(res.Raw)), Raw: res.Raw,
+	}
+	if m.s.Facts.ClientIP.IsValid() {
+		q.ClientIP = m.s.Facts.ClientIP.String()
+	}
+	return m.srv.store.AddQuarantine(ctx, q)
+}
+
+// modify applies the header changes: subject tags, added fields, and the
+// removal of a release header so the token never reaches the recipient.
+func (m *milterSession) modify(res *Result, mod gomilter.Modifier) error {
+	d := &res.Decision
+	lead := ""
+	if m.leadSpace {
+		lead = " "
+	}
+	if len(d.TagSubject) > 0 {
+		raw, found := "", false
+		for _, h := range m.s.headers {
+			if strings.EqualFold(h.Name, "Subject") {
+				raw, found = strings.TrimSpace(h.Value), true
+				break
+			}
+		}
+		changed := false
+		for i := len(d.TagSubject) - 1; i >= 0; i-- {
+			var c bool
+			raw, c = message.TagSubject(raw, d.TagSubject[i])
+			changed = changed || c
+		}
+		if changed {
+			var err error
+			if found {
+				err = mod.ChangeHeader(1, "Subject", lead+raw)
+			} else {
+				err = mod.AddHeader("Subject", lead+raw)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for _, h := range d.AddHeaders {
+		if err := mod.AddHeader(h.Name, lead+h.Value); err != nil {
+			return err
+		}
+	}
+	if res.ReleaseAt > 0 {
+		return mod.ChangeHeader(res.ReleaseAt, release.Header, "")
+	}
+	return nil
+}
+
+// endTx writes the row of a transaction that ended without reaching end of
+// message but refused recipients on the way (all RCPTs rejected, then RSET
+// or QUIT).
+func (m *milterSession) endTx() {
+	if m.s != nil && m.s.inTx && !m.logged && len(m.s.rejected) > 0 {
+		last := m.s.rejected[len(m.s.rejected)-1]
+		m.log(policy.StageRcpt, last.Action, last.Reply, nil, nil)
+	}
+	m.logged = false
+	if m.s != nil {
+		m.s.ResetTx()
+	}
+}
+
+func (m *milterSession) Abort(_ gomilter.Modifier) error {
+	_, err := m.guard("abort", func() (*gomilter.Response, error) {
+		m.endTx()
+		m.failed = false
+		return nil, nil
+	})
+	return err
+}
+
+func (m *milterSession) Unknown(_ string, _ gomilter.Modifier) (*gomilter.Response, error) {
+	return gomilter.RespContinue, nil
+}
+
+func (m *milterSession) Cleanup(_ gomilter.Modifier) {
+	_, _ = m.guard("abort", func() (*gomilter.Response, error) {
+		m.endTx()
+		if m.s != nil {
+			m.s.Close()
+		}
+		return nil, nil
+	})
+	if m.counted {
+		m.srv.active.Add(-1)
+		m.counted = false
+	}
+}

@@ -1,0 +1,117 @@
+package milter
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+)
+
+// guardConn validates milter framing before go-milter sees it. go-milter
+// v0.10.2 indexes packets without checking them and panics (in a goroutine
+// of its own, where no recover of ours can reach) on a zero-length packet,
+// and on connect, MAIL and RCPT packets whose strings lack their NUL. Such a
+// packet closes the connection here, with an error, so a broken or hostile
+// peer costs one session and never the daemon.
+type guardConn struct {
+	net.Conn
+	maxPacket uint32
+	onBad     func(error)
+
+	mu  sync.Mutex
+	buf []byte // the rest of the current validated packet
+	err error
+}
+
+// ErrBadPacket is returned to go-milter for a packet that would crash it.
+var ErrBadPacket = errors.New("milter: malformed milter packet")
+
+func (g *guardConn) Read(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.buf) == 0 {
+		if g.err != nil {
+			return 0, g.err
+		}
+		if err := g.fill(); err != nil {
+			g.err = err
+			return 0, err
+		}
+	}
+	n := copy(p, g.buf)
+	g.buf = g.buf[n:]
+	return n, nil
+}
+
+// fill reads one whole packet, checks it, and queues it for Read.
+func (g *guardConn) fill() error {
+	var hdr [4]byte
+	if _, err := io.ReadFull(g.Conn, hdr[:]); err != nil {
+		return err
+	}
+	n := binary.BigEndian.Uint32(hdr[:])
+	if n == 0 || n > g.maxPacket {
+		return g.bad(fmt.Errorf("%w: length %d", ErrBadPacket, n))
+	}
+	pkt := make([]byte, 4+int(n))
+	copy(pkt, hdr[:])
+	if _, err := io.ReadFull(g.Conn, pkt[4:]); err != nil {
+		return err
+	}
+	if err := checkPacket(pkt[4:]); err != nil {
+		return g.bad(err)
+	}
+	g.buf = pkt
+	return nil
+}
+
+func (g *guardConn) bad(err error) error {
+	if g.onBad != nil {
+		g.onBad(err)
+	}
+	return err
+}
+
+// checkPacket rejects the shapes go-milter cannot parse safely: command code
+// followed by data (see go-milter's session.processMsg).
+func checkPacket(p []byte) error {
+	code, data := p[0], p[1:]
+	switch code {
+	case 'C': // connect: hostname NUL family [port(2) address NUL]
+		i := indexNUL(data)
+		if i < 0 || i+1 >= len(data) {
+			return fmt.Errorf("%w: connect without family", ErrBadPacket)
+		}
+	case 'M', 'R': // MAIL, RCPT: address NUL args...
+		if indexNUL(data) < 0 {
+			return fmt.Errorf("%w: %c without NUL", ErrBadPacket, code)
+		}
+	}
+	return nil
+}
+
+func indexNUL(b []byte) int {
+	for i, c := range b {
+		if c == 0 {
+			return i
+		}
+	}
+	return -1
+}
+
+// guardListener wraps accepted connections in a [guardConn].
+type guardListener struct {
+	net.Listener
+	maxPacket uint32
+	onBad     func(error)
+}
+
+func (l guardListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &guardConn{Conn: c, maxPacket: l.maxPacket, onBad: l.onBad}, nil
+}

@@ -1,0 +1,239 @@
+package milter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/user"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gomilter "github.com/d--j/go-milter"
+
+	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/store"
+)
+
+// maxPacket bounds one milter packet. MTAs send body chunks of at most 1 MiB
+// (SMFIP_MDS_1M); anything much larger is not a milter peer.
+const maxPacket = 2 << 20
+
+// Server is the milter daemon: it accepts MTA connections and runs one
+// [Session] per SMTP session.
+type Server struct {
+	log    *slog.Logger
+	store  *store.Store
+	rt     atomic.Pointer[Runtime]
+	active atomic.Int64
+	milter *gomilter.Server
+	events *eventWriter
+
+	// Panics counts recovered panics; tests and metrics read it.
+	Panics atomic.Int64
+}
+
+// NewServer builds a server on a runtime and a store.
+func NewServer(rt *Runtime, st *store.Store, log *slog.Logger) *Server {
+	s := &Server{log: log, store: st}
+	s.rt.Store(rt)
+	s.events = newEventWriter(st, log)
+	cfg := rt.Config.Server
+	s.milter = gomilter.NewServer(
+		gomilter.WithDynamicMilter(func(version uint32, action gomilter.OptAction, protocol gomilter.OptProtocol, maxData gomilter.DataSize) gomilter.Milter {
+			return &milterSession{srv: s, leadSpace: protocol&gomilter.OptHeaderLeadingSpace != 0}
+		}),
+		gomilter.WithNegotiationCallback(negotiate),
+		gomilter.WithReadTimeout(cfg.ReadTimeout.D),
+		gomilter.WithWriteTimeout(cfg.WriteTimeout.D),
+		gomilter.WithMacroRequest(gomilter.StageConnect, []gomilter.MacroName{"j", "_", gomilter.MacroDaemonName, gomilter.MacroClientName, gomilter.MacroClientPTR}),
+		gomilter.WithMacroRequest(gomilter.StageHelo, []gomilter.MacroName{gomilter.MacroTlsVersion, gomilter.MacroCipher}),
+		gomilter.WithMacroRequest(gomilter.StageMail, []gomilter.MacroName{gomilter.MacroQueueId, gomilter.MacroAuthAuthen, gomilter.MacroAuthType}),
+		gomilter.WithMacroRequest(gomilter.StageRcpt, []gomilter.MacroName{gomilter.MacroQueueId}),
+		gomilter.WithMacroRequest(gomilter.StageEOH, []gomilter.MacroName{gomilter.MacroQueueId}),
+		gomilter.WithMacroRequest(gomilter.StageEOM, []gomilter.MacroName{gomilter.MacroQueueId}),
+	)
+	return s
+}
+
+// Actions mailwarden needs from the MTA, and protocol steps it skips.
+const (
+	needActions = gomilter.OptAddHeader | gomilter.OptChangeHeader | gomilter.OptRemoveRcpt
+	// wantProtocol are taken when the MTA offers them: no DATA and unknown
+	// command events (unused), no reply per header (saves a round trip per
+	// field), and header values with their leading space, so the message can
+	// be rebuilt byte for byte.
+	wantProtocol = gomilter.OptNoUnknown | gomilter.OptNoData | gomilter.OptNoHeaderReply | gomilter.OptHeaderLeadingSpace
+)
+
+// negotiate takes protocol version 6 (or the MTA's lower one), insists on
+// the actions mailwarden needs, and requests only the protocol steps it uses.
+func negotiate(mtaVersion, _ uint32, mtaActions, _ gomilter.OptAction, mtaProtocol, _ gomilter.OptProtocol, offered gomilter.DataSize) (uint32, gomilter.OptAction, gomilter.OptProtocol, gomilter.DataSize, error) {
+	if mtaVersion < 2 {
+		return 0, 0, 0, 0, fmt.Errorf("milter: MTA protocol version %d is too old", mtaVersion)
+	}
+	if mtaActions&needActions != needActions {
+		return 0, 0, 0, 0, fmt.Errorf("milter: MTA does not allow the actions mailwarden needs (offered %v)", mtaActions)
+	}
+	actions := needActions
+	if mtaActions&gomilter.OptSetMacros != 0 {
+		actions |= gomilter.OptSetMacros
+	}
+	return min(mtaVersion, gomilter.MaxServerProtocolVersion), actions, wantProtocol & mtaProtocol, offered, nil
+}
+
+// Runtime returns the configuration in force.
+func (s *Server) Runtime() *Runtime { return s.rt.Load() }
+
+// SetRuntime swaps the configuration atomically; sessions already running
+// keep theirs.
+func (s *Server) SetRuntime(rt *Runtime) { s.rt.Store(rt) }
+
+// Serve accepts MTA connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	g := guardListener{Listener: ln, maxPacket: maxPacket, onBad: func(err error) {
+		s.log.Warn("closing milter connection on a malformed packet", "err", err)
+	}}
+	err := s.milter.Serve(g)
+	if errors.Is(err, gomilter.ErrServerClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting, waits for sessions up to ctx, then closes the
+// rest, and flushes the tracking log.
+func (s *Server) Shutdown(ctx context.Context) error {
+	err := s.milter.Shutdown(ctx)
+	s.events.Close()
+	return err
+}
+
+// Active is the number of open milter sessions.
+func (s *Server) Active() int64 { return s.active.Load() }
+
+// Listen opens the milter socket from a Postfix-style spec. A unix socket
+// replaces a stale one and gets mode and group, so that a chrooted Postfix
+// smtpd (group postfix) can connect.
+func Listen(spec, mode, group string) (net.Listener, error) {
+	network, addr, err := policy.ParseListen(spec)
+	if err != nil {
+		return nil, err
+	}
+	if network != "unix" {
+		return net.Listen(network, addr)
+	}
+	if fi, err := os.Lstat(addr); err == nil && fi.Mode()&os.ModeSocket != 0 {
+		if c, err := net.Dial("unix", addr); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("milter: %s is in use by another process", addr)
+		}
+		_ = os.Remove(addr)
+	}
+	ln, err := net.Listen("unix", addr)
+	if err != nil {
+		return nil, err
+	}
+	m, _ := strconv.ParseUint(mode, 8, 32)
+	if err := os.Chmod(addr, os.FileMode(m)); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("milter: chmod socket: %w", err)
+	}
+	if group != "" {
+		g, err := user.LookupGroup(group)
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("milter: socket group: %w", err)
+		}
+		gid, _ := strconv.Atoi(g.Gid)
+		if err := os.Chown(addr, -1, gid); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("milter: chown socket: %w", err)
+		}
+	}
+	return ln, nil
+}
+
+// eventWriter writes tracking-log rows in the background, in batches, so a
+// session never waits for the log. The queue is bounded: when the store
+// falls behind, sessions wait rather than lose rows.
+type eventWriter struct {
+	st   *store.Store
+	log  *slog.Logger
+	ch   chan *store.Event
+	done chan struct{}
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+func newEventWriter(st *store.Store, log *slog.Logger) *eventWriter {
+	w := &eventWriter{st: st, log: log, ch: make(chan *store.Event, 4096), done: make(chan struct{})}
+	go w.run()
+	return w
+}
+
+// Add queues a row. After Close (a session cut off by shutdown) the row is
+// written directly.
+func (w *eventWriter) Add(e *store.Event) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if w.closed {
+		w.write([]*store.Event{e})
+		return
+	}
+	w.ch <- e
+}
+
+func (w *eventWriter) run() {
+	defer close(w.done)
+	batch := make([]*store.Event, 0, 256)
+	for e := range w.ch {
+		batch = append(batch[:0], e)
+	fill:
+		for len(batch) < cap(batch) {
+			select {
+			case e, ok := <-w.ch:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, e)
+			default:
+				break fill
+			}
+		}
+		w.write(batch)
+	}
+}
+
+func (w *eventWriter) write(batch []*store.Event) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for attempt := 0; ; attempt++ {
+		err := w.st.AddEvents(ctx, batch)
+		if err == nil {
+			return
+		}
+		if attempt == 2 {
+			w.log.Error("tracking log write failed; rows lost", "rows", len(batch), "err", err)
+			return
+		}
+		w.log.Warn("tracking log write failed; retrying", "rows", len(batch), "err", err)
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+	}
+}
+
+// Close flushes queued rows and stops the writer.
+func (w *eventWriter) Close() {
+	w.mu.Lock()
+	if !w.closed {
+		w.closed = true
+		close(w.ch)
+	}
+	w.mu.Unlock()
+	<-w.done
+}

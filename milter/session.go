@@ -1,0 +1,304 @@
+package milter
+
+import (
+	"bytes"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/policy/release"
+	"github.com/mailwarden/mailwarden/scanner"
+	"github.com/mailwarden/mailwarden/scanner/message"
+	"github.com/mailwarden/mailwarden/store"
+)
+
+// Runtime is one loaded configuration: the daemon swaps it whole on SIGHUP,
+// and each SMTP session keeps the one it started with.
+type Runtime struct {
+	Config     *policy.Config
+	Policy     *policy.Policy
+	ReleaseKey []byte
+	// SpoolDir is where message bodies over the memory limit are spooled.
+	SpoolDir string
+}
+
+// Session is the state of one SMTP session, stage by stage, independent of
+// the milter protocol: the go-milter adapter ([milterSession]) and
+// `mailwarden check` both drive it, so there is one engine path.
+type Session struct {
+	rt  *Runtime
+	log *slog.Logger
+
+	Facts      policy.Facts
+	ConnStart  time.Time
+	TLSVersion string
+	TLSCipher  string
+	QueueID    string
+
+	// connection-level decision from connect or HELO, repeated for every
+	// later command, as the MTA would.
+	connVerdict *policy.Verdict
+
+	// current transaction
+	inTx        bool
+	txStart     time.Time
+	declaredSz  int64
+	rejected    []store.RecipientOutcome
+	rcptMatches []policy.Match
+	headers     []RawHeader
+	leadSpace   bool // header values carry their own leading white space
+	body        spool
+}
+
+// RawHeader is a header field as the MTA passed it.
+type RawHeader struct {
+	Name, Value string
+}
+
+// NewSession starts a session on a runtime snapshot.
+func NewSession(rt *Runtime, log *slog.Logger) *Session {
+	s := &Session{rt: rt, log: log, ConnStart: time.Now()}
+	s.body = spool{dir: rt.SpoolDir, memLimit: rt.Config.Limits.SpoolMemory.N, maxSize: rt.Config.Limits.MaxMessageSize.N}
+	return s
+}
+
+// StageResult is the answer at one stage: nil Verdict means continue.
+type StageResult struct {
+	Stage   policy.Stage
+	Verdict *policy.Verdict // reject or tempfail to answer now
+	Matches []policy.Match
+}
+
+func (s *Session) decide(stage policy.Stage, rcpt string) StageResult {
+	v := s.rt.Policy.Evaluate(stage, &s.Facts, rcpt)
+	r := StageResult{Stage: stage, Matches: v.Matches}
+	if v.Action == policy.ActionReject || v.Action == policy.ActionTempfail {
+		r.Verdict = &v
+	}
+	return r
+}
+
+// Connect records the client and decides connect-stage rules.
+func (s *Session) Connect(ip netip.Addr, name string) StageResult {
+	s.Facts = policy.Facts{ClientIP: ip.Unmap(), ClientName: name}
+	s.connVerdict = nil
+	r := s.decide(policy.StageConnect, "")
+	s.connVerdict = r.Verdict
+	return r
+}
+
+// Helo records the HELO name and decides HELO-stage rules. After STARTTLS
+// the client says HELO again, and the TLS facts are set then.
+func (s *Session) Helo(name, tlsVersion, cipher string) StageResult {
+	if s.connVerdict != nil {
+		return StageResult{Stage: policy.StageConnect, Verdict: s.connVerdict}
+	}
+	s.Facts.Helo = name
+	s.TLSVersion, s.TLSCipher = tlsVersion, cipher
+	r := s.decide(policy.StageHelo, "")
+	s.connVerdict = r.Verdict
+	return r
+}
+
+// Mail starts a transaction and decides MAIL-stage rules.
+func (s *Session) Mail(from, authUser, queueID string, declaredSize int64) StageResult {
+	s.ResetTx()
+	s.inTx, s.txStart = true, time.Now()
+	s.Facts.Sender, s.Facts.AuthUser = from, authUser
+	s.QueueID, s.declaredSz = queueID, declaredSize
+	if s.connVerdict != nil {
+		return StageResult{Stage: policy.StageConnect, Verdict: s.connVerdict}
+	}
+	return s.decide(policy.StageMail, "")
+}
+
+// Rcpt decides RCPT-stage rules for one recipient. A refused recipient does
+// not take part in the message.
+func (s *Session) Rcpt(rcpt string) StageResult {
+	if len(s.Facts.Recipients) >= s.rt.Config.Limits.MaxRecipients {
+		v := policy.Verdict{Action: policy.ActionTempfail, Rule: "limits.max_recipients",
+			Reply: policy.Reply{Code: 452, Enhanced: "4.5.3", Text: "Too many recipients"}}
+		s.rejected = append(s.rejected, store.RecipientOutcome{Address: rcpt, Action: "tempfail", Rule: v.Rule, Reply: v.Reply.String()})
+		return StageResult{Stage: policy.StageRcpt, Verdict: &v}
+	}
+	s.Facts.Recipients = append(s.Facts.Recipients, rcpt)
+	r := s.decide(policy.StageRcpt, rcpt)
+	if r.Verdict != nil {
+		s.Facts.Recipients = s.Facts.Recipients[:len(s.Facts.Recipients)-1]
+		s.rejected = append(s.rejected, store.RecipientOutcome{Address: rcpt, Action: r.Verdict.Action.String(),
+			Rule: r.Verdict.Rule, Reply: r.Verdict.Reply.String()})
+		s.rcptMatches = append(s.rcptMatches, r.Matches...)
+	}
+	return r
+}
+
+// Header records one header field as the MTA passed it.
+func (s *Session) Header(name, value string) {
+	s.headers = append(s.headers, RawHeader{Name: name, Value: value})
+}
+
+// EOH decodes the header and decides end-of-header rules. It answers early
+// only when every recipient is already decided and the message as a whole
+// is refused, saving the body transfer.
+func (s *Session) EOH() StageResult {
+	s.Facts.Headers = s.Facts.Headers[:0]
+	for _, h := range s.headers {
+		v, _ := message.DecodeHeader(strings.TrimSpace(h.Value))
+		s.Facts.Headers = append(s.Facts.Headers, policy.HeaderField{Name: h.Name, Value: v})
+		if strings.EqualFold(h.Name, "Subject") && s.Facts.Subject == "" {
+			s.Facts.Subject = v
+		}
+	}
+	verdicts := map[string]policy.Verdict{}
+	for _, r := range s.Facts.Recipients {
+		v := s.rt.Policy.Evaluate(policy.StageEOH, &s.Facts, r)
+		if !v.Terminal() {
+			return StageResult{Stage: policy.StageEOH}
+		}
+		verdicts[r] = v
+	}
+	d := policy.Combine(s.Facts.Recipients, verdicts)
+	if d.Action == policy.ActionReject || d.Action == policy.ActionTempfail {
+		v := verdicts[firstWith(s.Facts.Recipients, verdicts, d.Rule)]
+		return StageResult{Stage: policy.StageEOH, Verdict: &v, Matches: v.Matches}
+	}
+	return StageResult{Stage: policy.StageEOH}
+}
+
+func firstWith(rcpts []string, vs map[string]policy.Verdict, rule string) string {
+	for _, r := range rcpts {
+		if vs[r].Rule == rule {
+			return r
+		}
+	}
+	return ""
+}
+
+// Body adds a body chunk to the spool.
+func (s *Session) Body(chunk []byte) error { return s.body.Write(chunk) }
+
+// Result is the end-of-message outcome.
+type Result struct {
+	Decision  policy.Decision
+	Verdicts  map[string]policy.Verdict
+	Message   *message.Message
+	Raw       []byte
+	Findings  []scanner.Finding
+	Released  *release.Token // a verified release header
+	ReleaseAt int            // 1-based index among release headers to remove, 0 for none
+}
+
+// EOM scans the message and decides every recipient.
+func (s *Session) EOM() (*Result, error) {
+	body, err := s.body.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	head := s.headerBytes(s.headers)
+	raw := make([]byte, 0, len(head)+2+len(body))
+	raw = append(append(append(raw, head...), "\r\n"...), body...)
+	if s.Facts.Subject == "" && len(s.Facts.Headers) == 0 && len(s.headers) > 0 {
+		s.EOH()
+	}
+	lim := message.DefaultLimits()
+	lim.MaxDepth, lim.MaxParts = s.rt.Config.Limits.MIMEDepth, s.rt.Config.Limits.MIMEParts
+	msg := message.Parse(bytes.NewReader(raw), lim)
+	res := &Result{Message: msg, Raw: raw}
+	res.Findings = append(res.Findings, msg.Findings...)
+	if f, ok := msg.GTUBE(); ok {
+		res.Findings = append(res.Findings, f)
+	}
+	if s.body.truncated {
+		res.Findings = append(res.Findings, scanner.Finding{Name: "scan.exclusion", Value: "limits.max_message_size",
+			Where: "message", Reason: "message is larger than the spool limit; the rest was not scanned"})
+	}
+	s.Facts.Size = int64(len(head)) + 2 + s.body.size
+	s.checkRelease(res, body)
+	s.Facts.Findings = res.Findings
+	res.Verdicts = map[string]policy.Verdict{}
+	for _, r := range s.Facts.Recipients {
+		res.Verdicts[r] = s.rt.Policy.Evaluate(policy.StageEOM, &s.Facts, r)
+	}
+	res.Decision = policy.Combine(s.Facts.Recipients, res.Verdicts)
+	return res, nil
+}
+
+// checkRelease verifies a release header. Everything after the header is
+// the original message, so its digest must be the one the token was signed
+// over. Headers the MTA put before it (its own Received:) are not covered.
+func (s *Session) checkRelease(res *Result, body []byte) {
+	nth := 0
+	for i, h := range s.headers {
+		if !strings.EqualFold(h.Name, release.Header) {
+			continue
+		}
+		nth++
+		if res.ReleaseAt != 0 {
+			continue
+		}
+		res.ReleaseAt = nth
+		orig := append(append(s.headerBytes(s.headers[i+1:]), "\r\n"...), body...)
+		tok, err := release.Verify(s.rt.ReleaseKey, strings.TrimSpace(h.Value), release.Digest(orig), time.Now())
+		if err != nil {
+			res.Findings = append(res.Findings, scanner.Finding{Name: "release.invalid", Value: err.Error(),
+				Where: "header:" + release.Header, Reason: "release header does not verify; it bypasses nothing"})
+			continue
+		}
+		res.Released = &tok
+		var allowed []string
+		for _, r := range s.Facts.Recipients {
+			for _, t := range tok.Recipients {
+				if strings.EqualFold(r, t) {
+					allowed = append(allowed, r)
+				}
+			}
+		}
+		s.Facts.Bypass = map[string][]string{tok.Rule: allowed}
+	}
+	if nth > 1 {
+		// Only the first release header counts; the MTA removes one per
+		// ChangeHeader, and a second one is suspicious in itself.
+		res.ReleaseAt = 1
+	}
+}
+
+// headerBytes rebuilds the header block as the client sent it: go-milter
+// gives folded values with bare LF, and the wire form is CRLF.
+func (s *Session) headerBytes(hs []RawHeader) []byte {
+	var b bytes.Buffer
+	for _, h := range hs {
+		b.WriteString(h.Name)
+		b.WriteByte(':')
+		if !s.leadSpace {
+			b.WriteByte(' ')
+		}
+		writeCRLF(&b, h.Value)
+		b.WriteString("\r\n")
+	}
+	return b.Bytes()
+}
+
+func writeCRLF(b *bytes.Buffer, v string) {
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\n' && (i == 0 || v[i-1] != '\r') {
+			b.WriteByte('\r')
+		}
+		b.WriteByte(v[i])
+	}
+}
+
+// ResetTx forgets the current transaction, keeping the connection facts.
+func (s *Session) ResetTx() {
+	s.inTx = false
+	s.Facts.Sender, s.Facts.AuthUser = "", ""
+	s.Facts.Recipients, s.Facts.Headers, s.Facts.Findings = nil, nil, nil
+	s.Facts.Subject, s.Facts.Size, s.Facts.Bypass = "", 0, nil
+	s.rejected, s.rcptMatches, s.headers = nil, nil, nil
+	s.QueueID, s.declaredSz = "", 0
+	s.body.Reset()
+}
+
+// Close releases the spool.
+func (s *Session) Close() { s.body.Reset() }

@@ -1,0 +1,78 @@
+package milter
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+)
+
+// spool holds a message body: in memory up to memLimit, then in a temporary
+// file in dir. Past maxSize nothing more is kept and truncated is set, which
+// becomes a scan.exclusion finding rather than a silent partial scan.
+type spool struct {
+	dir       string
+	memLimit  int64
+	maxSize   int64
+	mem       bytes.Buffer
+	file      *os.File
+	size      int64 // bytes received, kept or not
+	truncated bool
+}
+
+func (s *spool) Write(p []byte) error {
+	s.size += int64(len(p))
+	kept := s.size - int64(len(p))
+	if kept >= s.maxSize {
+		s.truncated = true
+		return nil
+	}
+	if room := s.maxSize - kept; int64(len(p)) > room {
+		p, s.truncated = p[:room], true
+	}
+	if s.file == nil && int64(s.mem.Len()+len(p)) <= s.memLimit {
+		s.mem.Write(p)
+		return nil
+	}
+	if s.file == nil {
+		f, err := os.CreateTemp(s.dir, "spool-*")
+		if err != nil {
+			return fmt.Errorf("milter: spool: %w", err)
+		}
+		_ = os.Remove(f.Name()) // unlinked: nothing to clean up after a crash
+		s.file = f
+		if _, err := f.Write(s.mem.Bytes()); err != nil {
+			return fmt.Errorf("milter: spool: %w", err)
+		}
+		s.mem.Reset()
+	}
+	if _, err := s.file.Write(p); err != nil {
+		return fmt.Errorf("milter: spool: %w", err)
+	}
+	return nil
+}
+
+// Bytes returns the kept body.
+func (s *spool) Bytes() ([]byte, error) {
+	if s.file == nil {
+		return s.mem.Bytes(), nil
+	}
+	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
+		return nil, fmt.Errorf("milter: spool: %w", err)
+	}
+	b, err := io.ReadAll(s.file)
+	if err != nil {
+		return nil, fmt.Errorf("milter: spool: %w", err)
+	}
+	return b, nil
+}
+
+// Reset empties the spool for the next message.
+func (s *spool) Reset() {
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+	s.mem.Reset()
+	s.size, s.truncated = 0, false
+}

@@ -1,0 +1,80 @@
+package milter
+
+import (
+	"slices"
+	"time"
+
+	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/scanner"
+	"github.com/mailwarden/mailwarden/store"
+)
+
+// Event builds the tracking-log row for the session's current state: a
+// rejected connection, a rejected transaction, or a finished message (res).
+func (s *Session) Event(stage policy.Stage, action string, reply string, matches []policy.Match, res *Result) *store.Event {
+	start := s.txStart
+	if !s.inTx {
+		start = s.ConnStart
+	}
+	e := &store.Event{
+		Time:       start,
+		QueueID:    s.QueueID,
+		Helo:       s.Facts.Helo,
+		ClientName: s.Facts.ClientName,
+		TLSVersion: s.TLSVersion,
+		TLSCipher:  s.TLSCipher,
+		AuthUser:   s.Facts.AuthUser,
+		Direction:  s.rt.Policy.Org.MessageDirection(&s.Facts),
+		Stage:      stage.String(),
+		Sender:     s.Facts.Sender,
+		Action:     action,
+		Reply:      reply,
+		Duration:   time.Since(start),
+	}
+	if s.Facts.ClientIP.IsValid() {
+		e.ClientIP = s.Facts.ClientIP.String()
+	}
+	e.Recipients = append(e.Recipients, s.rejected...)
+	all := append(slices.Clone(s.rcptMatches), matches...)
+	if res != nil {
+		m := res.Message
+		e.HeaderFrom, e.HeaderTo, e.Subject, e.MessageID = m.From, m.To, m.Subject, m.MessageID
+		e.Size = s.Facts.Size
+		e.Attachments = m.Attachments
+		for _, r := range s.Facts.Recipients {
+			v := res.Verdicts[r]
+			out := store.RecipientOutcome{Address: r, Action: "accept", Rule: v.Rule}
+			switch res.Decision.Action {
+			case policy.ActionReject, policy.ActionTempfail:
+				out.Action, out.Rule, out.Reply = res.Decision.Action.String(), res.Decision.Rule, reply
+			default:
+				if v.Action == policy.ActionQuarantine || v.Action == policy.ActionDiscard {
+					out.Action = v.Action.String()
+				}
+			}
+			e.Recipients = append(e.Recipients, out)
+			all = append(all, v.Matches...)
+		}
+	} else if stage >= policy.StageRcpt || len(s.Facts.Recipients) > 0 {
+		for _, r := range s.Facts.Recipients {
+			e.Recipients = append(e.Recipients, store.RecipientOutcome{Address: r, Action: action, Reply: reply})
+		}
+	}
+	seen := map[string]bool{}
+	for _, m := range all {
+		if seen[m.Rule] {
+			continue
+		}
+		seen[m.Rule] = true
+		sm := store.Match{Rule: m.Rule, Stage: m.Stage.String(), Action: m.Action}
+		for _, f := range m.Findings {
+			sm.Findings = append(sm.Findings, storeFinding(f))
+		}
+		e.Matches = append(e.Matches, sm)
+	}
+	return e
+}
+
+func storeFinding(f scanner.Finding) store.Finding {
+	return store.Finding{Name: f.Name, Value: f.Value, Where: f.Where, Reason: f.Reason}
+}

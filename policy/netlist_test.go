@@ -1,0 +1,269 @@
+package policy
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestParseIPRange(t *testing.T) {
+	type tc struct {
+		in       string
+		from, to string
+		in_, out []string // addresses that must be inside and outside
+		bug      string
+	}
+	tests := []tc{
+		{in: "127.0.0.1", from: "127.0.0.1", to: "127.0.0.1",
+			in_: []string{"127.0.0.1", "::ffff:127.0.0.1"}, out: []string{"127.0.0.2", "127.0.0.0", "::1", "::127.0.0.1"}},
+		{in: "::1", from: "::1", to: "::1",
+			in_: []string{"::1"}, out: []string{"::2", "::", "127.0.0.1", "::ffff:0.0.0.1"}},
+		// Host bits set, as gateway consoles accept them.
+		{in: "123.123.123.123/24", from: "123.123.123.0", to: "123.123.123.255",
+			in_: []string{"123.123.123.0", "123.123.123.255", "123.123.123.123", "::ffff:123.123.123.7"},
+			out: []string{"123.123.122.255", "123.123.124.0", "::ffff:123.123.124.0"}},
+		{in: "10.0.0.0/8", from: "10.0.0.0", to: "10.255.255.255",
+			in_: []string{"10.0.0.0", "10.255.255.255"}, out: []string{"9.255.255.255", "11.0.0.0"}},
+		{in: "0.0.0.0/0", from: "0.0.0.0", to: "255.255.255.255",
+			in_: []string{"0.0.0.0", "255.255.255.255", "::ffff:8.8.8.8"}, out: []string{"::", "2001:db8::1"}},
+		{in: "192.0.2.7/32", from: "192.0.2.7", to: "192.0.2.7",
+			in_: []string{"192.0.2.7"}, out: []string{"192.0.2.6", "192.0.2.8"}},
+		// The last octet.
+		{in: "123.123.123.123-223", from: "123.123.123.123", to: "123.123.123.223",
+			in_: []string{"123.123.123.123", "123.123.123.200", "123.123.123.223"},
+			out: []string{"123.123.123.122", "123.123.123.224", "123.123.124.123"}},
+		{in: "10.0.0.5-5", from: "10.0.0.5", to: "10.0.0.5", in_: []string{"10.0.0.5"}, out: []string{"10.0.0.4", "10.0.0.6"}},
+		{in: "10.0.0.0-255", from: "10.0.0.0", to: "10.0.0.255", in_: []string{"10.0.0.0", "10.0.0.255"}, out: []string{"10.0.1.0"}},
+		// IPv6 with host bits set.
+		{in: "2001:db8:10ff::ac:44f2/64", from: "2001:db8:10ff::", to: "2001:db8:10ff:0:ffff:ffff:ffff:ffff",
+			in_: []string{"2001:db8:10ff::", "2001:db8:10ff::1", "2001:db8:10ff:0:ffff:ffff:ffff:ffff"},
+			out: []string{"2001:db8:10fe:ffff:ffff:ffff:ffff:ffff", "2001:db8:10ff:1::", "10.0.0.1"}},
+		// The last hexadecimal group.
+		{in: "2001:db8:10ff::ac:44f2-45ff", from: "2001:db8:10ff::ac:44f2", to: "2001:db8:10ff::ac:45ff",
+			in_: []string{"2001:db8:10ff::ac:44f2", "2001:db8:10ff::ac:4500", "2001:db8:10ff::ac:45ff"},
+			out: []string{"2001:db8:10ff::ac:44f1", "2001:db8:10ff::ac:4600", "2001:db8:10ff::ad:44f2"}},
+		{in: "2001:db8::1-FFFF", from: "2001:db8::1", to: "2001:db8::ffff", in_: []string{"2001:db8::ffff"}, out: []string{"2001:db8::1:0"}},
+		// Full ranges.
+		{in: "10.0.0.1-10.0.0.9", from: "10.0.0.1", to: "10.0.0.9",
+			in_: []string{"10.0.0.1", "10.0.0.5", "10.0.0.9", "::ffff:10.0.0.9"}, out: []string{"10.0.0.0", "10.0.0.10", "10.0.1.5"}},
+		{in: "10.0.0.250-10.0.1.3", from: "10.0.0.250", to: "10.0.1.3",
+			in_: []string{"10.0.0.255", "10.0.1.0", "10.0.1.3"}, out: []string{"10.0.0.249", "10.0.1.4"}},
+		{in: "2001:db8::1-2001:db8::1:0", from: "2001:db8::1", to: "2001:db8::1:0",
+			in_: []string{"2001:db8::ffff", "2001:db8::1:0"}, out: []string{"2001:db8::", "2001:db8::1:1"}},
+		// IPv4-mapped forms are IPv4.
+		{in: "::ffff:192.0.2.1", from: "192.0.2.1", to: "192.0.2.1", in_: []string{"192.0.2.1", "::ffff:192.0.2.1"}, out: []string{"192.0.2.2"}},
+		{in: "::ffff:192.0.2.0/120", from: "192.0.2.0", to: "192.0.2.255", in_: []string{"192.0.2.255", "::ffff:192.0.2.1"}, out: []string{"192.0.3.0"}},
+		{in: "::ffff:192.0.2.1-9", from: "192.0.2.1", to: "192.0.2.9", in_: []string{"192.0.2.9"}, out: []string{"192.0.2.10"}},
+		// IPv4-mapped clients are IPv4, so an IPv6 range never holds them,
+		// not even one that covers ::ffff:0:0/96.
+		{in: "::/0", from: "::", to: "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+			in_: []string{"::", "2001:db8::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"}, out: []string{"1.2.3.4", "::ffff:1.2.3.4"}},
+		{in: "::ffff:0:0/95", from: "::fffe:0:0", to: "::ffff:255.255.255.255",
+			in_: []string{"::fffe:0:0", "::fffe:ffff:ffff"}, out: []string{"1.2.3.4", "::ffff:1.2.3.4"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			r, err := ParseIPRange(tt.in)
+			if err != nil {
+				t.Fatalf("ParseIPRange(%q): %v", tt.in, err)
+			}
+			if r.From != netip.MustParseAddr(tt.from) || r.To != netip.MustParseAddr(tt.to) {
+				t.Errorf("ParseIPRange(%q) = %v-%v, want %s-%s", tt.in, r.From, r.To, tt.from, tt.to)
+			}
+			failed := false
+			for _, a := range tt.in_ {
+				if !r.Contains(netip.MustParseAddr(a)) {
+					failed = true
+					if tt.bug == "" {
+						t.Errorf("%q does not contain %s", tt.in, a)
+					}
+				}
+			}
+			for _, a := range tt.out {
+				if r.Contains(netip.MustParseAddr(a)) {
+					failed = true
+					if tt.bug == "" {
+						t.Errorf("%q contains %s", tt.in, a)
+					}
+				}
+			}
+			switch {
+			case tt.bug != "" && failed:
+				t.Skip("BUG: " + tt.bug)
+			case tt.bug != "":
+				t.Errorf("row marked as a bug now passes; remove its bug text: %s", tt.bug)
+			}
+		})
+	}
+}
+
+func TestParseIPRangeErrors(t *testing.T) {
+	tests := []struct {
+		in  string
+		bug string
+	}{
+		{in: ""},
+		{in: "garbage"},
+		{in: "1.2.3"},
+		{in: "1.2.3.4.5"},
+		{in: "256.1.1.1"},
+		{in: "1.2.3.4-300"},
+		{in: "1.2.3.4-256"},
+		{in: "1.2.3.4--5"},
+		{in: "1.2.3.4-+5"},
+		{in: "1.2.3.4-05"},
+		{in: "1.2.3.4-"},
+		{in: "-1.2.3.4"},
+		{in: "1.2.3.4-x"},
+		{in: "1.2.3.9-1.2.3.4"}, // reversed
+		{in: "1.2.3.9-4"},       // reversed last octet
+		{in: "2001:db8::9-2001:db8::1"},
+		{in: "2001:db8::9-1"},
+		{in: "1.2.3.4-2001:db8::1"}, // mixed families
+		{in: "2001:db8::1-1.2.3.4"},
+		{in: "2001:db8::1-10000"},
+		{in: "2001:db8::1-fffff"},
+		{in: "2001:db8::1-xyz"},
+		{in: "1.2.3.4/33"},
+		{in: "1.2.3.4/"},
+		{in: "1.2.3.4/-1"},
+		{in: "2001:db8::/129"},
+		{in: "1.2.3.0/24-30"},
+		{in: "1.2.3.4 /24"},
+		{in: "fe80::1%eth0"}, // zone ids name an interface, not a network
+		{in: "fe80::1%eth0-2"},
+		{in: "fe80::/64%eth0"},
+		{in: "fe80::%eth0/64"},
+		{in: "fe80::1-fe80::2%eth0", bug: "a zone on the end of a full range is accepted (only the start's zone is checked)"},
+		{in: "2001:db8::1-1g", bug: "the last hexadecimal group is read with Sscanf, which ignores trailing garbage"},
+		{in: "2001:db8::1-f%x", bug: "the last hexadecimal group is read with Sscanf, which ignores trailing garbage"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			r, err := ParseIPRange(tt.in)
+			switch {
+			case err == nil && tt.bug != "":
+				t.Skip("BUG: " + tt.bug)
+			case err == nil:
+				t.Errorf("ParseIPRange(%q) = %v-%v, want an error", tt.in, r.From, r.To)
+			case tt.bug != "":
+				t.Errorf("row marked as a bug now passes; remove its bug text: %s", tt.bug)
+			case !strings.Contains(err.Error(), tt.in):
+				t.Errorf("error %q does not quote the entry %q", err, tt.in)
+			}
+		})
+	}
+}
+
+func TestNetList(t *testing.T) {
+	l, errs := ParseNetList([]string{"127.0.0.1, ::1", "10.0.0.0/8 192.0.2.10-20;2001:db8::/32", "\t"})
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	if len(l) != 5 {
+		t.Fatalf("got %d ranges %v, want 5", len(l), l)
+	}
+	tests := []struct {
+		ip   string
+		want bool
+	}{
+		{"127.0.0.1", true},
+		{"127.0.0.2", false},
+		{"::1", true},
+		{"10.20.30.40", true},
+		{"::ffff:10.20.30.40", true},
+		{"192.0.2.9", false},
+		{"192.0.2.10", true},
+		{"192.0.2.20", true},
+		{"192.0.2.21", false},
+		{"::ffff:192.0.2.1", false},
+		{"2001:db8:ffff::1", true},
+		{"2001:db9::1", false},
+	}
+	for _, tt := range tests {
+		if got := l.Contains(netip.MustParseAddr(tt.ip)); got != tt.want {
+			t.Errorf("Contains(%s) = %v, want %v", tt.ip, got, tt.want)
+		}
+	}
+	if l.Contains(netip.Addr{}) {
+		t.Error("the list contains the invalid address (a unix-socket client)")
+	}
+	if (NetList{}).Contains(netip.MustParseAddr("127.0.0.1")) {
+		t.Error("an empty list contains 127.0.0.1")
+	}
+
+	// An IPv4 client on a dual-stack socket.
+	l, _ = ParseNetList([]string{"192.0.2.0/24"})
+	if !l.Contains(netip.MustParseAddr("::ffff:192.0.2.1")) {
+		t.Error("192.0.2.0/24 does not contain ::ffff:192.0.2.1")
+	}
+
+	// Every bad entry is reported; the good ones are kept.
+	l, errs = ParseNetList([]string{"1.2.3.4, bad, 1.2.3.4-300", "10.0.0.9-10.0.0.1 ::1"})
+	if len(errs) != 3 {
+		t.Errorf("got %d errors %v, want 3", len(errs), errs)
+	}
+	if len(l) != 2 {
+		t.Errorf("kept %d ranges %v, want 2", len(l), l)
+	}
+}
+
+// FuzzParseIPRange checks that whatever parses is a well-formed range: one
+// family, no zone, From <= To, both ends inside, and "From-To" parsing back
+// to the same range.
+func FuzzParseIPRange(f *testing.F) {
+	for _, s := range []string{"127.0.0.1", "::1", "123.123.123.123/24", "123.123.123.123-223",
+		"2001:db8:10ff::ac:44f2/64", "2001:db8:10ff::ac:44f2-45ff", "10.0.0.1-10.0.0.9", "::ffff:192.0.2.1",
+		"::ffff:192.0.2.0/120", "1.2.3.4-300", "fe80::1%eth0", "0.0.0.0/0", "::/0", "", "-", "/"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseIPRange(s)
+		if err != nil {
+			return
+		}
+		// Known bugs, reported to the owner; remove these skips when fixed.
+		knownBug := func() {
+			if r.To.Zone() != "" {
+				t.Skip("BUG: a zone on the end of a full range is accepted")
+			}
+		}
+		if !r.From.IsValid() || !r.To.IsValid() {
+			t.Fatalf("%q: invalid end in %v-%v", s, r.From, r.To)
+		}
+		if r.From.Zone() != "" || r.To.Zone() != "" {
+			knownBug()
+			t.Fatalf("%q: zone in %v-%v", s, r.From, r.To)
+		}
+		if r.From.BitLen() != r.To.BitLen() {
+			t.Fatalf("%q: mixed families %v-%v", s, r.From, r.To)
+		}
+		if r.To.Less(r.From) {
+			t.Fatalf("%q: To %v below From %v", s, r.To, r.From)
+		}
+		if r.From.Is4In6() {
+			t.Fatalf("%q: From %v is IPv4-mapped; it should have been unmapped", s, r.From)
+		}
+		if !r.Contains(r.From) {
+			t.Fatalf("%q: %v-%v does not contain its start", s, r.From, r.To)
+		}
+		if r.To.Is4In6() {
+			// An IPv6 prefix that covers ::ffff:0:0/96 ends in the mapped
+			// space, which Contains treats as IPv4 by design; the full-range
+			// form rejects such an end as another family.
+			if r.Contains(r.To) {
+				t.Fatalf("%q: IPv6 range %v-%v contains the IPv4 address %v", s, r.From, r.To, r.To)
+			}
+			return
+		}
+		if !r.Contains(r.To) {
+			knownBug()
+			t.Fatalf("%q: %v-%v does not contain its end", s, r.From, r.To)
+		}
+		back, err := ParseIPRange(r.From.String() + "-" + r.To.String())
+		if err != nil || back != r {
+			knownBug()
+			t.Fatalf("%q: %v-%v parses back as %v-%v, %v", s, r.From, r.To, back.From, back.To, err)
+		}
+	})
+}

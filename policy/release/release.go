@@ -1,0 +1,186 @@
+// Package release lets quarantined mail back through the filter safely.
+//
+// A released message is re-injected into the MTA with a header carrying an
+// HMAC-SHA256 token. The token binds the quarantine entry, the rule that
+// quarantined it, the recipients released and an expiry, and the MAC also
+// covers the SHA-256 digest of the original message bytes, which are not in
+// the header: the milter recomputes it from what follows the header. So a
+// forged header, a header copied onto another message, or one replayed to
+// other recipients or after expiry bypasses nothing.
+package release
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Header is the field name of the release token.
+const Header = "X-Mailwarden-Release"
+
+// Token is what a release header vouches for.
+type Token struct {
+	ID         string    // quarantine entry
+	Rule       string    // the rule the release lets the message past
+	Recipients []string  // the released recipients
+	Expires    time.Time // after this the header is worthless
+}
+
+// Errors from [Verify].
+var (
+	ErrMalformed = errors.New("release: malformed header")
+	ErrBadMAC    = errors.New("release: bad signature")
+	ErrExpired   = errors.New("release: token expired")
+)
+
+var b64 = base64.RawURLEncoding
+
+// Sign returns the header value for t over a message with the given digest
+// (hex SHA-256 of the original bytes).
+func Sign(key []byte, t Token, digest string) string {
+	rcpts := canonRcpts(t.Recipients)
+	exp := strconv.FormatInt(t.Expires.Unix(), 10)
+	mac := computeMAC(key, t.ID, t.Rule, exp, digest, rcpts)
+	return fmt.Sprintf("v1; id=%s; rule=%s; exp=%s; rcpt=%s; mac=%s",
+		t.ID, t.Rule, exp, b64.EncodeToString([]byte(strings.Join(rcpts, "\n"))), b64.EncodeToString(mac))
+}
+
+// Verify checks a header value against the digest of the message that
+// follows the header and the current time, and returns the token.
+func Verify(key []byte, value, digest string, now time.Time) (Token, error) {
+	fields := map[string]string{}
+	parts := strings.Split(strings.Join(strings.Fields(value), ""), ";")
+	if len(parts) == 0 || parts[0] != "v1" {
+		return Token{}, ErrMalformed
+	}
+	for _, p := range parts[1:] {
+		k, v, ok := strings.Cut(p, "=")
+		if !ok {
+			return Token{}, ErrMalformed
+		}
+		fields[k] = v
+	}
+	rc, err := b64.DecodeString(fields["rcpt"])
+	if err != nil {
+		return Token{}, ErrMalformed
+	}
+	mac, err := b64.DecodeString(fields["mac"])
+	if err != nil || fields["id"] == "" || fields["exp"] == "" {
+		return Token{}, ErrMalformed
+	}
+	exp, err := strconv.ParseInt(fields["exp"], 10, 64)
+	if err != nil {
+		return Token{}, ErrMalformed
+	}
+	rcpts := strings.Split(string(rc), "\n")
+	want := computeMAC(key, fields["id"], fields["rule"], fields["exp"], digest, rcpts)
+	if !hmac.Equal(mac, want) {
+		return Token{}, ErrBadMAC
+	}
+	t := Token{ID: fields["id"], Rule: fields["rule"], Recipients: rcpts, Expires: time.Unix(exp, 0)}
+	if now.After(t.Expires) {
+		return t, ErrExpired
+	}
+	return t, nil
+}
+
+func canonRcpts(rcpts []string) []string {
+	out := make([]string, len(rcpts))
+	for i, r := range rcpts {
+		out[i] = strings.ToLower(r)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+func computeMAC(key []byte, id, rule, exp, digest string, rcpts []string) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, s := range []string{"mailwarden-release-v1", id, rule, exp, strings.ToLower(digest)} {
+		m.Write([]byte(s))
+		m.Write([]byte{0})
+	}
+	m.Write([]byte(strings.Join(canonRcpts(rcpts), "\n")))
+	return m.Sum(nil)
+}
+
+// Digest is the hex SHA-256 of a message, as the quarantine stores it.
+func Digest(raw []byte) string {
+	s := sha256.Sum256(raw)
+	return hex.EncodeToString(s[:])
+}
+
+// KeyFile is the name of the generated key in the data directory.
+const KeyFile = "release.key"
+
+// LoadOrCreateKey returns the key in dir/release.key, creating a random
+// 32-byte key (mode 0600) the first time.
+func LoadOrCreateKey(dir string) ([]byte, error) {
+	path := filepath.Join(dir, KeyFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := hex.DecodeString(strings.TrimSpace(string(b)))
+		if err != nil || len(k) < 32 {
+			return nil, fmt.Errorf("release: %s is not a hex key of at least 32 bytes", path)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("release: read key: %w", err)
+	}
+	k := make([]byte, 32)
+	if _, err := rand.Read(k); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) { // another process won the race
+		return LoadOrCreateKey(dir)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("release: create key: %w", err)
+	}
+	if _, err := f.WriteString(hex.EncodeToString(k) + "\n"); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("release: write key: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("release: write key: %w", err)
+	}
+	return k, f.Close()
+}
+
+// Message is a message to re-inject.
+type Message struct {
+	From       string // envelope sender, "" for the null sender
+	Recipients []string
+	Header     string // the release header value from [Sign]
+	Raw        []byte // the original message bytes
+}
+
+// Injector re-injects released mail by SMTP.
+type Injector struct {
+	Addr    string // host:port of the MTA
+	Helo    string
+	Timeout time.Duration
+}
+
+// Send re-injects m: the release header first, then the original bytes
+// unchanged. It returns the per-recipient errors joined; a recipient the MTA
+// refuses is not delivered.
+func (in Injector) Send(ctx context.Context, m Message) error {
+	data := make([]byte, 0, len(Header)+len(m.Header)+4+len(m.Raw))
+	data = append(data, Header+": "+m.Header+"\r\n"...)
+	data = append(data, m.Raw...)
+	return sendSMTP(ctx, in, m.From, m.Recipients, data)
+}

@@ -1,0 +1,65 @@
+// Package store is mailwarden's persistence: versioned schema migrations, the
+// message-tracking log ([Event]) and the quarantine ([QuarantineEntry]). It
+// imports nothing else of mailwarden; the milter and the consoles talk to it
+// through [Store].
+//
+// # Design
+//
+// The embedded backend is SQLite (modernc.org/sqlite, pure Go) in
+// dir/mailwarden.db, opened through database/sql twice:
+//
+//   - One writer: a *sql.DB with a single connection. Every write in the
+//     process queues in Go for that connection instead of racing for SQLite's
+//     write lock, so writers in one process never see SQLITE_BUSY. Its
+//     transactions begin IMMEDIATE (_txlock=immediate), so a second process
+//     (the `mailwarden quarantine` command next to a running daemon) waits
+//     on busy_timeout (5 s) for the lock up front rather than failing when a
+//     deferred transaction tries to upgrade.
+//   - A small reader pool with query_only set. In WAL mode readers never
+//     block the writer and the writer never blocks readers, so a console
+//     listing the log cannot delay a milter reply.
+//
+// # Never lose mail
+//
+// mailwarden answers a discard or a quarantine only after the quarantine copy
+// is committed (architecture rule 4). Every connection therefore runs with
+// synchronous=FULL: in WAL mode SQLite fsyncs the write-ahead log before
+// COMMIT returns, so once [Store.AddQuarantine] returns nil the message
+// survives a power cut. [Open] reads the pragmas back and refuses a
+// connection on which they did not take effect (for example a file system
+// without shared memory for WAL) rather than silently running less durable.
+// The database file is created with mode 0600, since it holds other people's
+// mail; SQLite gives the -wal and -shm files the same mode.
+//
+// The price of synchronous=FULL is one fsync per committed write, events
+// included. That bounds the write rate to what the disk can sync, which is
+// far above what one MTA's milter produces; batching events is the lever to
+// pull if it ever is not.
+//
+// # Schema
+//
+// Migrations are an ordered slice of SQL scripts; version N is migrations[N-1].
+// Each is applied in its own transaction together with its row in
+// schema_version, so a crash leaves the schema at a whole version. A database
+// newer than the program is refused with [ErrSchemaTooNew] instead of being
+// written by code that does not know its tables.
+//
+// Times are stored as INTEGER unix nanoseconds (UTC by definition), which
+// index and compare as numbers; they are read back as UTC [time.Time].
+// Addresses are kept as given, plus a lower-cased copy and its lower-cased
+// domain for the case-insensitive and "*@domain" filters. Subjects get a
+// lower-cased copy too, because SQLite's LIKE and lower() fold ASCII only and
+// subjects are often not ASCII. The subject copy is deliberately not indexed:
+// a B-tree cannot serve a substring search, so the filter is a scan along the
+// time index that stops at the limit.
+//
+// Raw quarantined messages live in their own table (quarantine_raw) so that
+// listing and filtering the quarantine reads small rows and never touches the
+// message pages. [Store.GetQuarantine] checks the stored SHA-256 digest
+// against the bytes it returns and reports [ErrCorrupt] on a mismatch, so a
+// damaged copy is never released as if it were the original.
+//
+// Large deletions in [Store.Prune] run in small batches, each its own
+// transaction, so a milter waiting to commit a quarantine copy waits for one
+// batch, not for the whole prune.
+package store
