@@ -66,8 +66,15 @@ func (m *milterSession) guard(stage string, fn func() (*gomilter.Response, error
 			resp, err = m.failure(), nil
 		}
 	}()
+	if faultHook != nil {
+		faultHook(stage)
+	}
 	return fn()
 }
+
+// faultHook, when set by a test, runs at the start of every callback, so
+// tests can make a session panic where no real input can.
+var faultHook func(stage string)
 
 func stageOf(name string) policy.Stage {
 	for s := policy.StageConnect; s <= policy.StageEOM; s++ {

@@ -40,6 +40,9 @@ type Server struct {
 // NewServer builds a server on a runtime and a store.
 func NewServer(rt *Runtime, st *store.Store, log *slog.Logger) *Server {
 	s := &Server{log: log, store: st}
+	gomilter.LogWarning = func(format string, v ...any) {
+		log.Warn("go-milter: " + fmt.Sprintf(format, v...))
+	}
 	s.rt.Store(rt)
 	s.events = newEventWriter(st, log)
 	cfg := rt.Config.Server
