@@ -143,7 +143,9 @@ func send(t *testing.T, addr string, x txn) outcome {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	stop := func(a *gomilter.Action) bool { return a.Type != gomilter.ActionContinue && a.Type != gomilter.ActionAccept }
+	stop := func(a *gomilter.Action) bool {
+		return a.Type != gomilter.ActionContinue && a.Type != gomilter.ActionAccept
+	}
 	ip := x.ip
 	if ip == "" {
 		ip = "198.51.100.1"
