@@ -117,6 +117,9 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 			v.add(key("clients_except"), "", "%v", err)
 		}
 		text := strings.Join(rc.Clients, ", ")
+		if text == "" {
+			text = "any"
+		}
 		if len(rc.ClientsExcept) > 0 {
 			text += " except " + strings.Join(rc.ClientsExcept, ", ")
 		}
