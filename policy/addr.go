@@ -40,6 +40,7 @@ func ParseAddressPattern(s string) (AddressPattern, error) {
 		p.null = true
 		return p, nil
 	}
+	s = strings.Trim(s, "<>") // as SplitAddress does for addresses
 	at := strings.LastIndexByte(s, '@')
 	if at < 0 {
 		return p, fmt.Errorf("address pattern %q has no @ (use user@domain, *@domain, *@*.domain or user@*)", s)
@@ -57,8 +58,8 @@ func ParseAddressPattern(s string) (AddressPattern, error) {
 	switch {
 	case domain == "*":
 	case strings.HasPrefix(domain, "*."):
-		p.domain = domain[1:]
-		if strings.Contains(p.domain[1:], "*") || len(p.domain) < 2 {
+		p.domain = strings.TrimSuffix(domain[1:], ".")
+		if len(p.domain) < 2 || strings.Contains(p.domain[1:], "*") {
 			return p, fmt.Errorf("address pattern %q: use *@*.domain for subdomains", s)
 		}
 	case strings.Contains(domain, "*"):

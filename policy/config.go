@@ -259,17 +259,22 @@ func Load(file string, src []byte) (*Config, *Policy, error) {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			p.Line, p.Key, p.Msg = pe.Position.Line, pe.LastKey, pe.Message
+		} else if m := decodeErrRE.FindStringSubmatch(err.Error()); m != nil {
+			p.Line, _ = strconv.Atoi(m[1])
+			p.Key, _ = strconv.Unquote(m[2])
+			p.Msg = m[3]
 		}
 		return nil, nil, &ConfigError{Problems: []Problem{p}}
 	}
 	v := &validator{file: file, lines: lines}
 	unknownSeen := map[string]int{}
 	for _, k := range md.Undecoded() {
-		path := k.String()
-		n := unknownSeen[path]
-		unknownSeen[path]++
-		v.problems = append(v.problems, Problem{File: file, Line: lines.nth(path, n), Key: path,
-			Msg: "unknown key", Hint: closestKey(path)})
+		path := k.String()            // quoted where needed, for the message
+		plain := strings.Join(k, ".") // as indexKeys stores it
+		n := unknownSeen[plain]
+		unknownSeen[plain]++
+		v.problems = append(v.problems, Problem{File: file, Line: lines.nth(plain, n), Key: path,
+			Msg: "unknown key", Hint: closestKey(plain)})
 	}
 	pol := v.validate(cfg)
 	if len(v.problems) > 0 {
@@ -278,6 +283,10 @@ func Load(file string, src []byte) (*Config, *Policy, error) {
 	}
 	return cfg, pol, nil
 }
+
+// decodeErrRE reads the line and key from BurntSushi/toml's decode errors
+// (type mismatches), which are plain errors rather than toml.ParseError.
+var decodeErrRE = regexp.MustCompile(`^toml: (?:line (\d+) )?\(last key ("(?:[^"\\]|\\.)*")\): (.*)$`)
 
 // defaults returns a config with every default filled in; decoding
 // overwrites what the file sets.
@@ -385,9 +394,12 @@ func (v *validator) validate(c *Config) *Policy {
 	l := &c.Limits
 	v.size("limits.max_message_size", l.MaxMessageSize)
 	v.size("limits.spool_memory", l.SpoolMemory)
-	for key, n := range map[string]int{"limits.mime_depth": l.MIMEDepth, "limits.mime_parts": l.MIMEParts, "limits.max_recipients": l.MaxRecipients} {
-		if n < 1 {
-			v.add(key, "", "must be at least 1")
+	for _, lim := range []struct {
+		key string
+		n   int
+	}{{"limits.mime_depth", l.MIMEDepth}, {"limits.mime_parts", l.MIMEParts}, {"limits.max_recipients", l.MaxRecipients}} {
+		if lim.n < 1 {
+			v.add(lim.key, "", "must be at least 1")
 		}
 	}
 	v.duration("store.event_retention", c.Store.EventRetention)

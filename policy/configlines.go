@@ -15,6 +15,10 @@ import (
 type keyLines struct {
 	indexed map[string]int
 	plain   map[string][]int
+	// body is, for a key set to a multi-line string, the line its text
+	// starts on: the next line when the opening delimiter ends the line,
+	// because TOML drops that newline.
+	body map[string]int
 }
 
 // line returns the line of key, or of its nearest parent that has one.
@@ -46,7 +50,7 @@ var bareKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 // the real parse is BurntSushi/toml's, and a line this scan misreads only
 // costs a less precise line number.
 func indexKeys(src []byte) keyLines {
-	k := keyLines{indexed: map[string]int{}, plain: map[string][]int{}}
+	k := keyLines{indexed: map[string]int{}, plain: map[string][]int{}, body: map[string]int{}}
 	arrays := map[string]int{} // plain array-of-tables path -> count so far
 	var prefix, plainPrefix string
 	lines := strings.Split(string(src), "\n")
@@ -100,6 +104,10 @@ func indexKeys(src []byte) keyLines {
 		for _, d := range []string{`"""`, `'''`} {
 			if strings.HasPrefix(val, d) && !strings.Contains(val[3:], d) {
 				inMulti = d
+				k.body[full] = lineNo
+				if val == d && strings.HasSuffix(strings.TrimSuffix(raw, "\r"), d) {
+					k.body[full] = lineNo + 1
+				}
 			}
 		}
 		if inMulti == "" {

@@ -60,7 +60,7 @@ func compileExpr(src string) (*exprCond, int, error) {
 		line := 1
 		if fe, ok := err.(*file.Error); ok {
 			line = fe.Line
-			return nil, line, fmt.Errorf("column %d: %s", fe.Column, fe.Message)
+			return nil, line, fmt.Errorf("column %d: %s", fe.Column+1, fe.Message)
 		}
 		return nil, line, err
 	}
@@ -87,6 +87,9 @@ type stageVisitor struct {
 func (v *stageVisitor) Visit(n *ast.Node) {
 	switch x := (*n).(type) {
 	case *ast.IdentifierNode:
+		if x.Value == "$env" { // reaches any variable by name
+			v.hasDynamic = true
+		}
 		if s, ok := exprStages[x.Value]; ok && x.Value != "has" {
 			v.stage = max(v.stage, s)
 		}

@@ -30,6 +30,9 @@ func ParseListen(spec string) (network, address string, err error) {
 		if err != nil || port == "" {
 			return "", "", fmt.Errorf("%q: expected inet:HOST:PORT", spec)
 		}
+		if n, err := net.LookupPort("tcp", port); err != nil || n == 0 {
+			return "", "", fmt.Errorf("%q: %q is not a port", spec, port)
+		}
 		return "tcp", net.JoinHostPort(host, port), nil
 	}
 	return "", "", fmt.Errorf("%q: unknown socket type %q (use inet or unix)", spec, kind)

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"strconv"
 	"strings"
 )
 
@@ -82,6 +83,9 @@ func ParseIPRange(s string) (IPRange, error) {
 			return IPRange{}, fmt.Errorf("%q: %v", s, err)
 		}
 	}
+	if b.Zone() != "" {
+		return IPRange{}, fmt.Errorf("%q is not an IP address, CIDR network or range", s)
+	}
 	b = b.Unmap()
 	if a.BitLen() != b.BitLen() || b.Less(a) {
 		return IPRange{}, fmt.Errorf("%q: the range end must be of the same family and not below its start", s)
@@ -101,8 +105,8 @@ func lastGroupRange(a netip.Addr, end string) (netip.Addr, error) {
 		b[3] = byte(n)
 		return netip.AddrFrom4(b), nil
 	}
-	var n uint
-	if _, err := fmt.Sscanf(end, "%x", &n); err != nil || n > 0xffff || len(end) > 4 {
+	n, err := strconv.ParseUint(end, 16, 16)
+	if err != nil || len(end) > 4 {
 		return netip.Addr{}, fmt.Errorf("range end %q must be a hexadecimal group from 0 to ffff", end)
 	}
 	b := a.As16()

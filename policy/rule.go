@@ -2,7 +2,9 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -152,7 +154,8 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 	} else if rc.RecipientCountOver > 0 {
 		r.Conditions = append(r.Conditions, rcptCountCond{n: rc.RecipientCountOver})
 	}
-	for name, pattern := range rc.Headers {
+	for _, name := range slices.Sorted(maps.Keys(rc.Headers)) {
+		pattern := rc.Headers[name]
 		if !headerName.MatchString(name) {
 			v.add(key("headers."+name), "", "%q is not a header field name", name)
 			continue
@@ -185,8 +188,8 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 		if err != nil {
 			p := Problem{File: v.file, Line: v.lines.line(key("expr")), Key: key("expr"),
 				Msg: "expression: " + err.Error(), Hint: "see the expression variables in the README"}
-			if p.Line > 0 && line > 1 {
-				p.Line += line - 1 // a multi-line string starts on the key's line
+			if b := v.lines.body[key("expr")]; b > 0 {
+				p.Line = b + line - 1 // a multi-line string: count from its first line
 			}
 			v.problems = append(v.problems, p)
 		} else {

@@ -35,7 +35,7 @@ func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	if n, ok := strings.CutSuffix(s, "d"); ok {
 		days, err := strconv.ParseFloat(n, 64)
-		if err != nil || days < 0 {
+		if err != nil || !(days >= 0) || days*float64(24*time.Hour) >= 1<<63 {
 			return 0, fmt.Errorf("%q is not a duration (use e.g. 30s, 5m, 2h or 90d)", s)
 		}
 		return time.Duration(days * float64(24*time.Hour)), nil
@@ -92,7 +92,7 @@ func parseSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n < 0 || n*float64(mult) > 1<<62 {
+	if err != nil || !(n >= 0) || n*float64(mult) > 1<<62 {
 		return 0, fmt.Errorf("%q is not a size (use e.g. 150MB, 64KiB or 1048576)", s)
 	}
 	return int64(n * float64(mult)), nil

