@@ -20,9 +20,10 @@ type guardConn struct {
 	maxPacket uint32
 	onBad     func(error)
 
-	mu  sync.Mutex
-	buf []byte // the rest of the current validated packet
-	err error
+	mu      sync.Mutex
+	buf     []byte // the rest of the current validated packet
+	backing []byte // reused packet storage
+	err     error
 }
 
 // ErrBadPacket is returned to go-milter for a packet that would crash it.
@@ -55,7 +56,10 @@ func (g *guardConn) fill() error {
 	if n == 0 || n > g.maxPacket {
 		return g.bad(fmt.Errorf("%w: length %d", ErrBadPacket, n))
 	}
-	pkt := make([]byte, 4+int(n))
+	if cap(g.backing) < 4+int(n) {
+		g.backing = make([]byte, 4+int(n))
+	}
+	pkt := g.backing[:4+int(n)]
 	copy(pkt, hdr[:])
 	if _, err := io.ReadFull(g.Conn, pkt[4:]); err != nil {
 		return err

@@ -174,6 +174,9 @@ type eventWriter struct {
 	closed bool
 }
 
+// batchLinger is how long the writer waits to fill a batch of rows.
+const batchLinger = 50 * time.Millisecond
+
 func newEventWriter(st *store.Store, log *slog.Logger) *eventWriter {
 	w := &eventWriter{st: st, log: log, ch: make(chan *store.Event, 4096), done: make(chan struct{})}
 	go w.run()
@@ -197,6 +200,8 @@ func (w *eventWriter) run() {
 	batch := make([]*store.Event, 0, 256)
 	for e := range w.ch {
 		batch = append(batch[:0], e)
+		// Linger briefly so a steady trickle of messages shares commits.
+		linger := time.NewTimer(batchLinger)
 	fill:
 		for len(batch) < cap(batch) {
 			select {
@@ -205,10 +210,11 @@ func (w *eventWriter) run() {
 					break fill
 				}
 				batch = append(batch, e)
-			default:
+			case <-linger.C:
 				break fill
 			}
 		}
+		linger.Stop()
 		w.write(batch)
 	}
 }

@@ -49,7 +49,11 @@ type Session struct {
 	rcptMatches []policy.Match
 	headers     []RawHeader
 	leadSpace   bool // header values carry their own leading white space
-	body        spool
+	// body spools the whole message: the header block as the client sent
+	// it is written at end of headers, then the body chunks; bodyAt is where
+	// the body starts (-1 before end of headers).
+	body   spool
+	bodyAt int
 }
 
 // RawHeader is a header field as the MTA passed it.
@@ -59,7 +63,7 @@ type RawHeader struct {
 
 // NewSession starts a session on a runtime snapshot.
 func NewSession(rt *Runtime, log *slog.Logger) *Session {
-	s := &Session{rt: rt, log: log, ConnStart: time.Now()}
+	s := &Session{rt: rt, log: log, ConnStart: time.Now(), bodyAt: -1}
 	s.body = spool{dir: rt.SpoolDir, memLimit: rt.Config.Limits.SpoolMemory.N, maxSize: rt.Config.Limits.MaxMessageSize.N}
 	return s
 }
@@ -143,6 +147,13 @@ func (s *Session) Header(name, value string) {
 // only when every recipient is already decided and the message as a whole
 // is refused, saving the body transfer.
 func (s *Session) EOH() StageResult {
+	if s.bodyAt < 0 {
+		head := append(s.headerBytes(s.headers), "\r\n"...)
+		if err := s.body.Write(head); err != nil {
+			s.log.Error("spool", "err", err)
+		}
+		s.bodyAt = len(head)
+	}
 	s.Facts.Headers = s.Facts.Headers[:0]
 	for _, h := range s.headers {
 		v, _ := message.DecodeHeader(strings.TrimSpace(h.Value))
@@ -192,19 +203,17 @@ type Result struct {
 
 // EOM scans the message and decides every recipient.
 func (s *Session) EOM() (*Result, error) {
-	body, err := s.body.Bytes()
+	if s.bodyAt < 0 {
+		s.EOH()
+	}
+	raw, err := s.body.Bytes()
 	if err != nil {
 		return nil, err
 	}
-	head := s.headerBytes(s.headers)
-	raw := make([]byte, 0, len(head)+2+len(body))
-	raw = append(append(append(raw, head...), "\r\n"...), body...)
-	if s.Facts.Subject == "" && len(s.Facts.Headers) == 0 && len(s.headers) > 0 {
-		s.EOH()
-	}
+	body := raw[min(s.bodyAt, len(raw)):]
 	lim := message.DefaultLimits()
 	lim.MaxDepth, lim.MaxParts = s.rt.Config.Limits.MIMEDepth, s.rt.Config.Limits.MIMEParts
-	msg := message.Parse(bytes.NewReader(raw), lim)
+	msg := message.ParseBytes(raw, lim)
 	res := &Result{Message: msg, Raw: raw}
 	res.Findings = append(res.Findings, msg.Findings...)
 	if f, ok := msg.GTUBE(); ok {
@@ -214,7 +223,7 @@ func (s *Session) EOM() (*Result, error) {
 		res.Findings = append(res.Findings, scanner.Finding{Name: "scan.exclusion", Value: "limits.max_message_size",
 			Where: "message", Reason: "message is larger than the spool limit; the rest was not scanned"})
 	}
-	s.Facts.Size = int64(len(head)) + 2 + s.body.size
+	s.Facts.Size = s.body.size
 	s.checkRelease(res, body)
 	s.Facts.Findings = res.Findings
 	res.Verdicts = map[string]policy.Verdict{}
@@ -222,6 +231,12 @@ func (s *Session) EOM() (*Result, error) {
 		res.Verdicts[r] = s.rt.Policy.Evaluate(policy.StageEOM, &s.Facts, r)
 	}
 	res.Decision = policy.Combine(s.Facts.Recipients, res.Verdicts)
+	if s.body.truncated && len(res.Decision.Quarantine) > 0 {
+		// The spool did not keep the whole message, so no faithful copy can
+		// be quarantined; refusing it is the only answer that loses nothing.
+		res.Decision = policy.Decision{Action: policy.ActionReject, Rule: "limits.max_message_size",
+			Reply: policy.Reply{Code: 552, Enhanced: "5.3.4", Text: "Message too big for the filter (limits.max_message_size)"}}
+	}
 	return res, nil
 }
 
@@ -298,6 +313,7 @@ func (s *Session) ResetTx() {
 	s.rejected, s.rcptMatches, s.headers = nil, nil, nil
 	s.QueueID, s.declaredSz = "", 0
 	s.body.Reset()
+	s.bodyAt = -1
 }
 
 // Close releases the spool.

@@ -5,7 +5,15 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sync"
 )
+
+// bufPool recycles spool buffers across sessions: a busy daemon would
+// otherwise grow a fresh buffer, and clear its memory, for every message.
+var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled is the largest buffer put back in the pool.
+const maxPooled = 4 << 20
 
 // spool holds a message body: in memory up to memLimit, then in a temporary
 // file in dir. Past maxSize nothing more is kept and truncated is set, which
@@ -14,7 +22,7 @@ type spool struct {
 	dir       string
 	memLimit  int64
 	maxSize   int64
-	mem       bytes.Buffer
+	mem       *bytes.Buffer
 	file      *os.File
 	size      int64 // bytes received, kept or not
 	truncated bool
@@ -29,6 +37,9 @@ func (s *spool) Write(p []byte) error {
 	}
 	if room := s.maxSize - kept; int64(len(p)) > room {
 		p, s.truncated = p[:room], true
+	}
+	if s.mem == nil {
+		s.mem = bufPool.Get().(*bytes.Buffer)
 	}
 	if s.file == nil && int64(s.mem.Len()+len(p)) <= s.memLimit {
 		s.mem.Write(p)
@@ -55,6 +66,9 @@ func (s *spool) Write(p []byte) error {
 // Bytes returns the kept body.
 func (s *spool) Bytes() ([]byte, error) {
 	if s.file == nil {
+		if s.mem == nil {
+			return nil, nil
+		}
 		return s.mem.Bytes(), nil
 	}
 	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
@@ -67,12 +81,19 @@ func (s *spool) Bytes() ([]byte, error) {
 	return b, nil
 }
 
-// Reset empties the spool for the next message.
+// Reset empties the spool for the next message and gives its buffer back
+// to the pool.
 func (s *spool) Reset() {
 	if s.file != nil {
 		s.file.Close()
 		s.file = nil
 	}
-	s.mem.Reset()
+	if s.mem != nil {
+		if s.mem.Cap() <= maxPooled {
+			s.mem.Reset()
+			bufPool.Put(s.mem)
+		}
+		s.mem = nil
+	}
 	s.size, s.truncated = 0, false
 }
