@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/mailwarden/mailwarden/policy"
 )
@@ -27,16 +25,8 @@ is decided: the earliest SMTP stage where all of its facts are known.`,
 					return errUsage
 				}
 				cfg, pol, err := cf.load()
-				var ce *policy.ConfigError
-				if errors.As(err, &ce) {
-					for _, p := range ce.Problems {
-						fmt.Fprintln(os.Stderr, p.String())
-					}
-					fmt.Fprintf(os.Stderr, "%d problem(s)\n", len(ce.Problems))
-					return exitError(1)
-				}
 				if err != nil {
-					return err
+					return err // a *policy.ConfigError is printed whole by run
 				}
 				fmt.Fprintf(out, "%s: OK, %d rule(s)\n", cfg.File, len(pol.Rules)+len(pol.Disabled))
 				printRules(out, pol)

@@ -87,9 +87,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err = runFn(ctx, pos, stdout)
 	var ee exitError
+	var ce *policy.ConfigError
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &ce):
+		for _, p := range ce.Problems {
+			fmt.Fprintln(stderr, p.String())
+		}
+		fmt.Fprintf(stderr, "%d problem(s)\n", len(ce.Problems))
+		return 1
 	case errors.Is(err, errUsage):
 		usage(stderr, c, fs)
 		return 2
