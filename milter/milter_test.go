@@ -160,6 +160,9 @@ func send(t *testing.T, addr string, x txn) outcome {
 	if a, err = s.Helo("client.example.net"); err != nil {
 		t.Fatal(err)
 	}
+	if stop(a) {
+		return outcome{stage: "helo", action: a}
+	}
 	if a, err = s.Mail(x.from, ""); err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +190,7 @@ func send(t *testing.T, addr string, x txn) outcome {
 	}
 	hs, body := SplitMessage([]byte(x.msg))
 	for _, h := range hs {
-		if a, err = s.HeaderField(h.Name, h.Value, nil); err != nil {
+		if _, err = s.HeaderField(h.Name, h.Value, nil); err != nil {
 			t.Fatal(err)
 		}
 	}

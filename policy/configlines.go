@@ -3,7 +3,6 @@ package policy
 import (
 	"fmt"
 	"reflect"
-	"regexp"
 	"strings"
 )
 
@@ -43,8 +42,6 @@ func (k keyLines) nth(plain string, n int) int {
 	}
 	return 0
 }
-
-var bareKeyRE = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
 
 // indexKeys scans TOML source for table headers and keys. It is lenient:
 // the real parse is BurntSushi/toml's, and a line this scan misreads only

@@ -313,7 +313,7 @@ var corpus = []corpusMsg{
 	}},
 	{name: "depth-bomb", lines: func() []string {
 		var l []string
-		l = append(l, "From: a@example.com", "Subject: depth bomb", fmt.Sprintf("Content-Type: multipart/mixed; boundary=b0"), "")
+		l = append(l, "From: a@example.com", "Subject: depth bomb", "Content-Type: multipart/mixed; boundary=b0", "")
 		const depth = 50
 		for i := 0; i < depth; i++ {
 			l = append(l, fmt.Sprintf("--b%d", i))

@@ -1,0 +1,459 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mailwarden/mailwarden/scanner/message"
+)
+
+// mailwardenBinary builds cmd/mailwarden once per test run.
+var mailwardenBinary = sync.OnceValues(func() (string, error) {
+	root, err := moduleRoot()
+	if err != nil {
+		return "", err
+	}
+	dir, err := os.MkdirTemp("", "mailwarden-e2e-bin-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "mailwarden")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/mailwarden")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// daemon is a running `mailwarden serve`.
+type daemon struct {
+	bin, conf, data, addr string
+	cmd                   *exec.Cmd
+	log                   *bytes.Buffer
+}
+
+// startMailwarden runs the real binary on a config, on a random loopback
+// port, with its own data directory; t.Cleanup stops it with SIGTERM.
+func startMailwarden(t *testing.T, config string) *daemon {
+	t.Helper()
+	bin, err := mailwardenBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	d := &daemon{bin: bin, conf: filepath.Join(dir, "mailwarden.toml"), data: filepath.Join(dir, "data"), log: &bytes.Buffer{}}
+	if err := os.WriteFile(d.conf, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	d.cmd = exec.Command(bin, "serve", "-c", d.conf, "--data", d.data, "--listen", "inet:"+d.addr)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("mailwarden exited with %v", err)
+			}
+		case <-time.After(45 * time.Second):
+			_ = d.cmd.Process.Kill()
+			t.Errorf("mailwarden did not stop on SIGTERM")
+		}
+		if t.Failed() {
+			t.Logf("mailwarden log:\n%s", tail(d.log.String(), 60))
+		}
+	})
+	if !waitFor(10*time.Second, func() bool {
+		c, err := net.Dial("tcp", d.addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}) {
+		t.Fatalf("mailwarden did not listen on %s:\n%s", d.addr, d.log.String())
+	}
+	return d
+}
+
+// cli runs a mailwarden command against the daemon's config and data.
+func (d *daemon) cli(t *testing.T, args ...string) string {
+	t.Helper()
+	full := append(append([]string{}, args...), "-c", d.conf, "--data", d.data)
+	out, err := exec.Command(d.bin, full...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("mailwarden %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+const e2eConfig = `
+[server]
+log_level = "debug"
+
+[organization]
+internal_domains = ["example.com"]
+
+[[rule]]
+name = "blocked-client"
+clients = ["127.0.0.66"]
+action = "reject"
+reply = "554 5.7.1 Client blocked"
+
+[[rule]]
+name = "no-such-user"
+recipients = ["nobody@example.com"]
+action = "reject"
+reply = "550 5.1.1 No such user"
+
+[[rule]]
+name = "ceo-lottery"
+recipients = ["ceo@example.com"]
+subject = "(?i)lottery"
+action = "quarantine"
+quarantine = "policy"
+
+[[rule]]
+name = "gtube"
+gtube = true
+action = "quarantine"
+quarantine = "spam"
+
+[[rule]]
+name = "tag-meeting"
+subject = "会議"
+tag_subject = "[社外]"
+
+[[rule]]
+name = "stamp-clean"
+subject = "^clean"
+add_headers = ["X-Mailwarden-Scanned: yes"]
+`
+
+const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
+
+// msg builds a message with a unique Message-ID so each case finds its own
+// delivery in the shared sink.
+func msg(id, subject, body string) []byte {
+	return []byte("From: Alice <alice@example.net>\r\nTo: bob@example.com\r\nSubject: " + subject +
+		"\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <" + id + "@example.net>\r\n" +
+		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
+}
+
+// deliveriesOf returns the sink's deliveries of one Message-ID.
+func deliveriesOf(s *Sink, id string) []Delivery {
+	var out []Delivery
+	for _, d := range s.Deliveries() {
+		if v, _ := d.Header("Message-ID"); strings.Contains(v, "<"+id+"@") {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// waitDelivered waits for n deliveries of id.
+func waitDelivered(t *testing.T, s *Sink, mta *MTA, id string, n int) []Delivery {
+	t.Helper()
+	var got []Delivery
+	if !waitFor(30*time.Second, func() bool { got = deliveriesOf(s, id); return len(got) >= n }) {
+		t.Fatalf("%s: %d deliveries of %s, want %d\nqueue:\n%s\nlogs:\n%s", mta.Name, len(got), id, n, mta.Queue(), tail(mta.Logs(), 40))
+	}
+	return got
+}
+
+type logRow struct {
+	Stage      string
+	Action     string
+	Sender     string
+	Subject    string
+	MessageID  string `json:"message_id"`
+	Recipients []struct{ Address, Action, Rule string }
+	Matches    []struct {
+		Rule     string
+		Findings []struct{ Name, Where string }
+	}
+	QuarantineIDs []string `json:"quarantine_ids"`
+}
+
+// trackingRow waits for the tracking-log row whose Message-ID holds id.
+func (d *daemon) trackingRow(t *testing.T, filter ...string) logRow {
+	t.Helper()
+	var rows []logRow
+	ok := waitFor(10*time.Second, func() bool {
+		rows = nil
+		out := d.cli(t, append([]string{"log", "--format", "json"}, filter...)...)
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			if line == "" {
+				continue
+			}
+			var r logRow
+			if err := json.Unmarshal([]byte(line), &r); err != nil {
+				t.Fatalf("log line %q: %v", line, err)
+			}
+			rows = append(rows, r)
+		}
+		return len(rows) > 0
+	})
+	if !ok {
+		t.Fatalf("no tracking row for %v", filter)
+	}
+	return rows[0]
+}
+
+type quarantineRow struct {
+	ID         string
+	Area       string
+	Rule       string
+	Recipients []string
+	Released   map[string]string
+	Subject    string
+}
+
+func (d *daemon) quarantined(t *testing.T, args ...string) []quarantineRow {
+	t.Helper()
+	out := d.cli(t, append([]string{"quarantine", "list", "--format", "json"}, args...)...)
+	var rows []quarantineRow
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		if line == "" {
+			continue
+		}
+		var r quarantineRow
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("quarantine line %q: %v", line, err)
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// TestMailwarden runs every end-to-end case against both real MTAs.
+func TestMailwarden(t *testing.T) {
+	for _, m := range MTAs {
+		t.Run(m.Name, func(t *testing.T) {
+			sink := StartSink(t)
+			mw := startMailwarden(t, e2eConfig)
+			mta := m.Start(t, mw.addr, sink.Addr())
+			id := func(name string) string { return m.Name + "-" + name }
+
+			t.Run("clean mail is delivered with the added header", func(t *testing.T) {
+				r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"bob@example.com"}, msg(id("clean"), "clean mail", "hello"))
+				if !r.Accepted() {
+					t.Fatalf("not accepted: %s", r)
+				}
+				d := waitDelivered(t, sink, mta, id("clean"), 1)[0]
+				if v, ok := d.Header("X-Mailwarden-Scanned"); !ok || strings.TrimSpace(v) != "yes" {
+					t.Errorf("X-Mailwarden-Scanned = %q, %v\n%s", v, ok, d.Data)
+				}
+				row := mw.trackingRow(t, "--subject", "clean mail")
+				if row.Action != "accept" || len(row.Recipients) != 1 || row.Recipients[0].Action != "accept" {
+					t.Errorf("tracking row %+v", row)
+				}
+			})
+
+			t.Run("listed client network gets 5xx before MAIL", func(t *testing.T) {
+				r := Send(t, mta.SMTPAddr, "127.0.0.66", "alice@example.net", []string{"bob@example.com"}, msg(id("blocked"), "blocked", "x"))
+				stage, reply := r.Rejected()
+				t.Logf("%s refused the blocked client at %s: %v", m.Name, stage, reply)
+				if reply.Class() != 5 || (stage != StageConnect && stage != StageHelo && stage != StageMail) {
+					t.Fatalf("got stage %q reply %v: %s", stage, reply, r)
+				}
+				if r.Mail.Code != 0 && r.Mail.Class() != 5 {
+					t.Errorf("MAIL was not refused: %s", r)
+				}
+				if len(deliveriesOf(sink, id("blocked"))) != 0 {
+					t.Errorf("blocked mail was delivered")
+				}
+				row := mw.trackingRow(t, "--ip", "127.0.0.66")
+				if row.Stage != "connect" || row.Action != "reject" || len(row.Matches) == 0 || row.Matches[0].Rule != "blocked-client" {
+					t.Errorf("tracking row %+v", row)
+				}
+			})
+
+			t.Run("one recipient rejected at RCPT, the other delivered", func(t *testing.T) {
+				r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"nobody@example.com", "bob@example.com"}, msg(id("rcpt"), "rcpt test", "x"))
+				if r.Rcpt[0].Code != 550 || !strings.Contains(r.Rcpt[0].Text, "5.1.1") || !strings.Contains(r.Rcpt[0].Text, "no-such-user") {
+					t.Errorf("rcpt 1: %v", r.Rcpt[0])
+				}
+				if !r.Rcpt[1].OK() || !r.Accepted() {
+					t.Fatalf("rcpt 2 or data refused: %s", r)
+				}
+				d := waitDelivered(t, sink, mta, id("rcpt"), 1)[0]
+				if strings.Join(d.To, ",") != "bob@example.com" {
+					t.Errorf("delivered to %v", d.To)
+				}
+			})
+
+			t.Run("GTUBE is quarantined and released once, byte for byte", func(t *testing.T) {
+				r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"bob@example.com"}, msg(id("gtube"), "gtube test", gtube))
+				if !r.Accepted() {
+					t.Fatalf("not accepted: %s", r)
+				}
+				row := mw.trackingRow(t, "--subject", "gtube test")
+				if row.Action != "discard" || len(row.QuarantineIDs) != 1 || row.Recipients[0].Action != "quarantine" {
+					t.Fatalf("tracking row %+v", row)
+				}
+				found := false
+				for _, m := range row.Matches {
+					for _, f := range m.Findings {
+						found = found || (m.Rule == "gtube" && f.Name == "content.gtube" && f.Where == "body")
+					}
+				}
+				if !found {
+					t.Errorf("tracking row lacks gtube/content.gtube@body: %+v", row.Matches)
+				}
+				qid := row.QuarantineIDs[0]
+				q := mw.quarantined(t, "--area", "spam", "--subject", "gtube test")
+				if len(q) != 1 || q[0].ID != qid || q[0].Rule != "gtube" {
+					t.Fatalf("quarantine %+v, want id %s", q, qid)
+				}
+				time.Sleep(2 * time.Second)
+				if n := len(deliveriesOf(sink, id("gtube"))); n != 0 {
+					t.Fatalf("quarantined mail was delivered %d times", n)
+				}
+				raw := []byte(mw.cli(t, "quarantine", "export", qid))
+
+				out := mw.cli(t, "quarantine", "release", qid, "--smtp", mta.SMTPAddr)
+				if !strings.Contains(out, "released to bob@example.com") {
+					t.Errorf("release said %q", out)
+				}
+				d := waitDelivered(t, sink, mta, id("gtube"), 1)[0]
+				if !bytes.HasSuffix(d.Data, raw) {
+					t.Fatalf("released message differs from the quarantined bytes\n--- delivered\n%s\n--- quarantined\n%s", d.Data, raw)
+				}
+				prefix := d.Data[:len(d.Data)-len(raw)]
+				t.Logf("%s: released copy = %d quarantined bytes after %q", m.Name, len(raw), prefix)
+				if !bytes.HasPrefix(prefix, []byte("Received:")) || bytes.Count(prefix, []byte("\r\n")) < 1 ||
+					strings.Contains(string(prefix), "X-Mailwarden-Release") {
+					t.Errorf("only the MTA's Received header may precede the original bytes, got:\n%s", prefix)
+				}
+				for _, line := range strings.Split(strings.TrimSuffix(string(prefix), "\r\n"), "\r\n") {
+					if !strings.HasPrefix(line, "Received:") && !strings.HasPrefix(line, " ") && !strings.HasPrefix(line, "\t") {
+						t.Errorf("unexpected line before the original message: %q", line)
+					}
+				}
+
+				out = mw.cli(t, "quarantine", "release", qid, "--smtp", mta.SMTPAddr)
+				if !strings.Contains(out, "already released") {
+					t.Errorf("second release said %q", out)
+				}
+				time.Sleep(2 * time.Second)
+				if n := len(deliveriesOf(sink, id("gtube"))); n != 1 {
+					t.Errorf("after a second release: %d deliveries, want 1", n)
+				}
+				if q := mw.quarantined(t, "--area", "spam", "--subject", "gtube test"); len(q) != 1 || q[0].Released["bob@example.com"] == "" {
+					t.Errorf("release not recorded: %+v", q)
+				}
+			})
+
+			t.Run("ISO-2022-JP subject is tagged and stays readable", func(t *testing.T) {
+				subject := "=?ISO-2022-JP?B?GyRCMnE1RCRON28bKEI=?=" // 会議の件
+				r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"bob@example.com"}, msg(id("jp"), subject, "本文"))
+				if !r.Accepted() {
+					t.Fatalf("not accepted: %s", r)
+				}
+				d := waitDelivered(t, sink, mta, id("jp"), 1)[0]
+				raw, _ := d.Header("Subject")
+				for _, c := range raw {
+					if c > 0x7e {
+						t.Fatalf("Subject is not 7-bit: %q", raw)
+					}
+				}
+				dec, ok := message.DecodeHeader(strings.TrimSpace(raw))
+				t.Logf("%s: tagged Subject:%s", m.Name, raw)
+				if !ok || dec != "[社外] 会議の件" {
+					t.Errorf("Subject %q decodes to %q (ok %v), want %q", raw, dec, ok, "[社外] 会議の件")
+				}
+				if n := strings.Count(string(d.Data), "\r\nSubject:"); n != 1 {
+					t.Errorf("%d Subject fields", n)
+				}
+				row := mw.trackingRow(t, "--subject", "会議の件")
+				if row.Subject != "会議の件" {
+					t.Errorf("tracking subject %q", row.Subject)
+				}
+			})
+
+			t.Run("two recipients: one quarantined, one delivered", func(t *testing.T) {
+				r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"ceo@example.com", "bob@example.com"}, msg(id("split"), "You won the LOTTERY", "x"))
+				if !r.Accepted() {
+					t.Fatalf("not accepted: %s", r)
+				}
+				d := waitDelivered(t, sink, mta, id("split"), 1)[0]
+				if strings.Join(d.To, ",") != "bob@example.com" {
+					t.Errorf("delivered to %v, want only bob", d.To)
+				}
+				q := mw.quarantined(t, "--area", "policy", "--subject", "LOTTERY")
+				if len(q) != 1 || strings.Join(q[0].Recipients, ",") != "ceo@example.com" || q[0].Rule != "ceo-lottery" {
+					t.Errorf("quarantine %+v", q)
+				}
+				row := mw.trackingRow(t, "--subject", "LOTTERY")
+				got := map[string]string{}
+				for _, rc := range row.Recipients {
+					got[rc.Address] = rc.Action
+				}
+				if row.Action != "split" || got["ceo@example.com"] != "quarantine" || got["bob@example.com"] != "accept" {
+					t.Errorf("tracking row %+v", row)
+				}
+				time.Sleep(time.Second)
+				if n := len(deliveriesOf(sink, id("split"))); n != 1 {
+					t.Errorf("%d deliveries, want 1", n)
+				}
+			})
+		})
+	}
+}
+
+// TestDaemonSignals checks SIGHUP reload (a bad config keeps the old one)
+// and that the daemon keeps serving after bad input on the milter port.
+func TestDaemonSignals(t *testing.T) {
+	mw := startMailwarden(t, e2eConfig)
+	hup := func() { _ = mw.cmd.Process.Signal(syscall.SIGHUP) }
+
+	if err := os.WriteFile(mw.conf, []byte("[[rule]]\nname = \"x\"\naction = \"rejekt\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup()
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(mw.log.String(), "reload failed") }) {
+		t.Fatalf("no reload failure logged:\n%s", mw.log.String())
+	}
+	if err := os.WriteFile(mw.conf, []byte(e2eConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hup()
+	if !waitFor(5*time.Second, func() bool { return strings.Contains(mw.log.String(), "config reloaded") }) {
+		t.Fatalf("no reload logged:\n%s", mw.log.String())
+	}
+	// Bad input on the milter port, then a real session through Postfix.
+	for _, payload := range [][]byte{{0, 0, 0, 0}, []byte("GET / HTTP/1.0\r\n\r\n"), bytes.Repeat([]byte{0xff}, 64)} {
+		c, err := net.Dial("tcp", mw.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(payload)
+		c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		buf := make([]byte, 64)
+		c.Read(buf)
+		c.Close()
+	}
+	sink := StartSink(t)
+	mta := StartPostfix(t, mw.addr, sink.Addr())
+	r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"bob@example.com"}, msg("after-bad-input", "clean after", "x"))
+	if !r.Accepted() {
+		t.Fatalf("after bad input: %s\n%s", r, mw.log.String())
+	}
+	waitDelivered(t, sink, mta, "after-bad-input", 1)
+}
