@@ -40,7 +40,28 @@ var mailwardenBinary = sync.OnceValues(func() (string, error) {
 type daemon struct {
 	bin, conf, data, addr string
 	cmd                   *exec.Cmd
-	log                   *bytes.Buffer
+	log                   *syncBuffer
+	exited                chan struct{} // closed when the process has exited
+	waitErr               error         // its exit status, after exited
+}
+
+// syncBuffer is a bytes.Buffer safe for the daemon's output goroutines and
+// the test reading it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // startMailwarden runs the real binary on a config, on a random loopback
@@ -52,7 +73,7 @@ func startMailwarden(t *testing.T, config string) *daemon {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	d := &daemon{bin: bin, conf: filepath.Join(dir, "mailwarden.toml"), data: filepath.Join(dir, "data"), log: &bytes.Buffer{}}
+	d := &daemon{bin: bin, conf: filepath.Join(dir, "mailwarden.toml"), data: filepath.Join(dir, "data"), log: &syncBuffer{}}
 	if err := os.WriteFile(d.conf, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -62,14 +83,14 @@ func startMailwarden(t *testing.T, config string) *daemon {
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- d.cmd.Wait() }()
+	d.exited = make(chan struct{})
+	go func() { d.waitErr = d.cmd.Wait(); close(d.exited) }()
 	t.Cleanup(func() {
 		_ = d.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("mailwarden exited with %v", err)
+		case <-d.exited:
+			if d.waitErr != nil {
+				t.Errorf("mailwarden exited with %v", d.waitErr)
 			}
 		case <-time.After(45 * time.Second):
 			_ = d.cmd.Process.Kill()
@@ -87,6 +108,10 @@ func startMailwarden(t *testing.T, config string) *daemon {
 		return err == nil
 	}) {
 		t.Fatalf("mailwarden did not listen on %s:\n%s", d.addr, d.log.String())
+	}
+	// No release key in the config: one is generated in the data directory.
+	if key, err := os.ReadFile(filepath.Join(d.data, "release.key")); err != nil || len(strings.TrimSpace(string(key))) != 64 {
+		t.Fatalf("release.key: %q, %v", key, err)
 	}
 	return d
 }
@@ -177,6 +202,11 @@ func waitDelivered(t *testing.T, s *Sink, mta *MTA, id string, n int) []Delivery
 }
 
 type logRow struct {
+	QueueID    string `json:"queue_id"`
+	ClientIP   string `json:"client_ip"`
+	Helo       string
+	Direction  string
+	Size       int64
 	Stage      string
 	Action     string
 	Sender     string
@@ -260,7 +290,9 @@ func TestMailwarden(t *testing.T) {
 					t.Errorf("X-Mailwarden-Scanned = %q, %v\n%s", v, ok, d.Data)
 				}
 				row := mw.trackingRow(t, "--subject", "clean mail")
-				if row.Action != "accept" || len(row.Recipients) != 1 || row.Recipients[0].Action != "accept" {
+				if row.Action != "accept" || len(row.Recipients) != 1 || row.Recipients[0].Action != "accept" ||
+					row.QueueID == "" || row.ClientIP != "127.0.0.1" || row.Helo != "client.mailwarden.test" ||
+					row.Direction != "inbound" || row.MessageID != "<"+id("clean")+"@example.net>" || row.Size < 200 {
 					t.Errorf("tracking row %+v", row)
 				}
 			})
@@ -417,26 +449,43 @@ func TestMailwarden(t *testing.T) {
 	}
 }
 
-// TestDaemonSignals checks SIGHUP reload (a bad config keeps the old one)
-// and that the daemon keeps serving after bad input on the milter port.
+// TestDaemonSignals checks SIGHUP reload (a bad config is logged and the
+// old one stays in force; a good one takes effect), that the daemon keeps
+// serving after bad input on the milter port, and that SIGTERM drains an
+// open session within shutdown_timeout.
 func TestDaemonSignals(t *testing.T) {
-	mw := startMailwarden(t, e2eConfig)
-	hup := func() { _ = mw.cmd.Process.Signal(syscall.SIGHUP) }
+	conf := strings.Replace(e2eConfig, "[server]\n", "[server]\nshutdown_timeout = \"2s\"\n", 1)
+	mw := startMailwarden(t, conf)
+	sink := StartSink(t)
+	mta := StartPostfix(t, mw.addr, sink.Addr())
+	blocked := func() bool {
+		r := Send(t, mta.SMTPAddr, "127.0.0.66", "alice@example.net", []string{"bob@example.com"}, msg("hup", "hup", "x"))
+		stage, _ := r.Rejected()
+		return stage == StageConnect
+	}
+	hup := func(config, want string) {
+		t.Helper()
+		if err := os.WriteFile(mw.conf, []byte(config), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		before := strings.Count(mw.log.String(), want)
+		_ = mw.cmd.Process.Signal(syscall.SIGHUP)
+		if !waitFor(5*time.Second, func() bool { return strings.Count(mw.log.String(), want) > before }) {
+			t.Fatalf("no %q logged:\n%s", want, mw.log.String())
+		}
+	}
+	if !blocked() {
+		t.Fatal("the blocked client was not refused before any reload")
+	}
+	hup("[[rule]]\nname = \"x\"\naction = \"rejekt\"\n", "reload failed")
+	if !blocked() {
+		t.Fatal("after a failed reload the old config is no longer in force")
+	}
+	hup(strings.Replace(conf, `clients = ["127.0.0.66"]`, `clients = ["127.0.0.67"]`, 1), "config reloaded")
+	if blocked() {
+		t.Fatal("after a good reload the new config is not in force")
+	}
 
-	if err := os.WriteFile(mw.conf, []byte("[[rule]]\nname = \"x\"\naction = \"rejekt\"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hup()
-	if !waitFor(5*time.Second, func() bool { return strings.Contains(mw.log.String(), "reload failed") }) {
-		t.Fatalf("no reload failure logged:\n%s", mw.log.String())
-	}
-	if err := os.WriteFile(mw.conf, []byte(e2eConfig), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	hup()
-	if !waitFor(5*time.Second, func() bool { return strings.Contains(mw.log.String(), "config reloaded") }) {
-		t.Fatalf("no reload logged:\n%s", mw.log.String())
-	}
 	// Bad input on the milter port, then a real session through Postfix.
 	for _, payload := range [][]byte{{0, 0, 0, 0}, []byte("GET / HTTP/1.0\r\n\r\n"), bytes.Repeat([]byte{0xff}, 64)} {
 		c, err := net.Dial("tcp", mw.addr)
@@ -449,11 +498,34 @@ func TestDaemonSignals(t *testing.T) {
 		c.Read(buf)
 		c.Close()
 	}
-	sink := StartSink(t)
-	mta := StartPostfix(t, mw.addr, sink.Addr())
 	r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"bob@example.com"}, msg("after-bad-input", "clean after", "x"))
 	if !r.Accepted() {
 		t.Fatalf("after bad input: %s\n%s", r, mw.log.String())
 	}
 	waitDelivered(t, sink, mta, "after-bad-input", 1)
+
+	// SIGTERM with an SMTP session left open mid-transaction: the daemon
+	// waits up to shutdown_timeout (2s), then closes it and exits 0.
+	c, err := net.Dial("tcp", mta.SMTPAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "EHLO open.example\r\nMAIL FROM:<a@example.net>\r\n")
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	_ = mw.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-mw.exited:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("still running %v after SIGTERM", time.Since(start))
+	}
+	took := time.Since(start)
+	if mw.waitErr != nil || took > 10*time.Second {
+		t.Errorf("exit %v after %v", mw.waitErr, took)
+	}
+	if !strings.Contains(mw.log.String(), "shutting down") {
+		t.Errorf("no shutdown logged:\n%s", tail(mw.log.String(), 20))
+	}
+	t.Logf("SIGTERM with an open session: exited after %v", took.Round(10*time.Millisecond))
 }

@@ -45,6 +45,9 @@ func decodeHexKey(s string) ([]byte, error) {
 // ReleaseKey returns the configured release key, or nil when it is to be
 // generated in the data directory.
 func (c *Config) ReleaseKey() []byte {
+	if c.Release.Key == "" {
+		return nil
+	}
 	k, _ := decodeHexKey(c.Release.Key)
 	return k
 }

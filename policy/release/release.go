@@ -42,13 +42,21 @@ var (
 	ErrMalformed = errors.New("release: malformed header")
 	ErrBadMAC    = errors.New("release: bad signature")
 	ErrExpired   = errors.New("release: token expired")
+	ErrNoKey     = errors.New("release: key shorter than 32 bytes")
 )
+
+// MinKeyLen is the shortest key accepted: an empty or short key would make
+// release headers forgeable.
+const MinKeyLen = 32
 
 var b64 = base64.RawURLEncoding
 
 // Sign returns the header value for t over a message with the given digest
 // (hex SHA-256 of the original bytes).
 func Sign(key []byte, t Token, digest string) string {
+	if len(key) < MinKeyLen {
+		panic(ErrNoKey) // a programming error: keys come from LoadOrCreateKey or validated config
+	}
 	rcpts := canonRcpts(t.Recipients)
 	exp := strconv.FormatInt(t.Expires.Unix(), 10)
 	mac := computeMAC(key, t.ID, t.Rule, exp, digest, rcpts)
@@ -59,6 +67,9 @@ func Sign(key []byte, t Token, digest string) string {
 // Verify checks a header value against the digest of the message that
 // follows the header and the current time, and returns the token.
 func Verify(key []byte, value, digest string, now time.Time) (Token, error) {
+	if len(key) < MinKeyLen {
+		return Token{}, ErrNoKey
+	}
 	fields := map[string]string{}
 	parts := strings.Split(strings.Join(strings.Fields(value), ""), ";")
 	if len(parts) == 0 || parts[0] != "v1" {
