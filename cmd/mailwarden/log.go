@@ -48,11 +48,7 @@ domain with *@example.com. --subject matches a substring, case-insensitive.`,
 				if q.Until, err = parseWhen(*until, now); err != nil {
 					return fmt.Errorf("--until: %w", err)
 				}
-				cfg, _, err := cf.load()
-				if err != nil {
-					return err
-				}
-				st, err := openStore(ctx, cfg, quietLogger())
+				_, st, err := cf.loadStore(ctx)
 				if err != nil {
 					return err
 				}

@@ -181,6 +181,17 @@ func (c *configFlags) load() (*policy.Config, *policy.Policy, error) {
 	return cfg, pol, nil
 }
 
+// loadStore loads the config and opens its store, for the commands that
+// read the tracking log or the quarantine.
+func (c *configFlags) loadStore(ctx context.Context) (*policy.Config, *store.Store, error) {
+	cfg, _, err := c.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := openStore(ctx, cfg, quietLogger())
+	return cfg, st, err
+}
+
 // openStore opens the data directory's store, creating the directory.
 func openStore(ctx context.Context, cfg *policy.Config, log *slog.Logger) (*store.Store, error) {
 	dir, err := filepath.Abs(cfg.Server.DataDir)

@@ -27,11 +27,7 @@ func quarantineCommand(verb, summary, usage, help string, extra func(fs *flag.Fl
 			cf.register(fs)
 			fn := extra(fs)
 			return func(ctx context.Context, args []string, out io.Writer) error {
-				cfg, _, err := cf.load()
-				if err != nil {
-					return err
-				}
-				st, err := openStore(ctx, cfg, quietLogger())
+				cfg, st, err := cf.loadStore(ctx)
 				if err != nil {
 					return err
 				}

@@ -25,7 +25,7 @@ func seed(t *testing.T) (dir, qid string, raw []byte) {
 	ctx := context.Background()
 	for _, e := range []*store.Event{
 		{Time: time.Now().Add(-time.Hour), ClientIP: "192.0.2.1", Direction: "inbound", Stage: "connect", Action: "reject",
-			Reply: "554 5.7.1 Network blocked (rule blocked-net: client.network)",
+			Reply:   "554 5.7.1 Network blocked (rule blocked-net: client.network)",
 			Matches: []store.Match{{Rule: "blocked-net", Stage: "connect", Action: "reject", Findings: []store.Finding{{Name: "client.network", Value: "192.0.2.1", Where: "client"}}}}},
 		{Time: time.Now(), ClientIP: "198.51.100.1", Direction: "inbound", Stage: "eom", Action: "discard", Sender: "a@example.net",
 			Subject: "会議の件", Recipients: []store.RecipientOutcome{{Address: "bob@example.com", Action: "quarantine", Rule: "gtube"}}},
