@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gomilter "github.com/d--j/go-milter"
@@ -46,6 +47,11 @@ func (m *milterSession) NewConnection(_ gomilter.Modifier) error {
 	}
 	m.s = NewSession(rt, m.srv.log)
 	m.s.leadSpace = m.leadSpace
+	m.s.Claim = func(nonce string, rcpts []string) ([]string, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return m.srv.store.ClaimRelease(ctx, nonce, rcpts, time.Now())
+	}
 	return nil
 }
 
@@ -66,15 +72,15 @@ func (m *milterSession) guard(stage string, fn func() (*gomilter.Response, error
 			resp, err = m.failure(), nil
 		}
 	}()
-	if faultHook != nil {
-		faultHook(stage)
+	if h := faultHook.Load(); h != nil {
+		(*h)(stage)
 	}
 	return fn()
 }
 
 // faultHook, when set by a test, runs at the start of every callback, so
 // tests can make a session panic where no real input can.
-var faultHook func(stage string)
+var faultHook atomic.Pointer[func(stage string)]
 
 func stageOf(name string) policy.Stage {
 	for s := policy.StageConnect; s <= policy.StageEOM; s++ {
@@ -239,6 +245,13 @@ func (m *milterSession) EndOfMessage(mod gomilter.Modifier) (*gomilter.Response,
 		if q := mod.Get(gomilter.MacroQueueId); q != "" {
 			m.s.QueueID = q
 		}
+		// A scan holds the message about three times over (spool, parsed
+		// text, store write); reserve that from the shared budget.
+		done, err := m.srv.acquireScan(3 * m.s.body.size)
+		if err != nil {
+			return m.internalError(policy.StageEOM, err), nil
+		}
+		defer done()
 		res, err := m.s.EOM()
 		if err != nil {
 			return m.internalError(policy.StageEOM, err), nil
@@ -360,8 +373,11 @@ func (m *milterSession) modify(res *Result, mod gomilter.Modifier) error {
 			return err
 		}
 	}
-	if res.ReleaseAt > 0 {
-		return mod.ChangeHeader(res.ReleaseAt, release.Header, "")
+	// Remove every release header, last first so the indexes hold.
+	for i := res.ReleaseHeaders; i >= 1; i-- {
+		if err := mod.ChangeHeader(i, release.Header, ""); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -62,7 +62,7 @@ type testServer struct {
 	rt    *Runtime
 }
 
-func startServer(t *testing.T, config string) *testServer {
+func startServer(t testing.TB, config string) *testServer {
 	t.Helper()
 	cfg, pol, err := policy.Load("test.toml", []byte(config))
 	if err != nil {
@@ -93,7 +93,7 @@ func startServer(t *testing.T, config string) *testServer {
 	return &testServer{addr: ln.Addr().String(), srv: srv, store: st, rt: rt}
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w *testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimSpace(string(p)))
@@ -309,28 +309,66 @@ func TestStages(t *testing.T) {
 func TestReleaseHeader(t *testing.T) {
 	ts := startServer(t, testConfig)
 	msg := mkmsg("test", "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X")
-	sign := func(rule string, rcpts []string, exp time.Duration, digest string) string {
-		return release.Sign(ts.rt.ReleaseKey, release.Token{ID: "q1", Rule: rule, Recipients: rcpts, Expires: time.Now().Add(exp)}, digest)
-	}
 	good := release.Digest([]byte(msg))
+	type tok struct {
+		rule, sender, nonce string
+		rcpts               []string
+		exp                 time.Duration
+		digest              string
+	}
+	valid := func() tok {
+		return tok{"gtube", "a@example.net", release.NewNonce(), []string{"bob@example.com"}, time.Hour, good}
+	}
+	sign := func(k tok) string {
+		return release.Sign(ts.rt.ReleaseKey, release.Token{ID: "q1", Rule: k.rule, Sender: k.sender, Nonce: k.nonce,
+			Recipients: k.rcpts, Expires: time.Now().Add(k.exp)}, k.digest)
+	}
+	with := func(f func(*tok)) string { k := valid(); f(&k); return sign(k) }
+	replayed := sign(valid())
 	tests := []struct {
 		name    string
+		ip      string
+		from    string
+		before  string // header fields before the release header
 		header  string
+		extra   string // a second release header
 		rcpts   []string
 		want    gomilter.ActionType
 		deleted []string
+		finding string
 	}{
-		{"valid token passes", sign("gtube", []string{"bob@example.com"}, time.Hour, good), []string{"bob@example.com"}, gomilter.ActionAccept, nil},
-		{"other recipient still quarantined", sign("gtube", []string{"bob@example.com"}, time.Hour, good), []string{"bob@example.com", "eve@example.com"}, gomilter.ActionAccept, []string{"eve@example.com"}},
-		{"expired", sign("gtube", []string{"bob@example.com"}, -time.Minute, good), []string{"bob@example.com"}, gomilter.ActionDiscard, nil},
-		{"other message", sign("gtube", []string{"bob@example.com"}, time.Hour, release.Digest([]byte("other"))), []string{"bob@example.com"}, gomilter.ActionDiscard, nil},
-		{"other rule", sign("stamp", []string{"bob@example.com"}, time.Hour, good), []string{"bob@example.com"}, gomilter.ActionDiscard, nil},
-		{"forged mac", strings.Replace(sign("gtube", []string{"bob@example.com"}, time.Hour, good), "mac=", "mac=AA", 1), []string{"bob@example.com"}, gomilter.ActionDiscard, nil},
+		{name: "valid token passes", header: sign(valid()), want: gomilter.ActionAccept, finding: "release.verified"},
+		{name: "first use of a token", header: replayed, want: gomilter.ActionAccept, finding: "release.verified"},
+		{name: "replay of the same token", header: replayed, want: gomilter.ActionDiscard, finding: "release.invalid"},
+		{name: "other recipient still quarantined", header: sign(valid()), rcpts: []string{"bob@example.com", "eve@example.com"},
+			want: gomilter.ActionAccept, deleted: []string{"eve@example.com"}, finding: "release.verified"},
+		{name: "expired", header: with(func(k *tok) { k.exp = -time.Minute }), want: gomilter.ActionDiscard, finding: "release.invalid"},
+		{name: "other message", header: with(func(k *tok) { k.digest = release.Digest([]byte("other")) }), want: gomilter.ActionDiscard, finding: "release.invalid"},
+		{name: "other rule", header: with(func(k *tok) { k.rule = "stamp" }), want: gomilter.ActionDiscard},
+		{name: "other sender", from: "attacker@evil.example", header: sign(valid()), want: gomilter.ActionDiscard, finding: "release.invalid"},
+		{name: "untrusted client", ip: "198.51.100.9", header: sign(valid()), want: gomilter.ActionDiscard, finding: "release.invalid"},
+		{name: "header prepended", before: "Subject: Totally legit\r\n", header: sign(valid()), want: gomilter.ActionDiscard, finding: "release.invalid"},
+		{name: "two release headers", header: sign(valid()), extra: sign(valid()), want: gomilter.ActionDiscard, finding: "release.invalid"},
+		{name: "forged mac", header: strings.Replace(sign(valid()), "mac=", "mac=AA", 1), want: gomilter.ActionDiscard, finding: "release.invalid"},
 	}
-	for _, tc := range tests {
+	for i, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			in := "Received: from mta by mta; now\r\n" + release.Header + ": " + tc.header + "\r\n" + msg
-			o := send(t, ts.addr, txn{from: "a@example.net", rcpts: tc.rcpts, msg: in})
+			ip, from, rcpts := "127.0.0.1", "a@example.net", []string{"bob@example.com"}
+			if tc.ip != "" {
+				ip = tc.ip
+			}
+			if tc.from != "" {
+				from = tc.from
+			}
+			if tc.rcpts != nil {
+				rcpts = tc.rcpts
+			}
+			in := "Received: from mta by mta; now\r\n" + tc.before + release.Header + ": " + tc.header + "\r\n"
+			if tc.extra != "" {
+				in += release.Header + ": " + tc.extra + "\r\n"
+			}
+			in += msg
+			o := send(t, ts.addr, txn{ip: ip, from: from, rcpts: rcpts, msg: in})
 			if o.action.Type != tc.want {
 				t.Fatalf("action %v, want %v", o.action.Type, tc.want)
 			}
@@ -341,6 +379,16 @@ func TestReleaseHeader(t *testing.T) {
 				v, ok := o.header(release.Header)
 				if !ok || v != "" {
 					t.Errorf("release header not removed: %q %v", v, ok)
+				}
+			}
+			if tc.finding != "" {
+				ev := waitEvents(t, ts.store, i+1)[0] // one row per case, newest first
+				found := false
+				for _, f := range ev.Findings {
+					found = found || f.Name == tc.finding
+				}
+				if !found {
+					t.Errorf("tracking row lacks finding %s: %+v", tc.finding, ev.Findings)
 				}
 			}
 		})
@@ -385,12 +433,13 @@ func TestBadInputKeepsServing(t *testing.T) {
 func TestPanicIsRecovered(t *testing.T) {
 	ts := startServer(t, testConfig)
 	var armed atomic.Bool
-	faultHook = func(stage string) {
+	hook := func(stage string) {
 		if stage == "rcpt" && armed.CompareAndSwap(true, false) {
 			panic("injected fault")
 		}
 	}
-	t.Cleanup(func() { faultHook = nil })
+	faultHook.Store(&hook)
+	t.Cleanup(func() { faultHook.Store(nil) })
 	armed.Store(true)
 	o := send(t, ts.addr, txn{from: "a@example.net", rcpts: []string{"bob@example.com"}, msg: mkmsg("x", "y")})
 	if o.stage != "rcpt" || o.rcptAct[0].SMTPCode != 451 || !strings.Contains(o.rcptAct[0].SMTPReply, "4.3.0") {
@@ -510,7 +559,7 @@ func FuzzMilterInput(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 2, 'R', 'x'})
 	f.Add([]byte{0, 0, 0, 13, 'C', 'h', 0, '4', 0, 25, '1', '.', '2', '.', '3', '.', '4', 0})
 	f.Add([]byte{0, 0, 0, 1, 'E', 0, 0, 0, 1, 'Q'})
-	ts := startServer(&testing.T{}, testConfig)
+	ts := startServer(f, testConfig)
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c, err := net.Dial("tcp", ts.addr)
 		if err != nil {
@@ -521,6 +570,9 @@ func FuzzMilterInput(f *testing.F) {
 		c.Write(append(append([]byte{}, neg...), in...))
 		c.(*net.TCPConn).CloseWrite()
 		io.Copy(io.Discard, c)
+		if n := ts.srv.Panics.Load(); n != 0 {
+			t.Fatalf("%d panics recovered in sessions", n)
+		}
 	})
 }
 

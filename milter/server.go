@@ -14,6 +14,7 @@ import (
 	"time"
 
 	gomilter "github.com/d--j/go-milter"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/store"
@@ -32,6 +33,11 @@ type Server struct {
 	active atomic.Int64
 	milter *gomilter.Server
 	events *eventWriter
+	// scanMem bounds the message bytes held by end-of-message scans at
+	// once (limits.scan_memory), so many large messages wait their turn
+	// instead of exhausting memory.
+	scanMem *semaphore.Weighted
+	scanCap int64
 
 	// Panics counts recovered panics; tests and metrics read it.
 	Panics atomic.Int64
@@ -45,6 +51,8 @@ func NewServer(rt *Runtime, st *store.Store, log *slog.Logger) *Server {
 	}
 	s.rt.Store(rt)
 	s.events = newEventWriter(st, log)
+	s.scanCap = rt.Config.Limits.ScanMemory.N
+	s.scanMem = semaphore.NewWeighted(s.scanCap)
 	cfg := rt.Config.Server
 	s.milter = gomilter.NewServer(
 		gomilter.WithDynamicMilter(func(version uint32, action gomilter.OptAction, protocol gomilter.OptProtocol, maxData gomilter.DataSize) gomilter.Milter {
@@ -87,6 +95,21 @@ func negotiate(mtaVersion, _ uint32, mtaActions, _ gomilter.OptAction, mtaProtoc
 		actions |= gomilter.OptSetMacros
 	}
 	return min(mtaVersion, gomilter.MaxServerProtocolVersion), actions, wantProtocol & mtaProtocol, offered, nil
+}
+
+// scanWait is how long an end-of-message scan waits for memory before the
+// message is tempfailed; well under the MTAs' content timeouts.
+const scanWait = 60 * time.Second
+
+// acquireScan reserves n bytes of scan memory (at most the whole budget).
+func (s *Server) acquireScan(n int64) (func(), error) {
+	n = max(1, min(n, s.scanCap))
+	ctx, cancel := context.WithTimeout(context.Background(), scanWait)
+	defer cancel()
+	if err := s.scanMem.Acquire(ctx, n); err != nil {
+		return nil, fmt.Errorf("milter: waited %v for scan memory (limits.scan_memory): %w", scanWait, err)
+	}
+	return func() { s.scanMem.Release(n) }, nil
 }
 
 // Runtime returns the configuration in force.

@@ -2,7 +2,11 @@ package milter
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"log/slog"
+	"slices"
 	"net/netip"
 	"strings"
 	"time"
@@ -36,6 +40,11 @@ type Session struct {
 	TLSVersion string
 	TLSCipher  string
 	QueueID    string
+
+	// Claim records the use of a release token for recipients and returns
+	// those claimed now (see [store.Store.ClaimRelease]); nil honours no
+	// release header.
+	Claim func(nonce string, rcpts []string) ([]string, error)
 
 	// connection-level decision from connect or HELO, repeated for every
 	// later command, as the MTA would.
@@ -197,8 +206,8 @@ type Result struct {
 	Message   *message.Message
 	Raw       []byte
 	Findings  []scanner.Finding
-	Released  *release.Token // a verified release header
-	ReleaseAt int            // 1-based index among release headers to remove, 0 for none
+	Released       *release.Token // a verified, claimed release header
+	ReleaseHeaders int            // how many release headers to remove
 }
 
 // EOM scans the message and decides every recipient.
@@ -224,7 +233,9 @@ func (s *Session) EOM() (*Result, error) {
 			Where: "message", Reason: "message is larger than the spool limit; the rest was not scanned"})
 	}
 	s.Facts.Size = s.body.size
-	s.checkRelease(res, body)
+	if err := s.checkRelease(res, body); err != nil {
+		return nil, err
+	}
 	s.Facts.Findings = res.Findings
 	res.Verdicts = map[string]policy.Verdict{}
 	for _, r := range s.Facts.Recipients {
@@ -240,43 +251,82 @@ func (s *Session) EOM() (*Result, error) {
 	return res, nil
 }
 
-// checkRelease verifies a release header. Everything after the header is
-// the original message, so its digest must be the one the token was signed
-// over. Headers the MTA put before it (its own Received:) are not covered.
-func (s *Session) checkRelease(res *Result, body []byte) {
-	nth := 0
+// checkRelease verifies a release header and claims its use. Everything
+// after the header is the original message, so its digest must be the one
+// the token was signed over; only the MTA's trace fields (Received:) may
+// stand before it. The header must come from a loopback or trusted client,
+// with the envelope sender the token names, and each recipient's use is
+// claimed in the store, so a replayed copy bypasses nothing. Every outcome
+// is a finding, so the tracking log says why a release did or did not pass.
+func (s *Session) checkRelease(res *Result, body []byte) error {
+	first := -1
 	for i, h := range s.headers {
-		if !strings.EqualFold(h.Name, release.Header) {
-			continue
-		}
-		nth++
-		if res.ReleaseAt != 0 {
-			continue
-		}
-		res.ReleaseAt = nth
-		orig := append(append(s.headerBytes(s.headers[i+1:]), "\r\n"...), body...)
-		tok, err := release.Verify(s.rt.ReleaseKey, strings.TrimSpace(h.Value), release.Digest(orig), time.Now())
-		if err != nil {
-			res.Findings = append(res.Findings, scanner.Finding{Name: "release.invalid", Value: err.Error(),
-				Where: "header:" + release.Header, Reason: "release header does not verify; it bypasses nothing"})
-			continue
-		}
-		res.Released = &tok
-		var allowed []string
-		for _, r := range s.Facts.Recipients {
-			for _, t := range tok.Recipients {
-				if strings.EqualFold(r, t) {
-					allowed = append(allowed, r)
-				}
+		if strings.EqualFold(h.Name, release.Header) {
+			res.ReleaseHeaders++
+			if first < 0 {
+				first = i
 			}
 		}
-		s.Facts.Bypass = map[string][]string{tok.Rule: allowed}
 	}
-	if nth > 1 {
-		// Only the first release header counts; the MTA removes one per
-		// ChangeHeader, and a second one is suspicious in itself.
-		res.ReleaseAt = 1
+	if first < 0 {
+		return nil
 	}
+	fail := func(why string) {
+		res.Findings = append(res.Findings, scanner.Finding{Name: "release.invalid", Value: why,
+			Where: "header:" + release.Header, Reason: "release header not honoured: " + why})
+	}
+	if res.ReleaseHeaders > 1 {
+		fail("more than one release header")
+		return nil
+	}
+	for _, h := range s.headers[:first] {
+		if !strings.EqualFold(h.Name, "Received") {
+			fail("header " + h.Name + " stands before it")
+			return nil
+		}
+	}
+	if ip := s.Facts.ClientIP; !ip.IsLoopback() && !s.rt.Policy.Org.TrustedClient(ip) {
+		fail("client " + ip.String() + " is neither loopback nor in trusted_networks")
+		return nil
+	}
+	sum := sha256.New()
+	sum.Write(s.headerBytes(s.headers[first+1:]))
+	sum.Write([]byte("\r\n"))
+	sum.Write(body)
+	tok, err := release.Verify(s.rt.ReleaseKey, strings.TrimSpace(s.headers[first].Value), hex.EncodeToString(sum.Sum(nil)), time.Now())
+	if err != nil {
+		fail(err.Error())
+		return nil
+	}
+	if !strings.EqualFold(tok.Sender, s.Facts.Sender) {
+		fail("envelope sender <" + s.Facts.Sender + "> is not the released one")
+		return nil
+	}
+	var allowed []string
+	for _, r := range s.Facts.Recipients {
+		if slices.ContainsFunc(tok.Recipients, func(t string) bool { return strings.EqualFold(r, t) }) {
+			allowed = append(allowed, r)
+		}
+	}
+	if s.Claim == nil || len(allowed) == 0 {
+		fail("no released recipient in this transaction")
+		return nil
+	}
+	claimed, err := s.Claim(tok.Nonce, allowed)
+	if err != nil {
+		return err
+	}
+	if len(claimed) < len(allowed) {
+		fail("already used for some recipients (replay)")
+	}
+	if len(claimed) > 0 {
+		res.Released = &tok
+		s.Facts.Bypass = map[string][]string{tok.Rule: claimed}
+		res.Findings = append(res.Findings, scanner.Finding{Name: "release.verified", Value: tok.ID,
+			Where: "header:" + release.Header, Reason: fmt.Sprintf("released from quarantine entry %s past rule %s for %s",
+				tok.ID, tok.Rule, strings.Join(claimed, ", "))})
+	}
+	return nil
 }
 
 // headerBytes rebuilds the header block as the client sent it: go-milter

@@ -41,6 +41,9 @@ func (s *Session) Event(stage policy.Stage, action string, reply string, matches
 		e.HeaderFrom, e.HeaderTo, e.Subject, e.MessageID = m.From, m.To, m.Subject, m.MessageID
 		e.Size = s.Facts.Size
 		e.Attachments = m.Attachments
+		for _, f := range res.Findings {
+			e.Findings = append(e.Findings, storeFinding(f))
+		}
 		for _, r := range s.Facts.Recipients {
 			v := res.Verdicts[r]
 			out := store.RecipientOutcome{Address: r, Action: "accept", Rule: v.Rule}

@@ -92,6 +92,9 @@ type LimitsConfig struct {
 	MIMEDepth int `toml:"mime_depth"`
 	// MIMEParts is the largest number of MIME parts that is parsed.
 	MIMEParts int `toml:"mime_parts"`
+	// ScanMemory bounds the message bytes all end-of-message scans hold at
+	// once; a scan that would exceed it waits, then tempfails.
+	ScanMemory Size `toml:"scan_memory"`
 	// MaxRecipients caps recipients tracked per message (the MTA has its own
 	// limit; this bounds mailwarden's memory).
 	MaxRecipients int `toml:"max_recipients"`
@@ -307,6 +310,7 @@ func defaults() *Config {
 		Limits: LimitsConfig{
 			MaxMessageSize: Bytes(160 * 1000 * 1000),
 			SpoolMemory:    Bytes(1 << 20),
+			ScanMemory:     Bytes(1 << 30),
 			MIMEDepth:      20,
 			MIMEParts:      1000,
 			MaxRecipients:  1000,
@@ -394,6 +398,10 @@ func (v *validator) validate(c *Config) *Policy {
 	l := &c.Limits
 	v.size("limits.max_message_size", l.MaxMessageSize)
 	v.size("limits.spool_memory", l.SpoolMemory)
+	v.size("limits.scan_memory", l.ScanMemory)
+	if l.ScanMemory.err == nil && l.ScanMemory.N < l.MaxMessageSize.N {
+		v.add("limits.scan_memory", "at least limits.max_message_size", "%d bytes cannot hold one message of max_message_size (%d)", l.ScanMemory.N, l.MaxMessageSize.N)
+	}
 	for _, lim := range []struct {
 		key string
 		n   int

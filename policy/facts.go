@@ -59,6 +59,11 @@ func (o *Organization) InternalDomain(domain string) bool {
 	return false
 }
 
+// TrustedClient reports whether ip is in trusted_networks.
+func (o *Organization) TrustedClient(ip netip.Addr) bool {
+	return ip.IsValid() && o.trusted.Contains(ip)
+}
+
 // TrustedOrigin reports whether the session comes from our side: a trusted
 // network or an authenticated user.
 func (o *Organization) TrustedOrigin(f *Facts) bool {

@@ -58,6 +58,9 @@ type Event struct {
 	// Attachments are the attachment file names.
 	Attachments []string `json:"attachments,omitempty"`
 	Matches     []Match  `json:"matches,omitempty"`
+	// Findings are every finding of the message's checks, matched by a rule
+	// or not (a failed release header, a malformed part).
+	Findings []Finding `json:"findings,omitempty"`
 	// Action is the final action, free text from the caller: accept, reject,
 	// tempfail, discard, quarantine, mixed(…).
 	Action        string        `json:"action"`
@@ -109,6 +112,10 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e *Event) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("store: add event: matches: %w", err)
 	}
+	findings, err := marshalList(e.Findings)
+	if err != nil {
+		return 0, fmt.Errorf("store: add event: findings: %w", err)
+	}
 	qids, err := marshalList(e.QuarantineIDs)
 	if err != nil {
 		return 0, fmt.Errorf("store: add event: quarantine ids: %w", err)
@@ -118,12 +125,12 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e *Event) (int64, error) {
 		time_ns, queue_id, client_ip, client_name, helo, tls_version, tls_cipher,
 		auth_user, direction, stage, sender, sender_key, sender_domain,
 		header_from, header_to, subject, subject_fold, message_id, size,
-		attachments, matches, action, reply, duration_ns, quarantine_ids
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		attachments, matches, action, reply, duration_ns, quarantine_ids, findings
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		unixNano(e.Time), e.QueueID, e.ClientIP, e.ClientName, e.Helo, e.TLSVersion, e.TLSCipher,
 		e.AuthUser, e.Direction, e.Stage, e.Sender, senderKey, senderDomain,
 		e.HeaderFrom, e.HeaderTo, e.Subject, foldText(e.Subject), e.MessageID, e.Size,
-		atts, matches, e.Action, e.Reply, int64(e.Duration), qids)
+		atts, matches, e.Action, e.Reply, int64(e.Duration), qids, findings)
 	if err != nil {
 		return 0, fmt.Errorf("store: add event: %w", err)
 	}
@@ -165,7 +172,7 @@ type EventQuery struct {
 
 const eventColumns = `id, time_ns, queue_id, client_ip, client_name, helo, tls_version, tls_cipher,
 	auth_user, direction, stage, sender, header_from, header_to, subject, message_id, size,
-	attachments, matches, action, reply, duration_ns, quarantine_ids`
+	attachments, matches, action, reply, duration_ns, quarantine_ids, findings`
 
 // Events returns the events matching q, newest first, each with its
 // recipients.
@@ -232,11 +239,12 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 		e                   Event
 		timeNS, durNS       int64
 		atts, matches, qids sql.NullString
+		findings            sql.NullString
 	)
 	err := rows.Scan(&e.ID, &timeNS, &e.QueueID, &e.ClientIP, &e.ClientName, &e.Helo,
 		&e.TLSVersion, &e.TLSCipher, &e.AuthUser, &e.Direction, &e.Stage, &e.Sender,
 		&e.HeaderFrom, &e.HeaderTo, &e.Subject, &e.MessageID, &e.Size,
-		&atts, &matches, &e.Action, &e.Reply, &durNS, &qids)
+		&atts, &matches, &e.Action, &e.Reply, &durNS, &qids, &findings)
 	if err != nil {
 		return e, err
 	}
@@ -247,6 +255,9 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 	}
 	if e.Matches, err = unmarshalList[Match](matches); err != nil {
 		return e, fmt.Errorf("event %d: matches: %w", e.ID, err)
+	}
+	if e.Findings, err = unmarshalList[Finding](findings); err != nil {
+		return e, fmt.Errorf("event %d: findings: %w", e.ID, err)
 	}
 	if e.QuarantineIDs, err = unmarshalList[string](qids); err != nil {
 		return e, fmt.Errorf("event %d: quarantine ids: %w", e.ID, err)

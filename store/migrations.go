@@ -104,6 +104,17 @@ CREATE TABLE quarantine_recipients (
 CREATE INDEX quarantine_recipients_addr ON quarantine_recipients (addr_key);
 CREATE INDEX quarantine_recipients_domain ON quarantine_recipients (domain);
 `,
+	// 3: one use per release token and recipient; the findings of each event.
+	`
+CREATE TABLE release_claims (
+	nonce     TEXT NOT NULL,
+	address   TEXT NOT NULL,                 -- lower-cased recipient
+	time_ns   INTEGER NOT NULL,
+	PRIMARY KEY (nonce, address)
+) WITHOUT ROWID;
+CREATE INDEX release_claims_time ON release_claims (time_ns);
+ALTER TABLE events ADD COLUMN findings TEXT;  -- JSON array of Finding, NULL if none
+`,
 }
 
 // migrate brings the schema up to len(list), applying each missing version in

@@ -334,6 +334,13 @@ func (s *Store) Prune(ctx context.Context, eventsBefore, quarantineBefore time.T
 		if err != nil {
 			return events, 0, fmt.Errorf("store: prune events: %w", err)
 		}
+		// Release claims outlive every token (token_ttl is far below the
+		// log's retention), so they go with the events.
+		if _, err := s.pruneTable(ctx,
+			`DELETE FROM release_claims WHERE (nonce, address) IN (SELECT nonce, address FROM release_claims WHERE time_ns < ? LIMIT ?)`,
+			unixNano(eventsBefore)); err != nil {
+			return events, 0, fmt.Errorf("store: prune release claims: %w", err)
+		}
 	}
 	if !quarantineBefore.IsZero() {
 		quarantined, err = s.pruneTable(ctx,

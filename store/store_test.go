@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -417,5 +418,37 @@ func TestAddrKey(t *testing.T) {
 		if key != tt.key || dom != tt.domain {
 			t.Errorf("addrKey(%q) = %q, %q; want %q, %q", tt.in, key, dom, tt.key, tt.domain)
 		}
+	}
+}
+
+func TestClaimRelease(t *testing.T) {
+	st, err := Open(context.Background(), t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	claim := func(nonce string, rcpts ...string) string {
+		t.Helper()
+		got, err := st.ClaimRelease(ctx, nonce, rcpts, time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(got, ",")
+	}
+	if got := claim("n1", "a@example.com", "b@example.com"); got != "a@example.com,b@example.com" {
+		t.Errorf("first claim: %q", got)
+	}
+	if got := claim("n1", "A@example.com", "c@example.com"); got != "c@example.com" {
+		t.Errorf("replay: %q, want only the new recipient", got)
+	}
+	if got := claim("n2", "a@example.com"); got != "a@example.com" {
+		t.Errorf("new nonce: %q", got)
+	}
+	if _, _, err := st.Prune(ctx, time.Now().Add(time.Hour), time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim("n1", "a@example.com"); got != "a@example.com" {
+		t.Errorf("after prune: %q", got)
 	}
 }

@@ -226,7 +226,8 @@ func releaseEntry(ctx context.Context, cfg *policy.Config, st *store.Store, id s
 	if smtpAddr == "" {
 		smtpAddr = cfg.Release.SMTP
 	}
-	tok := release.Token{ID: e.ID, Rule: e.Rule, Recipients: rcpts, Expires: time.Now().Add(cfg.Release.TokenTTL.D)}
+	tok := release.Token{ID: e.ID, Rule: e.Rule, Sender: e.Sender, Nonce: release.NewNonce(), Recipients: rcpts,
+		Expires: time.Now().Add(cfg.Release.TokenTTL.D)}
 	in := release.Injector{Addr: smtpAddr, Helo: cfg.Release.Helo}
 	if err := in.Send(ctx, release.Message{From: e.Sender, Recipients: rcpts, Header: release.Sign(key, tok, e.Digest), Raw: e.Raw}); err != nil {
 		return err

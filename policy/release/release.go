@@ -2,11 +2,13 @@
 //
 // A released message is re-injected into the MTA with a header carrying an
 // HMAC-SHA256 token. The token binds the quarantine entry, the rule that
-// quarantined it, the recipients released and an expiry, and the MAC also
-// covers the SHA-256 digest of the original message bytes, which are not in
-// the header: the milter recomputes it from what follows the header. So a
-// forged header, a header copied onto another message, or one replayed to
-// other recipients or after expiry bypasses nothing.
+// quarantined it, the envelope sender, the recipients released, a random
+// nonce and an expiry, and the MAC also covers the SHA-256 digest of the
+// original message bytes, which are not in the header: the milter recomputes
+// it from what follows the header. So a forged header, or one copied onto
+// another message, another sender or other recipients, or used after expiry,
+// bypasses nothing; the milter also records each nonce's use, so a replay of
+// the released copy bypasses nothing either.
 package release
 
 import (
@@ -33,8 +35,17 @@ const Header = "X-Mailwarden-Release"
 type Token struct {
 	ID         string    // quarantine entry
 	Rule       string    // the rule the release lets the message past
+	Sender     string    // the envelope sender it must come with
+	Nonce      string    // unique per release, so each is honoured once
 	Recipients []string  // the released recipients
 	Expires    time.Time // after this the header is worthless
+}
+
+// NewNonce returns a random nonce for a [Token].
+func NewNonce() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return b64.EncodeToString(b)
 }
 
 // Errors from [Verify].
@@ -59,9 +70,10 @@ func Sign(key []byte, t Token, digest string) string {
 	}
 	rcpts := canonRcpts(t.Recipients)
 	exp := strconv.FormatInt(t.Expires.Unix(), 10)
-	mac := computeMAC(key, t.ID, t.Rule, exp, digest, rcpts)
-	return fmt.Sprintf("v1; id=%s; rule=%s; exp=%s; rcpt=%s; mac=%s",
-		t.ID, t.Rule, exp, b64.EncodeToString([]byte(strings.Join(rcpts, "\n"))), b64.EncodeToString(mac))
+	sender := b64.EncodeToString([]byte(t.Sender))
+	mac := computeMAC(key, t.ID, t.Rule, t.Sender, t.Nonce, exp, digest, rcpts)
+	return fmt.Sprintf("v1; id=%s; rule=%s; from=%s; nonce=%s; exp=%s; rcpt=%s; mac=%s",
+		t.ID, t.Rule, sender, t.Nonce, exp, b64.EncodeToString([]byte(strings.Join(rcpts, "\n"))), b64.EncodeToString(mac))
 }
 
 // Verify checks a header value against the digest of the message that
@@ -86,6 +98,10 @@ func Verify(key []byte, value, digest string, now time.Time) (Token, error) {
 	if err != nil {
 		return Token{}, ErrMalformed
 	}
+	sender, err := b64.DecodeString(fields["from"])
+	if err != nil || fields["nonce"] == "" {
+		return Token{}, ErrMalformed
+	}
 	mac, err := b64.DecodeString(fields["mac"])
 	if err != nil || fields["id"] == "" || fields["exp"] == "" {
 		return Token{}, ErrMalformed
@@ -95,11 +111,12 @@ func Verify(key []byte, value, digest string, now time.Time) (Token, error) {
 		return Token{}, ErrMalformed
 	}
 	rcpts := strings.Split(string(rc), "\n")
-	want := computeMAC(key, fields["id"], fields["rule"], fields["exp"], digest, rcpts)
+	want := computeMAC(key, fields["id"], fields["rule"], string(sender), fields["nonce"], fields["exp"], digest, rcpts)
 	if !hmac.Equal(mac, want) {
 		return Token{}, ErrBadMAC
 	}
-	t := Token{ID: fields["id"], Rule: fields["rule"], Recipients: rcpts, Expires: time.Unix(exp, 0)}
+	t := Token{ID: fields["id"], Rule: fields["rule"], Sender: string(sender), Nonce: fields["nonce"],
+		Recipients: rcpts, Expires: time.Unix(exp, 0)}
 	if now.After(t.Expires) {
 		return t, ErrExpired
 	}
@@ -115,9 +132,9 @@ func canonRcpts(rcpts []string) []string {
 	return slices.Compact(out)
 }
 
-func computeMAC(key []byte, id, rule, exp, digest string, rcpts []string) []byte {
+func computeMAC(key []byte, id, rule, sender, nonce, exp, digest string, rcpts []string) []byte {
 	m := hmac.New(sha256.New, key)
-	for _, s := range []string{"mailwarden-release-v1", id, rule, exp, strings.ToLower(digest)} {
+	for _, s := range []string{"mailwarden-release-v1", id, rule, strings.ToLower(sender), nonce, exp, strings.ToLower(digest)} {
 		m.Write([]byte(s))
 		m.Write([]byte{0})
 	}

@@ -15,7 +15,7 @@ func TestSignVerify(t *testing.T) {
 	other := bytes.Repeat([]byte{2}, 32)
 	now := time.Unix(1_800_000_000, 0)
 	digest := Digest([]byte("message"))
-	tok := Token{ID: "q1", Rule: "gtube", Recipients: []string{"Bob@Example.com", "ann@example.com"}, Expires: now.Add(time.Hour)}
+	tok := Token{ID: "q1", Rule: "gtube", Sender: "a@example.net", Nonce: NewNonce(), Recipients: []string{"Bob@Example.com", "ann@example.com"}, Expires: now.Add(time.Hour)}
 	h := Sign(key, tok, digest)
 	tests := []struct {
 		name   string
@@ -31,6 +31,8 @@ func TestSignVerify(t *testing.T) {
 		{"other message", key, h, Digest([]byte("other")), now, ErrBadMAC},
 		{"expired", key, h, digest, now.Add(2 * time.Hour), ErrExpired},
 		{"recipient added", key, strings.Replace(h, "rcpt=", "rcpt=ZXZlQGV4YW1wbGUuY29tCg", 1), digest, now, ErrBadMAC},
+		{"sender changed", key, strings.Replace(h, "from=", "from=ZXZl", 1), digest, now, ErrBadMAC},
+		{"nonce changed", key, strings.Replace(h, "nonce=", "nonce=x", 1), digest, now, ErrBadMAC},
 		{"rule changed", key, strings.Replace(h, "rule=gtube", "rule=virus", 1), digest, now, ErrBadMAC},
 		{"expiry extended", key, strings.Replace(h, "exp=", "exp=9", 1), digest, now, ErrBadMAC},
 		{"garbage", key, "v1; nonsense", digest, now, ErrMalformed},
@@ -43,7 +45,7 @@ func TestSignVerify(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("err = %v, want %v", err, tc.want)
 			}
-			if err == nil && (got.ID != "q1" || got.Rule != "gtube" || strings.Join(got.Recipients, ",") != "ann@example.com,bob@example.com") {
+			if err == nil && (got.ID != "q1" || got.Rule != "gtube" || got.Sender != "a@example.net" || got.Nonce != tok.Nonce || strings.Join(got.Recipients, ",") != "ann@example.com,bob@example.com") {
 				t.Errorf("token %+v", got)
 			}
 		})
