@@ -6,8 +6,8 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -201,11 +201,11 @@ func (s *Session) Body(chunk []byte) error { return s.body.Write(chunk) }
 
 // Result is the end-of-message outcome.
 type Result struct {
-	Decision  policy.Decision
-	Verdicts  map[string]policy.Verdict
-	Message   *message.Message
-	Raw       []byte
-	Findings  []scanner.Finding
+	Decision       policy.Decision
+	Verdicts       map[string]policy.Verdict
+	Message        *message.Message
+	Raw            []byte
+	Findings       []scanner.Finding
 	Released       *release.Token // a verified, claimed release header
 	ReleaseHeaders int            // how many release headers to remove
 }
