@@ -336,7 +336,7 @@ func TestMailwarden(t *testing.T) {
 					t.Fatalf("not accepted: %s", r)
 				}
 				row := mw.trackingRow(t, "--subject", "gtube test")
-				if row.Action != "discard" || len(row.QuarantineIDs) != 1 || row.Recipients[0].Action != "quarantine" {
+				if row.Action != "quarantine" || len(row.QuarantineIDs) != 1 || row.Recipients[0].Action != "quarantine" {
 					t.Fatalf("tracking row %+v", row)
 				}
 				found := false

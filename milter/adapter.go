@@ -28,20 +28,25 @@ type milterSession struct {
 	leadSpace bool
 	over      bool // over the session cap: answer 421 at connect
 	counted   bool
-	failed    bool // an internal error or panic ended this transaction
-	logged    bool // the current transaction has its tracking row
+	// failedConn: an internal error or panic before MAIL; the connection's
+	// facts are incomplete, so every later command gets the failure answer.
+	// failedTx: the same within a transaction; the next MAIL starts afresh.
+	failedConn, failedTx bool
+	logged               bool // the current transaction has its tracking row
 }
 
 var _ gomilter.Milter = (*milterSession)(nil)
 
 func (m *milterSession) NewConnection(_ gomilter.Modifier) error {
 	rt := m.srv.rt.Load()
+	n := m.srv.active.Load()
 	if !m.counted {
 		m.counted = true
-		if m.srv.active.Add(1) > int64(rt.Config.Server.MaxSessions) {
-			m.over = true
-		}
+		n = m.srv.active.Add(1)
 	}
+	// Checked again when the MTA reuses the milter connection (QUIT_NC).
+	m.over = n > int64(rt.Config.Server.MaxSessions)
+	m.failedConn, m.failedTx = false, false
 	if m.s != nil {
 		m.s.Close()
 	}
@@ -57,13 +62,13 @@ func (m *milterSession) NewConnection(_ gomilter.Modifier) error {
 
 // guard runs one callback, recovering a panic into the failure answer.
 func (m *milterSession) guard(stage string, fn func() (*gomilter.Response, error)) (resp *gomilter.Response, err error) {
-	if m.failed && stage != "abort" {
+	if (m.failedConn || m.failedTx) && stage != "abort" {
 		return m.failure(), nil
 	}
 	defer func() {
 		if p := recover(); p != nil {
 			m.srv.Panics.Add(1)
-			m.failed = true
+			m.fail(stageOf(stage))
 			m.srv.log.Error("panic in milter session; answering with the failure action",
 				"stage", stage, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if m.s != nil && !m.logged && stage != "abort" {
@@ -101,8 +106,17 @@ func (m *milterSession) failure() *gomilter.Response {
 	return r
 }
 
+// fail marks the connection or the transaction as failed.
+func (m *milterSession) fail(stage policy.Stage) {
+	if stage < policy.StageMail {
+		m.failedConn = true
+	} else {
+		m.failedTx = true
+	}
+}
+
 func (m *milterSession) internalError(stage policy.Stage, err error) *gomilter.Response {
-	m.failed = true
+	m.fail(stage)
 	m.srv.log.Error("internal error; answering with the failure action", "stage", stage.String(), "err", err,
 		"on_error", m.s.rt.Config.Server.OnError)
 	m.log(stage, "tempfail(internal)", err.Error(), nil, nil)
@@ -146,7 +160,11 @@ func (m *milterSession) log(stage policy.Stage, action, reply string, matches []
 func (m *milterSession) Connect(host, family string, _ uint16, addr string, mod gomilter.Modifier) (*gomilter.Response, error) {
 	return m.guard("connect", func() (*gomilter.Response, error) {
 		if m.over {
-			m.srv.log.Warn("session cap reached; answering 421", "max_sessions", m.s.rt.Config.Server.MaxSessions)
+			m.srv.Refused.Add(1)
+			if m.srv.warnLimit.allow() {
+				m.srv.log.Warn("session cap reached; answering 421", "max_sessions", m.s.rt.Config.Server.MaxSessions,
+					"refused_total", m.srv.Refused.Load())
+			}
 			return gomilter.RejectWithCodeAndReason(421, "4.3.2 Too many sessions, try again later")
 		}
 		var ip netip.Addr
@@ -180,7 +198,7 @@ func (m *milterSession) Helo(name string, mod gomilter.Modifier) (*gomilter.Resp
 
 func (m *milterSession) MailFrom(from, esmtpArgs string, mod gomilter.Modifier) (*gomilter.Response, error) {
 	m.endTx()
-	m.failed = false
+	m.failedTx = false
 	return m.guard("mail", func() (*gomilter.Response, error) {
 		r := m.s.Mail(from, mod.Get(gomilter.MacroAuthAuthen), mod.Get(gomilter.MacroQueueId), declaredSize(esmtpArgs))
 		if r.Verdict != nil {
@@ -224,6 +242,9 @@ func (m *milterSession) Headers(mod gomilter.Modifier) (*gomilter.Response, erro
 			m.s.QueueID = q
 		}
 		r := m.s.EOH()
+		if r.Err != nil {
+			return m.internalError(policy.StageEOH, r.Err), nil
+		}
 		if r.Verdict != nil {
 			m.log(policy.StageEOH, r.Verdict.Action.String(), r.Verdict.Reply.String(), r.Matches, nil)
 		}
@@ -276,6 +297,11 @@ func (m *milterSession) finish(res *Result, mod gomilter.Modifier) (*gomilter.Re
 			if m.s.rt.Config.Server.OnError == "accept" {
 				m.srv.log.Error("quarantine failed; delivering instead (on_error = accept)", "err", err)
 				d.Deliver = append(d.Deliver, g.Recipients...)
+				for _, r := range g.Recipients {
+					v := res.Verdicts[r]
+					v.Action = policy.ActionNone // logged as delivered, as it is
+					res.Verdicts[r] = v
+				}
 				continue
 			}
 			return m.internalError(policy.StageEOM, err), nil
@@ -286,26 +312,41 @@ func (m *milterSession) finish(res *Result, mod gomilter.Modifier) (*gomilter.Re
 	for _, r := range d.Deliver {
 		delivered[r] = true
 	}
-	if len(d.Deliver) == 0 {
-		m.logWithQuarantine(res, "discard", ids)
+	if len(d.Deliver) == 0 && len(ids) > 0 {
+		// Every copy is safely in the quarantine: drop the original.
+		m.logWithQuarantine(res, quarantineAction(d.Quarantine), ids)
 		return gomilter.RespDiscard, nil
 	}
 	for _, r := range m.s.Facts.Recipients {
 		if !delivered[r] {
 			if err := mod.DeleteRecipient(r); err != nil {
+				m.logWithQuarantine(res, "tempfail(internal)", ids)
 				return nil, err
 			}
 		}
 	}
 	if err := m.modify(res, mod); err != nil {
+		m.logWithQuarantine(res, "tempfail(internal)", ids)
 		return nil, err
 	}
 	action := "accept"
 	if len(ids) > 0 {
-		action = "split"
+		action = "split" // some delivered, some quarantined
 	}
 	m.logWithQuarantine(res, action, ids)
 	return gomilter.RespAccept, nil
+}
+
+// quarantineAction names the outcome of a message none of whose recipients
+// is delivered: quarantine, discard (copy kept), or both.
+func quarantineAction(gs []policy.QuarantineGroup) string {
+	a := gs[0].Action
+	for _, g := range gs[1:] {
+		if g.Action != a {
+			return "quarantine+discard"
+		}
+	}
+	return a.String()
 }
 
 func (m *milterSession) logWithQuarantine(res *Result, action string, ids []string) {
@@ -399,7 +440,7 @@ func (m *milterSession) endTx() {
 func (m *milterSession) Abort(_ gomilter.Modifier) error {
 	_, err := m.guard("abort", func() (*gomilter.Response, error) {
 		m.endTx()
-		m.failed = false
+		m.failedTx = false
 		return nil, nil
 	})
 	return err

@@ -96,7 +96,12 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	for _, h := range hs {
 		s.Header(h.Name, h.Value)
 	}
-	if stop(s.EOH(), "") {
+	eoh := s.EOH()
+	if eoh.Err != nil {
+		rep.Action, rep.Reply = "tempfail", eoh.Err.Error()
+		return rep
+	}
+	if stop(eoh, "") {
 		return rep
 	}
 	if err := s.Body(body); err != nil {
@@ -112,8 +117,11 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	d := res.Decision
 	rep.Stages = append(rep.Stages, StageReport{Stage: "eom", Answer: d.Action.String()})
 	rep.Action, rep.Reply = d.Action.String(), d.Reply.String()
-	if d.Action == policy.ActionAccept && len(d.Quarantine) > 0 {
+	switch {
+	case d.Action == policy.ActionAccept && len(d.Quarantine) > 0:
 		rep.Action = "split"
+	case d.Action == policy.ActionDiscard:
+		rep.Action = quarantineAction(d.Quarantine)
 	}
 	rep.TagSubject, rep.AddHeaders = d.TagSubject, d.AddHeaders
 	for _, r := range s.Facts.Recipients {

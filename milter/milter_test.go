@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"math/rand"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -299,7 +301,7 @@ func TestStages(t *testing.T) {
 	for _, e := range evs {
 		byAction[e.Stage+"/"+e.Action]++
 	}
-	for k, n := range map[string]int{"eom/accept": 2, "connect/reject": 1, "eom/discard": 1, "eom/split": 1} {
+	for k, n := range map[string]int{"eom/accept": 2, "connect/reject": 1, "eom/quarantine": 1, "eom/split": 1} {
 		if byAction[k] != n {
 			t.Errorf("tracking rows %s = %d, want %d (all: %v)", k, byAction[k], n, byAction)
 		}
@@ -605,4 +607,30 @@ func FuzzSplitMessage(f *testing.F) {
 			t.Fatalf("rebuilt\n%q\nwant\n%q", got, want)
 		}
 	})
+}
+
+func TestListenUnixSocket(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "milter.sock")
+	ln, err := Listen("unix:"+path, "0660", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Mode().Perm() != 0o660 || fi.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("socket mode %v, %v", fi.Mode(), err)
+	}
+	// A second daemon must not steal a live socket; a stale one is replaced.
+	if _, err := Listen("unix:"+path, "0660", ""); err == nil {
+		t.Fatal("a live socket was taken over")
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	ln2, err := Listen("unix:"+path, "0600", "")
+	if err != nil {
+		t.Fatalf("stale socket not replaced: %v", err)
+	}
+	ln2.Close()
+	if _, err := Listen("unix:"+path, "0660", "no-such-group-mailwarden"); err == nil {
+		t.Fatal("an unknown group was accepted")
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	gomilter "github.com/d--j/go-milter"
@@ -41,6 +42,19 @@ type Server struct {
 
 	// Panics counts recovered panics; tests and metrics read it.
 	Panics atomic.Int64
+	// Refused counts sessions answered 421 over the session cap.
+	Refused   atomic.Int64
+	warnLimit everySecond
+}
+
+// everySecond lets a repeated warning through at most once a second, so a
+// flood of refused sessions does not flood the log.
+type everySecond struct{ last atomic.Int64 }
+
+func (e *everySecond) allow() bool {
+	now := time.Now().Unix()
+	last := e.last.Load()
+	return now != last && e.last.CompareAndSwap(last, now)
 }
 
 // NewServer builds a server on a runtime and a store.
@@ -160,7 +174,11 @@ func Listen(spec, mode, group string) (net.Listener, error) {
 		}
 		_ = os.Remove(addr)
 	}
+	// Create the socket owner-only, then open it to the configured mode and
+	// group: no moment where it has the umask's looser mode.
+	old := syscall.Umask(0o177)
 	ln, err := net.Listen("unix", addr)
+	syscall.Umask(old)
 	if err != nil {
 		return nil, err
 	}

@@ -82,6 +82,7 @@ type StageResult struct {
 	Stage   policy.Stage
 	Verdict *policy.Verdict // reject or tempfail to answer now
 	Matches []policy.Match
+	Err     error // an internal error: answer with the failure action
 }
 
 func (s *Session) decide(stage policy.Stage, rcpt string) StageResult {
@@ -159,7 +160,7 @@ func (s *Session) EOH() StageResult {
 	if s.bodyAt < 0 {
 		head := append(s.headerBytes(s.headers), "\r\n"...)
 		if err := s.body.Write(head); err != nil {
-			s.log.Error("spool", "err", err)
+			return StageResult{Stage: policy.StageEOH, Err: err}
 		}
 		s.bodyAt = len(head)
 	}
@@ -213,7 +214,9 @@ type Result struct {
 // EOM scans the message and decides every recipient.
 func (s *Session) EOM() (*Result, error) {
 	if s.bodyAt < 0 {
-		s.EOH()
+		if r := s.EOH(); r.Err != nil {
+			return nil, r.Err
+		}
 	}
 	raw, err := s.body.Bytes()
 	if err != nil {

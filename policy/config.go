@@ -426,7 +426,7 @@ func (v *validator) validate(c *Config) *Policy {
 	}
 	v.duration("release.token_ttl", c.Release.TokenTTL)
 
-	pol := &Policy{Org: org}
+	pol := &Policy{Org: org, FailOpen: s.OnError == "accept"}
 	names := map[string]int{}
 	for i := range c.Rules {
 		r := v.rule(i, &c.Rules[i])

@@ -11,6 +11,9 @@ import (
 // Policy is a compiled, immutable rule set. The daemon swaps the whole
 // Policy on reload, so a session sees one policy from start to end.
 type Policy struct {
+	// FailOpen is server.on_error = "accept": a rule that cannot be
+	// evaluated is skipped rather than answered with tempfail.
+	FailOpen bool
 	Org      *Organization
 	Rules    []*Rule // enabled rules, in file order
 	Disabled []*Rule
@@ -56,6 +59,14 @@ func (p *Policy) Evaluate(upTo Stage, f *Facts, rcpt string) Verdict {
 				continue
 			}
 			findings, ok := r.match(p.Org, f, rcpt)
+			if !ok && len(findings) > 0 && findings[0].Name == FindingExprError && !p.FailOpen {
+				// The rule cannot be decided: an internal error, answered
+				// like every other one, with tempfail.
+				v.Matches = append(v.Matches, Match{Rule: r.Name, Stage: s, Action: "tempfail", Findings: findings})
+				v.Action, v.Rule, v.Stage = ActionTempfail, r.Name, s
+				v.Reply = Reply{451, "4.3.0", fmt.Sprintf("Temporary local problem, try again later (rule %s: %s)", r.Name, FindingExprError)}
+				return v
+			}
 			if !ok {
 				continue
 			}
@@ -79,7 +90,7 @@ func (r *Rule) match(o *Organization, f *Facts, rcpt string) ([]scanner.Finding,
 	for _, c := range r.Conditions {
 		fs, ok := c.Match(o, f, rcpt)
 		if !ok {
-			return nil, false
+			return fs, false // empty, or the reason it could not be decided
 		}
 		all = append(all, fs...)
 	}
@@ -96,7 +107,9 @@ func (r *Rule) reply(findings []scanner.Finding) Reply {
 	rep := r.Reply
 	why := "rule " + r.Name
 	if len(findings) > 0 {
-		why += ": " + findings[0].Name
+		// The last finding is the most specific: conditions are kept in
+		// stage order, so content comes after the envelope.
+		why += ": " + findings[len(findings)-1].Name
 	}
 	rep.Text = strings.TrimSpace(rep.Text + " (" + why + ")")
 	return rep

@@ -222,7 +222,15 @@ expr = 'size > 1000 && has("message.malformed") && !has("scan.exclusion")'
 action = "discard"
 quarantine = "malformed"
 `, want: "discard by big-malformed at eom area malformed; matched big-malformed"},
-		{name: "expression with a run-time error does not match", upTo: StageEOM, rcpt: "bob@example.com", rules: `
+		{name: "expression with a run-time error tempfails", upTo: StageEOM, rcpt: "bob@example.com", rules: `
+[[rule]]
+name = "bad-at-run-time"
+expr = 'int(subject) > 5'
+action = "reject"
+`, want: `tempfail by bad-at-run-time at eoh reply "451 4.3.0 Temporary local problem, try again later (rule bad-at-run-time: policy.expr_error)"; matched bad-at-run-time`},
+		{name: "expression with a run-time error is skipped when failing open", upTo: StageEOM, rcpt: "bob@example.com", rules: `
+[server]
+on_error = "accept"
 [[rule]]
 name = "bad-at-run-time"
 expr = 'int(subject) > 5'
@@ -496,7 +504,7 @@ action = "quarantine"
 	tests := []struct {
 		rule, want string
 	}{
-		{"block-net", "554 5.7.1 Blocked (rule block-net: client.network)"},
+		{"block-net", "554 5.7.1 Blocked (rule block-net: sender.match)"}, // the latest-stage finding
 		{"default-reject", "550 5.7.1 Message rejected by policy (rule default-reject: subject.match)"},
 		{"no-findings", "451 4.7.1 Try again later (rule no-findings)"},
 		{"no-text", "550 5.7.1 (rule no-text: helo.match)"},

@@ -23,6 +23,7 @@ type exprEnv struct {
 	Sender     string `expr:"sender"`
 	Rcpt       string `expr:"rcpt"`
 	RcptCount  int    `expr:"rcpt_count"`
+	RcptIndex  int    `expr:"rcpt_index"`
 	Direction  string `expr:"direction"`
 	Subject    string `expr:"subject"`
 	Size       int64  `expr:"size"`
@@ -40,8 +41,8 @@ var exprStages = map[string]Stage{
 	"client_ip": StageConnect, "client_name": StageConnect, "in_net": StageConnect,
 	"helo":      StageHelo,
 	"auth_user": StageMail, "sender": StageMail,
-	"rcpt": StageRcpt, "rcpt_count": StageRcpt, "direction": StageRcpt,
-	"subject": StageEOH, "header": StageEOH,
+	"rcpt": StageRcpt, "rcpt_index": StageRcpt, "direction": StageRcpt,
+	"subject": StageEOH, "header": StageEOH, "rcpt_count": StageEOH,
 	"size": StageEOM, "has": StageEOM, "addr_match": StageConnect,
 }
 
@@ -50,6 +51,7 @@ type exprCond struct {
 	src   string
 	prog  *vm.Program
 	stage Stage
+	nets  map[string]NetList // constant in_net arguments, parsed at load
 }
 
 // compileExpr compiles src. On error it returns the line and column inside
@@ -64,10 +66,13 @@ func compileExpr(src string) (*exprCond, int, error) {
 		}
 		return nil, line, err
 	}
-	c := &exprCond{src: src, prog: prog, stage: StageConnect}
-	v := &stageVisitor{stage: StageConnect}
+	c := &exprCond{src: src, prog: prog, stage: StageConnect, nets: map[string]NetList{}}
+	v := &stageVisitor{stage: StageConnect, cond: c}
 	node := prog.Node()
 	ast.Walk(&node, v)
+	if v.err != nil {
+		return nil, 1, v.err
+	}
 	c.stage = v.stage
 	for _, n := range v.findings {
 		c.stage = max(c.stage, FindingStage(n))
@@ -82,6 +87,8 @@ type stageVisitor struct {
 	stage      Stage
 	findings   []string
 	hasDynamic bool
+	cond       *exprCond
+	err        error // the first bad constant argument
 }
 
 func (v *stageVisitor) Visit(n *ast.Node) {
@@ -94,7 +101,24 @@ func (v *stageVisitor) Visit(n *ast.Node) {
 			v.stage = max(v.stage, s)
 		}
 	case *ast.CallNode:
-		if id, ok := x.Callee.(*ast.IdentifierNode); ok && id.Value == "has" {
+		id, _ := x.Callee.(*ast.IdentifierNode)
+		if id != nil && len(x.Arguments) > 0 && v.err == nil {
+			last, _ := x.Arguments[len(x.Arguments)-1].(*ast.StringNode)
+			switch {
+			case last == nil:
+			case id.Value == "in_net":
+				l, errs := ParseNetList([]string{last.Value})
+				if len(errs) > 0 {
+					v.err = fmt.Errorf("in_net(%q): %v", last.Value, errs[0])
+				}
+				v.cond.nets[last.Value] = l
+			case id.Value == "addr_match":
+				if _, err := ParseAddressPattern(last.Value); err != nil {
+					v.err = fmt.Errorf("addr_match: %v", err)
+				}
+			}
+		}
+		if id != nil && id.Value == "has" {
 			if len(x.Arguments) == 1 {
 				if s, ok := x.Arguments[0].(*ast.StringNode); ok {
 					v.findings = append(v.findings, s.Value)
@@ -106,13 +130,18 @@ func (v *stageVisitor) Visit(n *ast.Node) {
 	}
 }
 
+// FindingExprError is reported when an expression fails at run time. The
+// rule can then not be decided, which is an internal error: see
+// [Policy.Evaluate].
+const FindingExprError = "policy.expr_error"
+
 func (c *exprCond) Stage() Stage   { return c.stage }
 func (c *exprCond) String() string { return "expr " + c.src }
 func (c *exprCond) Match(o *Organization, f *Facts, rcpt string) ([]scanner.Finding, bool) {
 	var used []scanner.Finding
 	env := exprEnv{
 		ClientName: f.ClientName, Helo: f.Helo, AuthUser: f.AuthUser, Sender: f.Sender,
-		Rcpt: rcpt, RcptCount: len(f.Recipients), Subject: f.Subject, Size: f.Size,
+		Rcpt: rcpt, RcptCount: len(f.Recipients), RcptIndex: f.rcptOrdinal(rcpt), Subject: f.Subject, Size: f.Size,
 		Header: func(name string) string {
 			for _, h := range f.Headers {
 				if strings.EqualFold(h.Name, name) {
@@ -131,7 +160,10 @@ func (c *exprCond) Match(o *Organization, f *Facts, rcpt string) ([]scanner.Find
 			return false
 		},
 		InNet: func(list string) bool {
-			l, _ := ParseNetList([]string{list})
+			l, ok := c.nets[list]
+			if !ok {
+				l, _ = ParseNetList([]string{list})
+			}
 			return f.ClientIP.IsValid() && l.Contains(f.ClientIP)
 		},
 		AddrMatch: func(addr, pattern string) bool {
@@ -147,7 +179,7 @@ func (c *exprCond) Match(o *Organization, f *Facts, rcpt string) ([]scanner.Find
 	}
 	out, err := expr.Run(c.prog, env)
 	if err != nil {
-		return []scanner.Finding{{Name: "policy.expr_error", Value: err.Error(), Where: "rule",
+		return []scanner.Finding{{Name: FindingExprError, Value: err.Error(), Where: "rule",
 			Reason: "the rule expression failed at run time"}}, false
 	}
 	ok, _ := out.(bool)

@@ -28,7 +28,8 @@ type Facts struct {
 
 // HeaderField is a header field name and its decoded value.
 type HeaderField struct {
-	Name, Value string
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 // Organization decides what is internal.

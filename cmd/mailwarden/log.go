@@ -40,6 +40,11 @@ domain with *@example.com. --subject matches a substring, case-insensitive.`,
 				if len(args) > 0 {
 					return errUsage
 				}
+				switch q.Direction {
+				case "", "inbound", "outbound", "internal", "mixed":
+				default:
+					return fmt.Errorf("--direction: %q is not inbound, outbound, internal or mixed", q.Direction)
+				}
 				var err error
 				now := time.Now()
 				if q.Since, err = parseWhen(*since, now); err != nil {

@@ -60,6 +60,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		name, rest = strings.Join(rest, " "), []string{"-h"}
 	}
+	if name == "config" && len(rest) > 0 && (rest[0] == "-h" || rest[0] == "--help") {
+		name = "config check" // the only config verb so far
+	}
 	if name == "config" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		name, rest = "config "+rest[0], rest[1:]
 	}
@@ -154,8 +157,9 @@ func usage(w io.Writer, c *command, fs *flag.FlagSet) {
 
 // configFlags are the -c and --data flags most commands share.
 type configFlags struct {
-	file string
-	data string
+	file   string
+	data   string
+	listen string // serve's --listen
 }
 
 func (c *configFlags) register(fs *flag.FlagSet) {
@@ -177,6 +181,9 @@ func (c *configFlags) load() (*policy.Config, *policy.Policy, error) {
 	}
 	if c.data != "" {
 		cfg.Server.DataDir = c.data
+	}
+	if c.listen != "" {
+		cfg.Server.Listen = c.listen
 	}
 	return cfg, pol, nil
 }

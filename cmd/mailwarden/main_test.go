@@ -137,7 +137,7 @@ tag_subject = "[EXT]"
 		rcpts  map[string]string
 	}{
 		{"connect reject", []string{"--ip", "192.0.2.5", gtube}, "reject", map[string]string{"bob@example.com": "reject"}},
-		{"gtube", []string{"--ip", "198.51.100.1", gtube}, "discard", map[string]string{"bob@example.com": "quarantine"}},
+		{"gtube", []string{"--ip", "198.51.100.1", gtube}, "quarantine", map[string]string{"bob@example.com": "quarantine"}},
 		{"split", []string{"--ip", "198.51.100.1", "--rcpt", "ceo@example.com", lottery}, "split",
 			map[string]string{"bob@example.com": "accept", "ceo@example.com": "quarantine"}},
 	}

@@ -34,12 +34,12 @@ up to server.shutdown_timeout for open sessions.`,
 		flags: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer) error {
 			var cf configFlags
 			cf.register(fs)
-			listen := fs.String("listen", "", "milter `socket`, inet:HOST:PORT or unix:/path; overrides server.listen")
+			fs.StringVar(&cf.listen, "listen", "", "milter `socket`, inet:HOST:PORT or unix:/path; overrides server.listen")
 			return func(ctx context.Context, args []string, out io.Writer) error {
 				if len(args) > 0 {
 					return errUsage
 				}
-				return serve(ctx, &cf, *listen, out)
+				return serve(ctx, &cf, out)
 			}
 		},
 	})
@@ -75,13 +75,10 @@ func buildRuntime(cfg *policy.Config, pol *policy.Policy) (*milter.Runtime, erro
 	return &milter.Runtime{Config: cfg, Policy: pol, ReleaseKey: key, SpoolDir: spool}, nil
 }
 
-func serve(ctx context.Context, cf *configFlags, listen string, out io.Writer) error {
+func serve(ctx context.Context, cf *configFlags, out io.Writer) error {
 	cfg, pol, err := cf.load()
 	if err != nil {
 		return err
-	}
-	if listen != "" {
-		cfg.Server.Listen = listen
 	}
 	if _, _, err := policy.ParseListen(cfg.Server.Listen); err != nil {
 		return err
@@ -209,8 +206,12 @@ Postfix: add to main.cf, then 'postfix reload':
     milter_command_timeout = 30s
     milter_content_timeout = 300s
 
+    milter_connect_timeout = 30s
+    milter_connect_macros = j {daemon_name} {daemon_addr} {client_name} {client_ptr} v _
+
 Sendmail: add to sendmail.mc, then rebuild sendmail.cf and restart:
     INPUT_MAIL_FILTER(`+"`mailwarden', `S=%s, F=T, T=C:30s;S:30s;R:5m;E:10m'"+`)
+    define(`+"`confMILTER_MACROS_CONNECT', `j, _, {daemon_name}, {if_name}, {if_addr}, {client_name}, {client_ptr}'"+`)
 
 `, bound, postfix, sendmail)
 }
