@@ -276,7 +276,12 @@ func Load(file string, src []byte) (*Config, *Policy, error) {
 		plain := strings.Join(k, ".") // as indexKeys stores it
 		n := unknownSeen[plain]
 		unknownSeen[plain]++
-		v.problems = append(v.problems, Problem{File: file, Line: lines.nth(plain, n), Key: path,
+		line := lines.nth(plain, n)
+		if indexed := lines.keyAt(line); strings.HasSuffix(indexed, "."+k[len(k)-1]) && strings.Contains(indexed, "[") {
+			// rule[3].colour names the rule; rule.colour does not.
+			path = strings.TrimSuffix(indexed, k[len(k)-1]) + toml.Key{k[len(k)-1]}.String()
+		}
+		v.problems = append(v.problems, Problem{File: file, Line: line, Key: path,
 			Msg: "unknown key", Hint: closestKey(plain)})
 	}
 	pol := v.validate(cfg)

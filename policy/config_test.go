@@ -159,8 +159,8 @@ x = 1
 `
 	want := []string{
 		"c.toml:3: server.listn: unknown key (hint: did you mean server.listen?)",
-		"c.toml:7: rule.nmae: unknown key (hint: did you mean rule.name?)",
-		"c.toml:11: rule.nmae: unknown key (hint: did you mean rule.name?)",
+		"c.toml:7: rule[0].nmae: unknown key (hint: did you mean rule.name?)",
+		"c.toml:11: rule[1].nmae: unknown key (hint: did you mean rule.name?)",
 		"c.toml:12: frobnicate: unknown key",
 		"c.toml:13: frobnicate.x: unknown key",
 	}
@@ -330,7 +330,7 @@ func TestProblemLines(t *testing.T) {
 			line: 6, key: "rule[0].headers.X-Bad"},
 		{name: "unknown quoted key",
 			src:  "[[rule]]\nname = \"r\"\naction = \"reject\"\n\"sub ject\" = \"x\"\n",
-			line: 4, key: `rule."sub ject"`},
+			line: 4, key: `rule[0]."sub ject"`},
 		{name: "type mismatch",
 			src:  "[server]\nlisten = \"inet:127.0.0.1:8899\"\nmax_sessions = \"many\"\n",
 			line: 3, key: "server.max_sessions"},

@@ -35,6 +35,19 @@ func (k keyLines) line(key string) int {
 	return 0
 }
 
+// keyAt returns the indexed key path set on line, or "".
+func (k keyLines) keyAt(line int) string {
+	if line == 0 {
+		return ""
+	}
+	for key, l := range k.indexed {
+		if l == line {
+			return key
+		}
+	}
+	return ""
+}
+
 // nth returns the line of the n-th occurrence of an unindexed key path.
 func (k keyLines) nth(plain string, n int) int {
 	if ls := k.plain[plain]; n < len(ls) {
