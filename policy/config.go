@@ -253,23 +253,44 @@ func LoadDefault() (*Config, *Policy, error) {
 
 // Load decodes and validates src, named file in messages.
 func Load(file string, src []byte) (*Config, *Policy, error) {
-	cfg := defaults()
-	cfg.File = file
 	lines := indexKeys(src)
-	md, err := toml.NewDecoder(bytes.NewReader(src)).Decode(cfg)
-	if err != nil {
+	// A type mismatch (max_sessions = "many") stops BurntSushi/toml at the
+	// first one. To report every problem at once, blank the offending line
+	// and decode again, collecting each mismatch; a syntax error ends it.
+	var typeProblems []Problem
+	var cfg *Config
+	var md toml.MetaData
+	work := bytes.Clone(src)
+	for {
+		cfg = defaults()
+		cfg.File = file
+		var err error
+		md, err = toml.NewDecoder(bytes.NewReader(work)).Decode(cfg)
+		if err == nil {
+			break
+		}
 		p := Problem{File: file, Msg: err.Error()}
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			p.Line, p.Key, p.Msg = pe.Position.Line, pe.LastKey, pe.Message
-		} else if m := decodeErrRE.FindStringSubmatch(err.Error()); m != nil {
-			p.Line, _ = strconv.Atoi(m[1])
-			p.Key, _ = strconv.Unquote(m[2])
-			p.Msg = m[3]
+			return nil, nil, &ConfigError{Problems: append(typeProblems, p)}
 		}
-		return nil, nil, &ConfigError{Problems: []Problem{p}}
+		m := decodeErrRE.FindStringSubmatch(err.Error())
+		if m == nil {
+			return nil, nil, &ConfigError{Problems: append(typeProblems, p)}
+		}
+		p.Line, _ = strconv.Atoi(m[1])
+		p.Key, _ = strconv.Unquote(m[2])
+		p.Msg = m[3]
+		if idx := lines.keyAt(p.Line); strings.Contains(idx, "[") && strings.HasSuffix(p.Key, idx[strings.LastIndexByte(idx, '.')+1:]) {
+			p.Key = idx
+		}
+		typeProblems = append(typeProblems, p)
+		if p.Line <= 0 || len(typeProblems) > 100 || !blankLine(work, p.Line) {
+			return nil, nil, &ConfigError{Problems: typeProblems}
+		}
 	}
-	v := &validator{file: file, lines: lines}
+	v := &validator{file: file, lines: lines, problems: typeProblems}
 	unknownSeen := map[string]int{}
 	for _, k := range md.Undecoded() {
 		path := k.String()            // quoted where needed, for the message
@@ -290,6 +311,27 @@ func Load(file string, src []byte) (*Config, *Policy, error) {
 		return nil, nil, &ConfigError{Problems: v.problems}
 	}
 	return cfg, pol, nil
+}
+
+// blankLine overwrites line n (1-based) of src with spaces, keeping every
+// offset and line number; it reports whether the line existed.
+func blankLine(src []byte, n int) bool {
+	start := 0
+	for i := 1; i < n; i++ {
+		j := bytes.IndexByte(src[start:], '\n')
+		if j < 0 {
+			return false
+		}
+		start += j + 1
+	}
+	end := bytes.IndexByte(src[start:], '\n')
+	if end < 0 {
+		end = len(src) - start
+	}
+	for i := start; i < start+end; i++ {
+		src[i] = ' '
+	}
+	return true
 }
 
 // decodeErrRE reads the line and key from BurntSushi/toml's decode errors
