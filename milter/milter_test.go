@@ -29,7 +29,7 @@ trusted_networks = ["10.0.0.0/8"]
 
 [[rule]]
 name = "blocked-net"
-clients = ["192.0.2.0/24"]
+clients = ["192.0.2.0/24", "2001:db8:bad::/48"]
 action = "reject"
 reply = "554 5.7.1 Network blocked"
 
@@ -152,7 +152,11 @@ func send(t *testing.T, addr string, x txn) outcome {
 	if ip == "" {
 		ip = "198.51.100.1"
 	}
-	a, err := s.Conn("client.example.net", gomilter.FamilyInet, 25, ip)
+	family := gomilter.FamilyInet
+	if strings.Contains(ip, ":") {
+		family = gomilter.FamilyInet6
+	}
+	a, err := s.Conn("client.example.net", family, 25, ip)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -250,6 +254,16 @@ func TestStages(t *testing.T) {
 			t.Fatalf("got %s %+v", o.stage, o.action)
 		}
 	})
+	t.Run("blocked IPv6 network at connect", func(t *testing.T) {
+		o := send(t, ts.addr, txn{ip: "2001:db8:bad::25", from: "a@example.net", rcpts: []string{"bob@example.com"}, msg: mkmsg("x", "y")})
+		if o.stage != "connect" || o.action.SMTPCode != 554 {
+			t.Fatalf("got %s %+v", o.stage, o.action)
+		}
+		o = send(t, ts.addr, txn{ip: "2001:db8:beef::25", from: "a@example.net", rcpts: []string{"bob@example.com"}, msg: mkmsg("x", "y")})
+		if o.stage != "eom" || o.action.Type != gomilter.ActionAccept {
+			t.Fatalf("a neighbouring IPv6 network: %s %+v", o.stage, o.action)
+		}
+	})
 	t.Run("one recipient rejected at RCPT", func(t *testing.T) {
 		o := send(t, ts.addr, txn{from: "a@example.net", rcpts: []string{"nobody@example.com", "bob@example.com"}, msg: mkmsg("x", "y")})
 		if o.rcptAct[0].SMTPCode != 550 || !strings.HasPrefix(o.rcptAct[0].SMTPReply, "550 5.1.1 No such user (rule no-such-user") {
@@ -293,15 +307,15 @@ func TestStages(t *testing.T) {
 			t.Errorf("quarantine: %+v", list)
 		}
 	})
-	evs := waitEvents(t, ts.store, 5)
-	if len(evs) != 5 {
-		t.Fatalf("%d tracking rows, want 5", len(evs))
+	evs := waitEvents(t, ts.store, 7)
+	if len(evs) != 7 {
+		t.Fatalf("%d tracking rows, want 7", len(evs))
 	}
 	byAction := map[string]int{}
 	for _, e := range evs {
 		byAction[e.Stage+"/"+e.Action]++
 	}
-	for k, n := range map[string]int{"eom/accept": 2, "connect/reject": 1, "eom/quarantine": 1, "eom/split": 1} {
+	for k, n := range map[string]int{"eom/accept": 3, "connect/reject": 2, "eom/quarantine": 1, "eom/split": 1} {
 		if byAction[k] != n {
 			t.Errorf("tracking rows %s = %d, want %d (all: %v)", k, byAction[k], n, byAction)
 		}
