@@ -52,6 +52,7 @@ type exprCond struct {
 	prog  *vm.Program
 	stage Stage
 	nets  map[string]NetList // constant in_net arguments, parsed at load
+	rcpt  bool               // uses rcpt, rcpt_index or direction
 }
 
 // compileExpr compiles src. On error it returns the line and column inside

@@ -89,6 +89,26 @@ type Rule struct {
 	AddHeaders []HeaderField
 }
 
+// PerRecipient reports whether the rule's outcome can differ between the
+// recipients of one message.
+func (r *Rule) PerRecipient() bool {
+	for _, c := range r.Conditions {
+		switch c := c.(type) {
+		case addressCond:
+			if c.what == "recipient" {
+				return true
+			}
+		case directionCond, rcptCountCond:
+			return true
+		case *exprCond:
+			if c.rcpt {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // rule validates and compiles one [[rule]].
 func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 	key := func(k string) string { return fmt.Sprintf("rule[%d].%s", i, k) }

@@ -66,6 +66,9 @@ func printRules(out io.Writer, pol *policy.Policy) {
 			for _, h := range r.AddHeaders {
 				fmt.Fprintf(out, "    add header %s: %s\n", h.Name, h.Value)
 			}
+			if r.PerRecipient() && (r.TagSubject != "" || len(r.AddHeaders) > 0) {
+				fmt.Fprintln(out, "    note: the delivered recipients share one copy, so these changes reach all of them when any one matches")
+			}
 		}
 	}
 }

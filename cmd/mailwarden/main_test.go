@@ -82,6 +82,12 @@ action = "reject"
 		}
 	}
 
+	shared := writeFile(t, "shared.toml", "[[rule]]\nname = \"ceo-tag\"\nrecipients = [\"ceo@example.com\"]\ntag_subject = \"[CEO]\"\n"+
+		"[[rule]]\nname = \"all-tag\"\nsubject = \"x\"\ntag_subject = \"[X]\"\n")
+	if _, out, _ := runCmd(t, "config", "check", "-c", shared); strings.Count(out, "note: the delivered recipients share one copy") != 1 {
+		t.Errorf("want one shared-copy note, for ceo-tag only:\n%s", out)
+	}
+
 	code, out, errOut := runCmd(t, "config", "check", "-c", "../../contrib/mailwarden.toml")
 	if code != 0 {
 		t.Fatalf("sample config: exit %d\n%s", code, errOut)
