@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -454,7 +456,8 @@ func TestMailwarden(t *testing.T) {
 // serving after bad input on the milter port, and that SIGTERM drains an
 // open session within shutdown_timeout.
 func TestDaemonSignals(t *testing.T) {
-	conf := strings.Replace(e2eConfig, "[server]\n", "[server]\nshutdown_timeout = \"2s\"\n", 1)
+	metricsAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	conf := strings.Replace(e2eConfig, "[server]\n", "[server]\nshutdown_timeout = \"2s\"\nmetrics_listen = \""+metricsAddr+"\"\n", 1)
 	mw := startMailwarden(t, conf)
 	sink := StartSink(t)
 	mta := StartPostfix(t, mw.addr, sink.Addr())
@@ -503,6 +506,21 @@ func TestDaemonSignals(t *testing.T) {
 		t.Fatalf("after bad input: %s\n%s", r, mw.log.String())
 	}
 	waitDelivered(t, sink, mta, "after-bad-input", 1)
+
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// Two refused blocked clients, then two accepted messages: one after
+	// the good reload, one after the bad input.
+	for _, want := range []string{`mailwarden_transactions_total{action="accept",stage="eom"} 2`,
+		`mailwarden_transactions_total{action="reject",stage="connect"} 2`, "mailwarden_sessions_active ", "mailwarden_panics_total 0"} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
 
 	// SIGTERM with an SMTP session left open mid-transaction: the daemon
 	// waits up to shutdown_timeout (2s), then closes it and exits 0.

@@ -68,6 +68,7 @@ func (m *milterSession) guard(stage string, fn func() (*gomilter.Response, error
 	defer func() {
 		if p := recover(); p != nil {
 			m.srv.Panics.Add(1)
+			m.srv.metrics.internal.WithLabelValues(stageOf(stage).String()).Inc()
 			m.fail(stageOf(stage))
 			m.srv.log.Error("panic in milter session; answering with the failure action",
 				"stage", stage, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
@@ -117,6 +118,7 @@ func (m *milterSession) fail(stage policy.Stage) {
 
 func (m *milterSession) internalError(stage policy.Stage, err error) *gomilter.Response {
 	m.fail(stage)
+	m.srv.metrics.internal.WithLabelValues(stage.String()).Inc()
 	m.srv.log.Error("internal error; answering with the failure action", "stage", stage.String(), "err", err,
 		"on_error", m.s.rt.Config.Server.OnError)
 	m.log(stage, "tempfail(internal)", err.Error(), nil, nil)
@@ -151,7 +153,7 @@ func replyFor(a policy.Action, rep policy.Reply) (*gomilter.Response, error) {
 func (m *milterSession) log(stage policy.Stage, action, reply string, matches []policy.Match, res *Result) {
 	e := m.s.Event(stage, action, reply, matches, res)
 	m.logged = true
-	m.srv.events.Add(e)
+	m.srv.record(e)
 	m.srv.log.Info("message", "stage", e.Stage, "action", e.Action, "queue_id", e.QueueID, "client", e.ClientIP,
 		"sender", e.Sender, "rcpts", len(e.Recipients), "subject", e.Subject, "size", e.Size,
 		"duration", e.Duration.Round(time.Microsecond), "reply", e.Reply)
@@ -273,6 +275,8 @@ func (m *milterSession) EndOfMessage(mod gomilter.Modifier) (*gomilter.Response,
 			return m.internalError(policy.StageEOM, err), nil
 		}
 		defer done()
+		start := time.Now()
+		defer func() { m.srv.metrics.scanSeconds.Observe(time.Since(start).Seconds()) }()
 		res, err := m.s.EOM()
 		if err != nil {
 			return m.internalError(policy.StageEOM, err), nil
@@ -353,7 +357,7 @@ func (m *milterSession) logWithQuarantine(res *Result, action string, ids []stri
 	e := m.s.Event(policy.StageEOM, action, "", nil, res)
 	e.QuarantineIDs = ids
 	m.logged = true
-	m.srv.events.Add(e)
+	m.srv.record(e)
 	m.srv.log.Info("message", "stage", "eom", "action", action, "queue_id", e.QueueID, "client", e.ClientIP,
 		"sender", e.Sender, "rcpts", len(e.Recipients), "subject", e.Subject, "size", e.Size,
 		"quarantine", ids, "duration", e.Duration.Round(time.Microsecond))
@@ -372,7 +376,11 @@ func (m *milterSession) quarantine(res *Result, g policy.QuarantineGroup) (strin
 	if m.s.Facts.ClientIP.IsValid() {
 		q.ClientIP = m.s.Facts.ClientIP.String()
 	}
-	return m.srv.store.AddQuarantine(ctx, q)
+	id, err := m.srv.store.AddQuarantine(ctx, q)
+	if err == nil {
+		m.srv.metrics.quarantined.WithLabelValues(g.Area).Inc()
+	}
+	return id, err
 }
 
 // modify applies the header changes: subject tags, added fields, and the

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	gomilter "github.com/d--j/go-milter"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
@@ -319,6 +320,14 @@ func TestStages(t *testing.T) {
 		if byAction[k] != n {
 			t.Errorf("tracking rows %s = %d, want %d (all: %v)", k, byAction[k], n, byAction)
 		}
+		action, stage, _ := strings.Cut(k, "/")
+		action, stage = stage, action
+		if got := testutil.ToFloat64(ts.srv.metrics.messages.WithLabelValues(action, stage)); int(got) != n {
+			t.Errorf("metric mailwarden_transactions_total{action=%q,stage=%q} = %v, want %d", action, stage, got, n)
+		}
+	}
+	if got := testutil.ToFloat64(ts.srv.metrics.quarantined.WithLabelValues("spam")); got != 1 {
+		t.Errorf("mailwarden_quarantined_total{area=spam} = %v", got)
 	}
 }
 

@@ -39,6 +39,7 @@ type Server struct {
 	// instead of exhausting memory.
 	scanMem *semaphore.Weighted
 	scanCap int64
+	metrics *metrics
 
 	// Panics counts recovered panics; tests and metrics read it.
 	Panics atomic.Int64
@@ -67,6 +68,7 @@ func NewServer(rt *Runtime, st *store.Store, log *slog.Logger) *Server {
 	s.events = newEventWriter(st, log)
 	s.scanCap = rt.Config.Limits.ScanMemory.N
 	s.scanMem = semaphore.NewWeighted(s.scanCap)
+	s.metrics = newMetrics(s)
 	cfg := rt.Config.Server
 	s.milter = gomilter.NewServer(
 		gomilter.WithDynamicMilter(func(version uint32, action gomilter.OptAction, protocol gomilter.OptProtocol, maxData gomilter.DataSize) gomilter.Milter {
@@ -124,6 +126,18 @@ func (s *Server) acquireScan(n int64) (func(), error) {
 		return nil, fmt.Errorf("milter: waited %v for scan memory (limits.scan_memory): %w", scanWait, err)
 	}
 	return func() { s.scanMem.Release(n) }, nil
+}
+
+// record queues a tracking-log row and counts it in the metrics.
+func (s *Server) record(e *store.Event) {
+	s.metrics.messages.WithLabelValues(e.Action, e.Stage).Inc()
+	for _, r := range e.Recipients {
+		s.metrics.recipients.WithLabelValues(r.Action).Inc()
+	}
+	for _, m := range e.Matches {
+		s.metrics.ruleMatches.WithLabelValues(m.Rule).Inc()
+	}
+	s.events.Add(e)
 }
 
 // Runtime returns the configuration in force.

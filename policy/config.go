@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"regexp"
 	"sort"
@@ -63,6 +64,9 @@ type ServerConfig struct {
 	// timeout): "tempfail" (default; the MTA retries, nothing is lost) or
 	// "accept" (fail open).
 	OnError string `toml:"on_error"`
+	// MetricsListen is "host:port" for the Prometheus /metrics endpoint (and
+	// /healthz); empty turns it off.
+	MetricsListen string `toml:"metrics_listen"`
 	// LogLevel is "debug", "info", "warn" or "error".
 	LogLevel string `toml:"log_level"`
 	// LogFormat is "text" or "json" (both log/slog, to standard error).
@@ -424,6 +428,11 @@ func (v *validator) validate(c *Config) *Policy {
 		v.add(key, "one of "+strings.Join(allowed, ", "), "%q is not allowed", val)
 	}
 	oneOf("server.on_error", s.OnError, "tempfail", "accept")
+	if s.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(s.MetricsListen); err != nil || port == "" {
+			v.add("server.metrics_listen", "host:port, e.g. 127.0.0.1:9899", "%q is not host:port", s.MetricsListen)
+		}
+	}
 	oneOf("server.log_level", s.LogLevel, "debug", "info", "warn", "error")
 	oneOf("server.log_format", s.LogFormat, "text", "json")
 

@@ -7,12 +7,16 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mailwarden/mailwarden/milter"
 	"github.com/mailwarden/mailwarden/policy"
@@ -104,6 +108,13 @@ func serve(ctx context.Context, cf *configFlags, out io.Writer) error {
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if cfg.Server.MetricsListen != "" {
+		stop, err := serveMetrics(cfg.Server.MetricsListen, srv, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	pruneCtx, stopPrune := context.WithCancel(ctx)
 	defer stopPrune()
 	go pruneLoop(pruneCtx, st, srv, log)
@@ -126,6 +137,27 @@ func serve(ctx context.Context, cf *configFlags, out io.Writer) error {
 			return shutdown(srv, cfg, log)
 		}
 	}
+}
+
+// serveMetrics serves Prometheus metrics and a health check over HTTP.
+func serveMetrics(addr string, srv *milter.Server, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(srv.Registry(), promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, "ok %d sessions\n", srv.Active())
+	})
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("metrics server stopped", "err", err)
+		}
+	}()
+	log.Info("metrics on http://" + ln.Addr().String() + "/metrics")
+	return func() { _ = hs.Close() }, nil
 }
 
 func shutdown(srv *milter.Server, cfg *policy.Config, log *slog.Logger) error {
