@@ -73,7 +73,7 @@ func (m *milterSession) guard(stage string, fn func() (*gomilter.Response, error
 			m.srv.log.Error("panic in milter session; answering with the failure action",
 				"stage", stage, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			if m.s != nil && !m.logged && stage != "abort" {
-				m.log(stageOf(stage), "tempfail(internal)", "panic: "+fmt.Sprint(p), nil, nil)
+				m.log(stageOf(stage), m.failureAction(), "panic: "+fmt.Sprint(p), nil, nil)
 			}
 			resp, err = m.failure(), nil
 		}
@@ -107,6 +107,14 @@ func (m *milterSession) failure() *gomilter.Response {
 	return r
 }
 
+// failureAction names the failure answer in the tracking log.
+func (m *milterSession) failureAction() string {
+	if m.s != nil && m.s.rt.Config.Server.OnError == "accept" {
+		return "accept(internal)"
+	}
+	return "tempfail(internal)"
+}
+
 // fail marks the connection or the transaction as failed.
 func (m *milterSession) fail(stage policy.Stage) {
 	if stage < policy.StageMail {
@@ -121,7 +129,7 @@ func (m *milterSession) internalError(stage policy.Stage, err error) *gomilter.R
 	m.srv.metrics.internal.WithLabelValues(stage.String()).Inc()
 	m.srv.log.Error("internal error; answering with the failure action", "stage", stage.String(), "err", err,
 		"on_error", m.s.rt.Config.Server.OnError)
-	m.log(stage, "tempfail(internal)", err.Error(), nil, nil)
+	m.log(stage, m.failureAction(), err.Error(), nil, nil)
 	return m.failure()
 }
 
@@ -324,13 +332,13 @@ func (m *milterSession) finish(res *Result, mod gomilter.Modifier) (*gomilter.Re
 	for _, r := range m.s.Facts.Recipients {
 		if !delivered[r] {
 			if err := mod.DeleteRecipient(r); err != nil {
-				m.logWithQuarantine(res, "tempfail(internal)", ids)
+				m.logWithQuarantine(res, m.failureAction(), ids)
 				return nil, err
 			}
 		}
 	}
 	if err := m.modify(res, mod); err != nil {
-		m.logWithQuarantine(res, "tempfail(internal)", ids)
+		m.logWithQuarantine(res, m.failureAction(), ids)
 		return nil, err
 	}
 	action := "accept"
