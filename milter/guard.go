@@ -23,6 +23,7 @@ type guardConn struct {
 	mu      sync.Mutex
 	buf     []byte // the rest of the current validated packet
 	backing []byte // reused packet storage
+	through int    // payload bytes of the current packet passed straight through
 	err     error
 }
 
@@ -32,7 +33,7 @@ var ErrBadPacket = errors.New("milter: malformed milter packet")
 func (g *guardConn) Read(p []byte) (int, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if len(g.buf) == 0 {
+	if len(g.buf) == 0 && g.through == 0 {
 		if g.err != nil {
 			return 0, g.err
 		}
@@ -41,10 +42,23 @@ func (g *guardConn) Read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
-	n := copy(p, g.buf)
-	g.buf = g.buf[n:]
-	return n, nil
+	if len(g.buf) > 0 {
+		n := copy(p, g.buf)
+		g.buf = g.buf[n:]
+		return n, nil
+	}
+	// The rest of a packet that needs no check (a body chunk): read it
+	// straight into the caller's buffer rather than copy 64 KiB twice.
+	n, err := g.Conn.Read(p[:min(len(p), g.through)])
+	g.through -= n
+	if err != nil {
+		g.err = err
+	}
+	return n, err
 }
+
+// checked are the command codes whose whole packet checkPacket reads.
+func checked(code byte) bool { return code == 'C' || code == 'M' || code == 'R' }
 
 // fill reads one whole packet, checks it, and queues it for Read.
 func (g *guardConn) fill() error {
@@ -56,12 +70,22 @@ func (g *guardConn) fill() error {
 	if n == 0 || n > g.maxPacket {
 		return g.bad(fmt.Errorf("%w: length %d", ErrBadPacket, n))
 	}
+	var code [1]byte
+	if _, err := io.ReadFull(g.Conn, code[:]); err != nil {
+		return err
+	}
+	if !checked(code[0]) {
+		g.backing = append(append(g.backing[:0], hdr[:]...), code[0])
+		g.buf, g.through = g.backing, int(n)-1
+		return nil
+	}
 	if cap(g.backing) < 4+int(n) {
 		g.backing = make([]byte, 4+int(n))
 	}
 	pkt := g.backing[:4+int(n)]
 	copy(pkt, hdr[:])
-	if _, err := io.ReadFull(g.Conn, pkt[4:]); err != nil {
+	pkt[4] = code[0]
+	if _, err := io.ReadFull(g.Conn, pkt[5:]); err != nil {
 		return err
 	}
 	if err := checkPacket(pkt[4:]); err != nil {
