@@ -53,11 +53,11 @@ domain with *@example.com. --subject matches a substring, case-insensitive.`,
 				if q.Until, err = parseWhen(*until, now); err != nil {
 					return fmt.Errorf("--until: %w", err)
 				}
-				_, st, err := cf.loadStore(ctx)
+				_, st, done, err := cf.loadStore(ctx)
 				if err != nil {
 					return err
 				}
-				defer st.Close()
+				defer done()
 				evs, err := st.Events(ctx, q)
 				if err != nil {
 					return err

@@ -14,8 +14,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 
 	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -189,14 +191,41 @@ func (c *configFlags) load() (*policy.Config, *policy.Policy, error) {
 }
 
 // loadStore loads the config and opens its store, for the commands that
-// read the tracking log or the quarantine.
-func (c *configFlags) loadStore(ctx context.Context) (*policy.Config, *store.Store, error) {
-	cfg, _, err := c.load()
+// read the tracking log or the quarantine. done closes the store and, when
+// root ran the command on a data directory owned by the daemon's user,
+// hands the files SQLite (or a release key) may have created back to that
+// user, so the daemon can still open them.
+func (c *configFlags) loadStore(ctx context.Context) (cfg *policy.Config, st *store.Store, done func(), err error) {
+	cfg, _, err = c.load()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	st, err := openStore(ctx, cfg, quietLogger())
-	return cfg, st, err
+	st, err = openStore(ctx, cfg, quietLogger())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cfg, st, func() {
+		st.Close()
+		keepOwner(cfg.Server.DataDir)
+	}, nil
+}
+
+// keepOwner gives the store's files the owner of the data directory.
+func keepOwner(dir string) {
+	if os.Geteuid() != 0 {
+		return
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 {
+		return
+	}
+	for _, name := range []string{store.DBFile, store.DBFile + "-wal", store.DBFile + "-shm", release.KeyFile} {
+		_ = os.Lchown(filepath.Join(dir, name), int(st.Uid), int(st.Gid))
+	}
 }
 
 // openStore opens the data directory's store, creating the directory.

@@ -27,11 +27,11 @@ func quarantineCommand(verb, summary, usage, help string, extra func(fs *flag.Fl
 			cf.register(fs)
 			fn := extra(fs)
 			return func(ctx context.Context, args []string, out io.Writer) error {
-				cfg, st, err := cf.loadStore(ctx)
+				cfg, st, done, err := cf.loadStore(ctx)
 				if err != nil {
 					return err
 				}
-				defer st.Close()
+				defer done()
 				return fn(ctx, cfg, st, args, out)
 			}
 		},

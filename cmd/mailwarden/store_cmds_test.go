@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -154,5 +157,30 @@ func TestQuarantineCommands(t *testing.T) {
 	}
 	if code, _, errOut := runCmd(t, "quarantine", "show", qid, "--data", dir); code != 1 || !strings.Contains(errOut, "not found") {
 		t.Errorf("show after delete: %d %s", code, errOut)
+	}
+}
+
+// TestRootKeepsDaemonOwnership: an administrator running the CLI as root on
+// the daemon's data directory must not leave root-owned SQLite files the
+// daemon's user can no longer open.
+func TestRootKeepsDaemonOwnership(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown; CI runs as root")
+	}
+	dir := t.TempDir()
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := runCmd(t, "log", "--data", dir); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, name := range []string{store.DBFile} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != 65534 {
+			t.Errorf("%s owned by uid %d, want 65534", name, st.Uid)
+		}
 	}
 }
