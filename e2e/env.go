@@ -141,6 +141,21 @@ func waitFor(timeout time.Duration, cond func() bool) bool {
 }
 
 // tail returns at most the last n bytes of s, cut at a line start.
+// waitListening waits until port listens (ready) or the process whose end
+// closes exited has died (dead).
+func waitListening(exited <-chan struct{}, port int, timeout time.Duration) (dead, ready bool) {
+	ready = waitFor(timeout, func() bool {
+		select {
+		case <-exited:
+			dead = true
+			return true
+		default:
+		}
+		return listening(port)
+	})
+	return dead, ready
+}
+
 func tail(s string, n int) string {
 	if len(s) <= n {
 		return s

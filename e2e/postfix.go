@@ -145,16 +145,7 @@ func startPostfix(t testing.TB, o Options) (*MTA, error) {
 			return nil, fmt.Errorf("postfix -c %s start: %v\n%s\nmaillog:\n%s", conf, err, out, tail(m.Logs(), 4096))
 		}
 	}
-	dead := false
-	ready := waitFor(10*time.Second, func() bool {
-		select {
-		case <-exited:
-			dead = true
-			return true
-		default:
-		}
-		return listening(port)
-	})
+	dead, ready := waitListening(exited, port, 10*time.Second)
 	if dead || !ready {
 		logs := m.Logs()
 		m.Stop()

@@ -220,16 +220,7 @@ func startSendmail(t testing.TB, o Options, root, bin, cfDir string) (*MTA, erro
 		// Delivery children may outlive the daemon briefly.
 		_ = syscall.Kill(-pgid, syscall.SIGKILL)
 	}
-	dead := false
-	ready := waitFor(30*time.Second, func() bool {
-		select {
-		case <-exited:
-			dead = true
-			return true
-		default:
-		}
-		return listening(port)
-	})
+	dead, ready := waitListening(exited, port, 30*time.Second)
 	if dead || !ready {
 		logs := m.Logs()
 		m.Stop()

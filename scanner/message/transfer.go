@@ -94,6 +94,19 @@ func decodeBase64(src []byte, emit emitFunc) (size int64, problem string) {
 			problem = p
 		}
 	}
+	// partial writes the bytes of a group of nq < 4 sextets cut short by
+	// padding or the end of the data.
+	partial := func(nq int) {
+		switch nq {
+		case 1:
+			note("bad base64: truncated group")
+		case 2:
+			w.writeByte(quad[0]<<2 | quad[1]>>4)
+		case 3:
+			w.writeByte(quad[0]<<2 | quad[1]>>4)
+			w.writeByte(quad[1]<<4 | quad[2]>>2)
+		}
+	}
 	for _, c := range src {
 		v := b64Table[c]
 		switch v {
@@ -103,15 +116,7 @@ func decodeBase64(src []byte, emit emitFunc) (size int64, problem string) {
 			note("bad base64: invalid character")
 			continue
 		case b64Pad:
-			switch nq {
-			case 1:
-				note("bad base64: truncated group")
-			case 2:
-				w.writeByte(quad[0]<<2 | quad[1]>>4)
-			case 3:
-				w.writeByte(quad[0]<<2 | quad[1]>>4)
-				w.writeByte(quad[1]<<4 | quad[2]>>2)
-			}
+			partial(nq)
 			if nq > 0 {
 				padded = true
 			}
@@ -131,15 +136,7 @@ func decodeBase64(src []byte, emit emitFunc) (size int64, problem string) {
 			nq = 0
 		}
 	}
-	switch nq {
-	case 1:
-		note("bad base64: truncated group")
-	case 2:
-		w.writeByte(quad[0]<<2 | quad[1]>>4)
-	case 3:
-		w.writeByte(quad[0]<<2 | quad[1]>>4)
-		w.writeByte(quad[1]<<4 | quad[2]>>2)
-	}
+	partial(nq)
 	w.flush()
 	return w.size, problem
 }
