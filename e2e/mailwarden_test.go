@@ -68,7 +68,14 @@ func (s *syncBuffer) String() string {
 
 // startMailwarden runs the real binary on a config, on a random loopback
 // port, with its own data directory; t.Cleanup stops it with SIGTERM.
-func startMailwarden(t *testing.T, config string) *daemon {
+func startMailwarden(t testing.TB, config string) *daemon {
+	t.Helper()
+	return startMailwardenOn(t, config, "")
+}
+
+// startMailwardenOn is [startMailwarden] listening on a unix socket at
+// socket, or on a random loopback port when socket is "".
+func startMailwardenOn(t testing.TB, config, socket string) *daemon {
 	t.Helper()
 	bin, err := mailwardenBinary()
 	if err != nil {
@@ -79,8 +86,14 @@ func startMailwarden(t *testing.T, config string) *daemon {
 	if err := os.WriteFile(d.conf, []byte(config), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	d.cmd = exec.Command(bin, "serve", "-c", d.conf, "--data", d.data, "--listen", "inet:"+d.addr)
+	network, listen := "tcp", ""
+	if socket != "" {
+		network, d.addr, listen = "unix", socket, "unix:"+socket
+	} else {
+		d.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
+		listen = "inet:" + d.addr
+	}
+	d.cmd = exec.Command(bin, "serve", "-c", d.conf, "--data", d.data, "--listen", listen)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -103,7 +116,7 @@ func startMailwarden(t *testing.T, config string) *daemon {
 		}
 	})
 	if !waitFor(10*time.Second, func() bool {
-		c, err := net.Dial("tcp", d.addr)
+		c, err := net.Dial(network, d.addr)
 		if err == nil {
 			c.Close()
 		}

@@ -20,7 +20,8 @@ type MTA struct {
 
 // Options configures [StartPostfixWith] and [StartSendmailWith].
 type Options struct {
-	// MilterAddr is the milter, "127.0.0.1:port"; "" runs without a milter.
+	// MilterAddr is the milter, "127.0.0.1:port" or "unix:/path"; "" runs
+	// without a milter.
 	MilterAddr string
 	// RelayAddr is where all mail goes, normally [Sink.Addr]. Required.
 	RelayAddr string

@@ -63,7 +63,9 @@ func startPostfix(t testing.TB, o Options) (*MTA, error) {
 		}
 	}
 	milters := ""
-	if o.MilterAddr != "" {
+	if strings.HasPrefix(o.MilterAddr, "unix:") {
+		milters = o.MilterAddr
+	} else if o.MilterAddr != "" {
 		host, mport := splitHostPort(t, "milter address", o.MilterAddr)
 		milters = fmt.Sprintf("inet:%s:%d", host, mport)
 	}

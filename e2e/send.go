@@ -317,3 +317,52 @@ func dotStuff(data []byte) []byte {
 	b.WriteString(".\r\n")
 	return b.Bytes()
 }
+
+// SendSession delivers msgs one after another over a single SMTP session
+// (MAIL, RCPT, DATA repeated, then QUIT), as a busy relay does, and returns
+// the DATA reply of each. It stops at the first transport error.
+func SendSession(t testing.TB, mtaAddr, from string, to []string, msgs [][]byte) ([]Reply, error) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", mtaAddr, 10*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Minute))
+	c := &smtpConn{r: bufio.NewReader(conn), w: conn}
+	if r, err := c.reply(); err != nil || !r.OK() {
+		return nil, fmt.Errorf("e2e: banner %v: %w", r, err)
+	}
+	if r, err := c.cmd("EHLO client.mailwarden.test"); err != nil || !r.OK() {
+		return nil, fmt.Errorf("e2e: EHLO %v: %w", r, err)
+	}
+	var replies []Reply
+	for _, m := range msgs {
+		r, err := c.cmd("MAIL FROM:<" + from + ">")
+		if err == nil && r.OK() {
+			for _, rcpt := range to {
+				if r, err = c.cmd("RCPT TO:<" + rcpt + ">"); err != nil {
+					break
+				}
+			}
+		}
+		if err == nil && r.OK() {
+			if r, err = c.cmd("DATA"); err == nil && r.Class() == 3 {
+				if _, err = c.w.Write(dotStuff(m)); err == nil {
+					r, err = c.reply()
+				}
+			}
+		}
+		if err != nil {
+			return replies, err
+		}
+		replies = append(replies, r)
+		if !r.OK() {
+			if _, err := c.cmd("RSET"); err != nil {
+				return replies, err
+			}
+		}
+	}
+	_, _ = c.cmd("QUIT")
+	return replies, nil
+}

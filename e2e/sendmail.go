@@ -136,7 +136,9 @@ func startSendmail(t testing.TB, o Options, root, bin, cfDir string) (*MTA, erro
 	fatal(os.WriteFile(path("helpfile"), nil, 0o644))
 
 	var milter string
-	if o.MilterAddr != "" {
+	if path, ok := strings.CutPrefix(o.MilterAddr, "unix:"); ok {
+		milter = fmt.Sprintf("INPUT_MAIL_FILTER(`mailwarden', `S=unix:%s, F=T, T=C:10s;S:30s;R:30s;E:5m')dnl\n", path)
+	} else if o.MilterAddr != "" {
 		mhost, mport := splitHostPort(t, "milter address", o.MilterAddr)
 		milter = fmt.Sprintf("INPUT_MAIL_FILTER(`mailwarden', `S=inet:%d@%s, F=T, T=C:10s;S:30s;R:30s;E:5m')dnl\n", mport, mhost)
 	}

@@ -20,6 +20,10 @@ type guardConn struct {
 	maxPacket uint32
 	onBad     func(error)
 
+	// quickAck re-arms TCP_QUICKACK on a TCP connection (nil otherwise);
+	// see [quickAcker].
+	quickAck func()
+
 	mu      sync.Mutex
 	buf     []byte // the rest of the current validated packet
 	backing []byte // reused packet storage
@@ -40,6 +44,9 @@ func (g *guardConn) Read(p []byte) (int, error) {
 		if err := g.fill(); err != nil {
 			g.err = err
 			return 0, err
+		}
+		if g.quickAck != nil {
+			g.quickAck()
 		}
 	}
 	if len(g.buf) > 0 {
@@ -141,5 +148,5 @@ func (l guardListener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &guardConn{Conn: c, maxPacket: l.maxPacket, onBad: l.onBad}, nil
+	return &guardConn{Conn: c, maxPacket: l.maxPacket, onBad: l.onBad, quickAck: quickAcker(c)}, nil
 }
