@@ -70,13 +70,24 @@ func (s *syncBuffer) String() string {
 // port, with its own data directory; t.Cleanup stops it with SIGTERM.
 func startMailwarden(t testing.TB, config string) *daemon {
 	t.Helper()
-	return startMailwardenOn(t, config, "")
+	return startMailwardenWith(t, config, daemonOptions{})
 }
 
-// startMailwardenOn is [startMailwarden] listening on a unix socket at
-// socket, or on a random loopback port when socket is "".
+// startMailwardenOn is [startMailwarden] listening on a unix socket.
 func startMailwardenOn(t testing.TB, config, socket string) *daemon {
 	t.Helper()
+	return startMailwardenWith(t, config, daemonOptions{socket: socket})
+}
+
+// daemonOptions vary how [startMailwardenWith] runs the daemon.
+type daemonOptions struct {
+	socket string   // a unix socket path; "" listens on a random loopback port
+	prefix []string // a command that runs the daemon, e.g. prlimit
+}
+
+func startMailwardenWith(t testing.TB, config string, o daemonOptions) *daemon {
+	t.Helper()
+	socket := o.socket
 	bin, err := mailwardenBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -93,7 +104,8 @@ func startMailwardenOn(t testing.TB, config, socket string) *daemon {
 		d.addr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 		listen = "inet:" + d.addr
 	}
-	d.cmd = exec.Command(bin, "serve", "-c", d.conf, "--data", d.data, "--listen", listen)
+	argv := append(append(append([]string{}, o.prefix...), bin), "serve", "-c", d.conf, "--data", d.data, "--listen", listen)
+	d.cmd = exec.Command(argv[0], argv[1:]...)
 	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
 	if err := d.cmd.Start(); err != nil {
 		t.Fatal(err)

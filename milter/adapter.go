@@ -175,7 +175,10 @@ func (m *milterSession) Connect(host, family string, _ uint16, addr string, mod 
 				m.srv.log.Warn("session cap reached; answering 421", "max_sessions", m.s.rt.Config.Server.MaxSessions,
 					"refused_total", m.srv.Refused.Load())
 			}
-			return gomilter.RejectWithCodeAndReason(421, "4.3.2 Too many sessions, try again later")
+			// Answer, then close: the connection is not held until the MTA
+			// ends its SMTP session or read_timeout passes.
+			r, _ := gomilter.RejectWithCodeAndReason(421, "4.3.2 Too many sessions, try again later")
+			return r, errSessionCap
 		}
 		var ip netip.Addr
 		if family == "tcp4" || family == "tcp6" {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 )
 
 // guardConn validates milter framing before go-milter sees it. go-milter
@@ -136,17 +137,45 @@ func indexNUL(b []byte) int {
 	return -1
 }
 
-// guardListener wraps accepted connections in a [guardConn].
+// guardListener wraps accepted connections in a [guardConn], and keeps
+// accepting through transient errors: go-milter's Serve returns on any
+// accept error, and "too many open files" under a connection flood must
+// cost the flood, not the daemon.
 type guardListener struct {
 	net.Listener
 	maxPacket uint32
 	onBad     func(error)
+	// onAcceptErr is told of each accept error that is retried, with the
+	// delay before the next try.
+	onAcceptErr func(err error, delay time.Duration)
 }
 
+// Accept back-off bounds, as net/http's Server uses.
+const (
+	minAcceptDelay = 5 * time.Millisecond
+	maxAcceptDelay = time.Second
+)
+
 func (l guardListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+	var delay time.Duration
+	for {
+		c, err := l.Listener.Accept()
+		if err == nil {
+			return l.wrap(c), nil
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return nil, err
+		}
+		// Anything else (EMFILE, ENFILE, ENOBUFS, ECONNABORTED, a timeout)
+		// passes: wait, then try again, doubling the wait up to a second.
+		delay = min(max(2*delay, minAcceptDelay), maxAcceptDelay)
+		if l.onAcceptErr != nil {
+			l.onAcceptErr(err, delay)
+		}
+		time.Sleep(delay)
 	}
-	return &guardConn{Conn: c, maxPacket: l.maxPacket, onBad: l.onBad, quickAck: quickAcker(c)}, nil
+}
+
+func (l guardListener) wrap(c net.Conn) net.Conn {
+	return &guardConn{Conn: c, maxPacket: l.maxPacket, onBad: l.onBad, quickAck: quickAcker(c)}
 }

@@ -40,6 +40,8 @@ func newMetrics(s *Server) *metrics {
 			Help: "Sessions answered 421 over server.max_sessions."}, func() float64 { return float64(s.Refused.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailwarden_panics_total",
 			Help: "Panics recovered in sessions."}, func() float64 { return float64(s.Panics.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailwarden_accept_errors_total",
+			Help: "Failed accepts of MTA connections (e.g. too many open files), retried with back-off."}, func() float64 { return float64(s.acceptErrors.Load()) }),
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)

@@ -46,6 +46,10 @@ type Server struct {
 	// Refused counts sessions answered 421 over the session cap.
 	Refused   atomic.Int64
 	warnLimit everySecond
+	// acceptErrors counts accept failures (descriptor exhaustion and the
+	// like) that were retried.
+	acceptErrors atomic.Int64
+	acceptWarn   everySecond
 }
 
 // everySecond lets a repeated warning through at most once a second, so a
@@ -62,7 +66,12 @@ func (e *everySecond) allow() bool {
 func NewServer(rt *Runtime, st *store.Store, log *slog.Logger) *Server {
 	s := &Server{log: log, store: st}
 	gomilter.LogWarning = func(format string, v ...any) {
-		log.Warn("go-milter: " + fmt.Sprintf(format, v...))
+		for _, a := range v {
+			if err, ok := a.(error); ok && (errors.Is(err, ErrBadPacket) || errors.Is(err, errSessionCap)) {
+				return // logged already, as ours
+			}
+		}
+		log.Warn("milter protocol error", "detail", fmt.Sprintf(format, v...))
 	}
 	s.rt.Store(rt)
 	s.events = newEventWriter(st, log)
@@ -86,6 +95,10 @@ func NewServer(rt *Runtime, st *store.Store, log *slog.Logger) *Server {
 	)
 	return s
 }
+
+// errSessionCap ends a session over server.max_sessions once its 421 is
+// written: go-milter closes the connection on a callback's error.
+var errSessionCap = errors.New("milter: over server.max_sessions")
 
 // Actions mailwarden needs from the MTA, and protocol steps it skips.
 const (
@@ -149,14 +162,44 @@ func (s *Server) SetRuntime(rt *Runtime) { s.rt.Store(rt) }
 
 // Serve accepts MTA connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
+	s.checkDescriptors()
 	g := guardListener{Listener: ln, maxPacket: maxPacket, onBad: func(err error) {
 		s.log.Warn("closing milter connection on a malformed packet", "err", err)
+	}, onAcceptErr: func(err error, delay time.Duration) {
+		s.acceptErrors.Add(1)
+		if s.acceptWarn.allow() {
+			s.log.Error("accept failed; retrying", "err", err, "retry_in", delay,
+				"accept_errors_total", s.acceptErrors.Load(), "active_sessions", s.active.Load())
+		}
 	}}
 	err := s.milter.Serve(g)
 	if errors.Is(err, gomilter.ErrServerClosed) {
 		return nil
 	}
 	return err
+}
+
+// descriptorsPerSession is what one milter session may hold at once: its
+// connection and a spool file; fixedDescriptors covers the listener, the
+// store, the metrics endpoint and the runtime.
+const (
+	descriptorsPerSession = 2
+	fixedDescriptors      = 64
+)
+
+// checkDescriptors warns when the open-file limit cannot hold
+// server.max_sessions; past it, accepts fail and are retried with back-off,
+// and sessions get the failure answer.
+func (s *Server) checkDescriptors() {
+	var lim syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return
+	}
+	maxSessions := s.rt.Load().Config.Server.MaxSessions
+	if need := uint64(maxSessions*descriptorsPerSession + fixedDescriptors); lim.Cur < need {
+		s.log.Warn("the open-file limit is too low for server.max_sessions; raise it (LimitNOFILE= in the systemd unit, ulimit -n)",
+			"limit", lim.Cur, "max_sessions", maxSessions, "needed", need)
+	}
 }
 
 // Shutdown stops accepting, waits for sessions up to ctx, then closes the
