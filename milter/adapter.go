@@ -33,6 +33,11 @@ type milterSession struct {
 	// failedTx: the same within a transaction; the next MAIL starts afresh.
 	failedConn, failedTx bool
 	logged               bool // the current transaction has its tracking row
+	// held is the scan memory this session has reserved for what it keeps
+	// before end of message (header fields, the in-memory spool); short
+	// is set when the budget could not cover it.
+	held  int64
+	short bool
 }
 
 var _ gomilter.Milter = (*milterSession)(nil)
@@ -245,14 +250,60 @@ func (m *milterSession) Data(_ gomilter.Modifier) (*gomilter.Response, error) {
 func (m *milterSession) Header(name, value string, _ gomilter.Modifier) (*gomilter.Response, error) {
 	return m.guard("eoh", func() (*gomilter.Response, error) {
 		m.s.Header(name, value)
+		m.hold()
 		return gomilter.RespContinue, nil
 	})
+}
+
+// holdStep is the granularity of reservations before end of message.
+const holdStep = 64 << 10
+
+// hold reserves scan memory for what the session keeps before end of
+// message, so every byte a session holds counts against limits.scan_memory.
+// It never waits: when the budget is spent the message is tempfailed
+// (see [milterSession.shortReply]).
+func (m *milterSession) hold() {
+	need := m.s.HeaderBytes() + m.s.body.inMemory()
+	if m.short || need <= m.held {
+		return
+	}
+	step := (need - m.held + holdStep - 1) / holdStep * holdStep
+	if !m.srv.scanMem.TryAcquire(step) {
+		m.short = true
+		return
+	}
+	m.held += step
+}
+
+// unhold gives back what [milterSession.hold] reserved.
+func (m *milterSession) unhold() {
+	if m.held > 0 {
+		m.srv.scanMem.Release(m.held)
+		m.held = 0
+	}
+	m.short = false
+}
+
+// shortReply tempfails a message whose session could not reserve memory.
+func (m *milterSession) shortReply(stage policy.Stage) (*gomilter.Response, error) {
+	v := policy.Verdict{Action: policy.ActionTempfail, Rule: "limits.scan_memory", Stage: stage,
+		Reply: policy.Reply{Code: 451, Enhanced: "4.3.1", Text: "Insufficient system resources, try again later (rule limits.scan_memory)"}}
+	m.srv.metrics.internal.WithLabelValues(stage.String()).Inc()
+	if m.srv.warnMemory.allow() {
+		m.srv.log.Warn("scan memory exhausted; tempfailing", "scan_memory", m.srv.scanCap, "queue_id", m.s.QueueID)
+	}
+	m.failedTx = true
+	m.log(stage, "tempfail", v.Reply.String(), []policy.Match{{Rule: v.Rule, Stage: stage, Action: "tempfail"}}, nil)
+	return replyFor(v.Action, v.Reply)
 }
 
 func (m *milterSession) Headers(mod gomilter.Modifier) (*gomilter.Response, error) {
 	return m.guard("eoh", func() (*gomilter.Response, error) {
 		if q := mod.Get(gomilter.MacroQueueId); q != "" {
 			m.s.QueueID = q
+		}
+		if m.short {
+			return m.shortReply(policy.StageEOH)
 		}
 		r := m.s.EOH()
 		if r.Err != nil {
@@ -270,6 +321,9 @@ func (m *milterSession) BodyChunk(chunk []byte, _ gomilter.Modifier) (*gomilter.
 		if err := m.s.Body(chunk); err != nil {
 			return m.internalError(policy.StageEOM, err), nil
 		}
+		if m.hold(); m.short {
+			return m.shortReply(policy.StageEOM)
+		}
 		return gomilter.RespContinue, nil
 	})
 }
@@ -279,9 +333,9 @@ func (m *milterSession) EndOfMessage(mod gomilter.Modifier) (*gomilter.Response,
 		if q := mod.Get(gomilter.MacroQueueId); q != "" {
 			m.s.QueueID = q
 		}
-		// A scan holds the message about three times over (spool, parsed
-		// text, store write); reserve that from the shared budget.
-		done, err := m.srv.acquireScan(3 * m.s.body.size)
+		// The scan's reservation covers what the session held so far.
+		m.unhold()
+		done, err := m.srv.acquireScan(scanCost(m.s.body.size))
 		if err != nil {
 			return m.internalError(policy.StageEOM, err), nil
 		}
@@ -451,6 +505,7 @@ func (m *milterSession) endTx() {
 		m.log(policy.StageRcpt, last.Action, last.Reply, nil, nil)
 	}
 	m.logged = false
+	m.unhold()
 	if m.s != nil {
 		m.s.ResetTx()
 	}

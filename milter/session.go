@@ -55,9 +55,16 @@ type Session struct {
 	txStart     time.Time
 	declaredSz  int64
 	rejected    []store.RecipientOutcome
+	rejectedN   int // refused recipients, including those past the kept ones
 	rcptMatches []policy.Match
 	headers     []RawHeader
-	leadSpace   bool // header values carry their own leading white space
+	// hdrFields and hdrBytes count the header as received, kept or not;
+	// hdrOver names the limit it went past ("" while within them). Past a
+	// limit no more fields are kept, so a header flood costs no memory.
+	hdrFields int
+	hdrBytes  int64
+	hdrOver   string
+	leadSpace bool // header values carry their own leading white space
 	// body spools the whole message: the header block as the client sent
 	// it is written at end of headers, then the body chunks; bodyAt is where
 	// the body starts (-1 before end of headers).
@@ -133,24 +140,76 @@ func (s *Session) Mail(from, authUser, queueID string, declaredSize int64) Stage
 func (s *Session) Rcpt(rcpt string) StageResult {
 	if len(s.Facts.Recipients) >= s.rt.Config.Limits.MaxRecipients {
 		v := policy.Verdict{Action: policy.ActionTempfail, Rule: "limits.max_recipients",
-			Reply: policy.Reply{Code: 452, Enhanced: "4.5.3", Text: "Too many recipients"}}
-		s.rejected = append(s.rejected, store.RecipientOutcome{Address: rcpt, Action: "tempfail", Rule: v.Rule, Reply: v.Reply.String()})
+			Reply: policy.Reply{Code: 452, Enhanced: "4.5.3", Text: "Too many recipients (rule limits.max_recipients)"}}
+		s.refuse(store.RecipientOutcome{Address: rcpt, Action: "tempfail", Rule: v.Rule, Reply: v.Reply.String()}, nil)
 		return StageResult{Stage: policy.StageRcpt, Verdict: &v}
 	}
 	s.Facts.Recipients = append(s.Facts.Recipients, rcpt)
 	r := s.decide(policy.StageRcpt, rcpt)
 	if r.Verdict != nil {
 		s.Facts.Recipients = s.Facts.Recipients[:len(s.Facts.Recipients)-1]
-		s.rejected = append(s.rejected, store.RecipientOutcome{Address: rcpt, Action: r.Verdict.Action.String(),
-			Rule: r.Verdict.Rule, Reply: r.Verdict.Reply.String()})
-		s.rcptMatches = append(s.rcptMatches, r.Matches...)
+		s.refuse(store.RecipientOutcome{Address: rcpt, Action: r.Verdict.Action.String(),
+			Rule: r.Verdict.Rule, Reply: r.Verdict.Reply.String()}, r.Matches)
 	}
 	return r
 }
 
-// Header records one header field as the MTA passed it.
+// refuse records a refused recipient for the tracking row. A client may
+// send any number of refused RCPTs, so only the first max_recipients are
+// kept (the rest are counted), and each rule's match is kept once.
+func (s *Session) refuse(out store.RecipientOutcome, matches []policy.Match) {
+	s.rejectedN++
+	if len(s.rejected) >= s.rt.Config.Limits.MaxRecipients {
+		return
+	}
+	s.rejected = append(s.rejected, out)
+	for _, m := range matches {
+		if !slices.ContainsFunc(s.rcptMatches, func(k policy.Match) bool { return k.Rule == m.Rule }) {
+			s.rcptMatches = append(s.rcptMatches, m)
+		}
+	}
+}
+
+// Header records one header field as the MTA passed it, within the header
+// limits; past them it only counts, and [Session.EOH] refuses the message.
 func (s *Session) Header(name, value string) {
-	s.headers = append(s.headers, RawHeader{Name: name, Value: value})
+	n := int64(len(name) + len(value) + 3) // "Name:" value CRLF
+	s.hdrFields++
+	s.hdrBytes += n
+	if s.hdrOver != "" {
+		return
+	}
+	lim := &s.rt.Config.Limits
+	switch {
+	case s.hdrFields > lim.MaxHeaderFields:
+		s.hdrOver = "limits.max_header_fields"
+	case n > lim.MaxHeaderFieldBytes.N:
+		s.hdrOver = "limits.max_header_field_bytes"
+	case s.hdrBytes > lim.MaxHeaderBytes.N:
+		s.hdrOver = "limits.max_header_bytes"
+	default:
+		s.headers = append(s.headers, RawHeader{Name: name, Value: value})
+	}
+}
+
+// HeaderBytes is the memory the kept header fields hold.
+func (s *Session) HeaderBytes() int64 { return min(s.hdrBytes, s.rt.Config.Limits.MaxHeaderBytes.N) }
+
+// headerLimitVerdict refuses a message whose header went past a limit: it
+// cannot be scanned whole, and retrying will not shrink it (RFC 3463
+// 5.3.4, message too big for system).
+func (s *Session) headerLimitVerdict() *policy.Verdict {
+	lim := &s.rt.Config.Limits
+	limit := map[string]string{
+		"limits.max_header_fields":      fmt.Sprint(lim.MaxHeaderFields),
+		"limits.max_header_field_bytes": fmt.Sprint(lim.MaxHeaderFieldBytes.N),
+		"limits.max_header_bytes":       fmt.Sprint(lim.MaxHeaderBytes.N),
+	}[s.hdrOver]
+	f := scanner.Finding{Name: message.FindingExclusion, Value: s.hdrOver + "=" + limit, Where: "header",
+		Reason: fmt.Sprintf("header of %d fields, %d bytes, is past %s = %s", s.hdrFields, s.hdrBytes, s.hdrOver, limit)}
+	return &policy.Verdict{Action: policy.ActionReject, Rule: s.hdrOver, Stage: policy.StageEOH,
+		Reply:   policy.Reply{Code: 552, Enhanced: "5.3.4", Text: "Message header too large (rule " + s.hdrOver + ": " + f.Name + ")"},
+		Matches: []policy.Match{{Rule: s.hdrOver, Stage: policy.StageEOH, Action: "reject", Findings: []scanner.Finding{f}}}}
 }
 
 // EOH decodes the header and decides end-of-header rules. It answers early
@@ -165,12 +224,17 @@ func (s *Session) EOH() StageResult {
 		s.bodyAt = len(head)
 	}
 	s.Facts.Headers = s.Facts.Headers[:0]
+	defer func() { s.Facts.Size = max(s.Facts.Size, s.hdrBytes+2) }()
 	for _, h := range s.headers {
 		v, _ := message.DecodeHeader(strings.TrimSpace(h.Value))
 		s.Facts.Headers = append(s.Facts.Headers, policy.HeaderField{Name: h.Name, Value: v})
 		if strings.EqualFold(h.Name, "Subject") && s.Facts.Subject == "" {
 			s.Facts.Subject = v
 		}
+	}
+	if s.hdrOver != "" {
+		v := s.headerLimitVerdict()
+		return StageResult{Stage: policy.StageEOH, Verdict: v, Matches: v.Matches}
 	}
 	verdicts := map[string]policy.Verdict{}
 	for _, r := range s.Facts.Recipients {
@@ -364,6 +428,7 @@ func (s *Session) ResetTx() {
 	s.Facts.Recipients, s.Facts.Headers, s.Facts.Findings = nil, nil, nil
 	s.Facts.Subject, s.Facts.Size, s.Facts.Bypass = "", 0, nil
 	s.rejected, s.rcptMatches, s.headers = nil, nil, nil
+	s.rejectedN, s.hdrFields, s.hdrBytes, s.hdrOver = 0, 0, 0, ""
 	s.QueueID, s.declaredSz = "", 0
 	s.body.Reset()
 	s.bodyAt = -1

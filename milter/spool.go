@@ -3,7 +3,6 @@ package milter
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"os"
 	"sync"
 )
@@ -63,6 +62,14 @@ func (s *spool) Write(p []byte) error {
 	return nil
 }
 
+// inMemory is how many bytes the spool holds in memory.
+func (s *spool) inMemory() int64 {
+	if s.mem == nil || s.file != nil {
+		return 0
+	}
+	return int64(s.mem.Len())
+}
+
 // Bytes returns the kept body.
 func (s *spool) Bytes() ([]byte, error) {
 	if s.file == nil {
@@ -71,11 +78,11 @@ func (s *spool) Bytes() ([]byte, error) {
 		}
 		return s.mem.Bytes(), nil
 	}
-	if _, err := s.file.Seek(0, io.SeekStart); err != nil {
-		return nil, fmt.Errorf("milter: spool: %w", err)
-	}
-	b, err := io.ReadAll(s.file)
-	if err != nil {
+	// Read into a buffer of the exact size: io.ReadAll would grow one by
+	// doubling and briefly hold about twice the message.
+	kept := min(s.size, s.maxSize)
+	b := make([]byte, kept)
+	if _, err := s.file.ReadAt(b, 0); err != nil { // short only if the file lost bytes
 		return nil, fmt.Errorf("milter: spool: %w", err)
 	}
 	return b, nil

@@ -2,6 +2,7 @@ package milter
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/mailwarden/mailwarden/policy"
@@ -58,9 +59,22 @@ func (s *Session) Event(stage policy.Stage, action string, reply string, matches
 			e.Recipients = append(e.Recipients, out)
 			all = append(all, v.Matches...)
 		}
-	} else if stage >= policy.StageRcpt || len(s.Facts.Recipients) > 0 {
-		for _, r := range s.Facts.Recipients {
-			e.Recipients = append(e.Recipients, store.RecipientOutcome{Address: r, Action: action, Reply: reply})
+	} else {
+		// Decided before end of message: record what was known by then,
+		// the header fields and size once the header has been received.
+		if s.bodyAt >= 0 {
+			e.HeaderFrom, e.HeaderTo = s.firstHeader("From"), s.firstHeader("To")
+			e.Subject, e.MessageID = s.Facts.Subject, s.firstHeader("Message-ID")
+			e.Size = s.hdrBytes + 2 + s.body.size - int64(s.bodyAt)
+		}
+		if stage >= policy.StageRcpt || len(s.Facts.Recipients) > 0 {
+			rule := ""
+			if n := len(matches); n > 0 && matches[n-1].Action == action {
+				rule = matches[n-1].Rule // the deciding rule comes last
+			}
+			for _, r := range s.Facts.Recipients {
+				e.Recipients = append(e.Recipients, store.RecipientOutcome{Address: r, Action: action, Rule: rule, Reply: reply})
+			}
 		}
 	}
 	seen := map[string]bool{}
@@ -80,4 +94,15 @@ func (s *Session) Event(stage policy.Stage, action string, reply string, matches
 
 func storeFinding(f scanner.Finding) store.Finding {
 	return store.Finding{Name: f.Name, Value: f.Value, Where: f.Where, Reason: f.Reason}
+}
+
+// firstHeader is the decoded value of the first header field called name,
+// once the header has been decoded at end of headers.
+func (s *Session) firstHeader(name string) string {
+	for _, h := range s.Facts.Headers {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
 }

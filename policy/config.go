@@ -96,12 +96,24 @@ type LimitsConfig struct {
 	MIMEDepth int `toml:"mime_depth"`
 	// MIMEParts is the largest number of MIME parts that is parsed.
 	MIMEParts int `toml:"mime_parts"`
-	// ScanMemory bounds the message bytes all end-of-message scans hold at
-	// once; a scan that would exceed it waits, then tempfails.
+	// ScanMemory bounds the memory all sessions hold at once: header fields
+	// and in-memory spool as they arrive, and each end-of-message scan
+	// (counted as four times its message). A session that cannot reserve
+	// its share is tempfailed.
 	ScanMemory Size `toml:"scan_memory"`
 	// MaxRecipients caps recipients tracked per message (the MTA has its own
 	// limit; this bounds mailwarden's memory).
 	MaxRecipients int `toml:"max_recipients"`
+	// MaxHeaderBytes bounds the header block of one message as the MTA
+	// passes it; past it the message is refused at end of headers with
+	// 552 5.3.4.
+	MaxHeaderBytes Size `toml:"max_header_bytes"`
+	// MaxHeaderFieldBytes bounds one header field, folded lines included
+	// (Postfix's header_size_limit is the same figure); past it, 552 5.3.4.
+	MaxHeaderFieldBytes Size `toml:"max_header_field_bytes"`
+	// MaxHeaderFields bounds the number of header fields of one message;
+	// past it, 552 5.3.4.
+	MaxHeaderFields int `toml:"max_header_fields"`
 }
 
 // StoreConfig sets retention.
@@ -365,6 +377,11 @@ func defaults() *Config {
 			MIMEDepth:      20,
 			MIMEParts:      1000,
 			MaxRecipients:  1000,
+			// A header block as large as the MIME parser reads, and one field
+			// as large as Postfix keeps.
+			MaxHeaderBytes:      Bytes(1 << 20),
+			MaxHeaderFieldBytes: Bytes(100 << 10),
+			MaxHeaderFields:     2000,
 		},
 		Store: StoreConfig{
 			EventRetention:      Dur(90 * 24 * time.Hour),
@@ -455,13 +472,22 @@ func (v *validator) validate(c *Config) *Policy {
 	v.size("limits.max_message_size", l.MaxMessageSize)
 	v.size("limits.spool_memory", l.SpoolMemory)
 	v.size("limits.scan_memory", l.ScanMemory)
+	v.size("limits.max_header_bytes", l.MaxHeaderBytes)
+	v.size("limits.max_header_field_bytes", l.MaxHeaderFieldBytes)
+	if l.MaxHeaderBytes.err == nil && l.MaxHeaderBytes.N < 1024 {
+		v.add("limits.max_header_bytes", "1MiB is the default", "%d bytes cannot hold an ordinary header", l.MaxHeaderBytes.N)
+	}
+	if l.MaxHeaderFieldBytes.err == nil && l.MaxHeaderFieldBytes.N < 1000 {
+		v.add("limits.max_header_field_bytes", "100KiB is the default", "%d bytes is shorter than RFC 5322's 998-character line", l.MaxHeaderFieldBytes.N)
+	}
 	if l.ScanMemory.err == nil && l.ScanMemory.N < l.MaxMessageSize.N {
 		v.add("limits.scan_memory", "at least limits.max_message_size", "%d bytes cannot hold one message of max_message_size (%d)", l.ScanMemory.N, l.MaxMessageSize.N)
 	}
 	for _, lim := range []struct {
 		key string
 		n   int
-	}{{"limits.mime_depth", l.MIMEDepth}, {"limits.mime_parts", l.MIMEParts}, {"limits.max_recipients", l.MaxRecipients}} {
+	}{{"limits.mime_depth", l.MIMEDepth}, {"limits.mime_parts", l.MIMEParts}, {"limits.max_recipients", l.MaxRecipients},
+		{"limits.max_header_fields", l.MaxHeaderFields}} {
 		if lim.n < 1 {
 			v.add(lim.key, "", "must be at least 1")
 		}

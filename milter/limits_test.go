@@ -1,0 +1,184 @@
+package milter
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	gomilter "github.com/d--j/go-milter"
+
+	"github.com/mailwarden/mailwarden/store"
+)
+
+// nextRow runs send and returns the tracking row it added.
+func nextRow(t *testing.T, st *store.Store, send func()) store.Event {
+	t.Helper()
+	rows := func() []store.Event {
+		evs, err := st.Events(context.Background(), store.EventQuery{Limit: 100000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return evs
+	}
+	before := len(rows())
+	send()
+	var got []store.Event
+	if !waitFor(5*time.Second, func() bool { got = rows(); return len(got) > before }) {
+		t.Fatalf("no new tracking row (%d rows)", len(got))
+	}
+	return got[0]
+}
+
+// TestHeaderLimits: a header past any of its limits is refused at end of
+// headers with 552 5.3.4 naming the limit, before the body is sent, and the
+// tracking row has what was known: subject, From, Message-ID, size, and the
+// deciding rule for each recipient.
+func TestHeaderLimits(t *testing.T) {
+	ts := startServer(t, "[limits]\nmax_header_fields = 50\nmax_header_bytes = \"64KiB\"\nmax_header_field_bytes = \"8KiB\"\n"+testConfig)
+	head := "From: Alice <alice@example.net>\r\nTo: bob@example.com\r\nSubject: flood\r\nMessage-ID: <flood@example.net>\r\n"
+	for _, tc := range []struct {
+		name, extra, rule string
+	}{
+		{"fields", strings.Repeat("X-A: b\r\n", 60), "limits.max_header_fields"},
+		{"one big field", "X-Big: " + strings.Repeat("a", 9000) + "\r\n", "limits.max_header_field_bytes"},
+		{"folded big field", "X-Big: " + strings.Repeat("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n ", 200) + "end\r\n", "limits.max_header_field_bytes"},
+		{"total bytes", strings.Repeat("X-Pad: "+strings.Repeat("p", 7000)+"\r\n", 10), "limits.max_header_bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var o outcome
+			ev := nextRow(t, ts.store, func() {
+				o = send(t, ts.addr, txn{from: "a@example.net", rcpts: []string{"bob@example.com", "carol@example.com"},
+					msg: head + tc.extra + "\r\nbody\r\n"})
+			})
+			if o.stage != "eoh" || o.action.SMTPCode != 552 || !strings.Contains(o.action.SMTPReply, "5.3.4") ||
+				!strings.Contains(o.action.SMTPReply, "rule "+tc.rule) {
+				t.Fatalf("stage %s, %+v; want 552 5.3.4 at end of headers naming %s", o.stage, o.action, tc.rule)
+			}
+			if ev.Stage != "eoh" || ev.Subject != "flood" || ev.MessageID != "<flood@example.net>" ||
+				!strings.Contains(ev.HeaderFrom, "alice@example.net") || ev.Size < int64(len(head)) {
+				t.Errorf("row lacks what was known: stage %q subject %q message-id %q from %q size %d",
+					ev.Stage, ev.Subject, ev.MessageID, ev.HeaderFrom, ev.Size)
+			}
+			if len(ev.Recipients) != 2 {
+				t.Fatalf("recipients %+v", ev.Recipients)
+			}
+			for _, r := range ev.Recipients {
+				if r.Rule != tc.rule || r.Action != "reject" {
+					t.Errorf("recipient %+v: want rule %s, action reject", r, tc.rule)
+				}
+			}
+			if len(ev.Matches) == 0 || ev.Matches[0].Rule != tc.rule || len(ev.Matches[0].Findings) == 0 ||
+				ev.Matches[0].Findings[0].Name != "scan.exclusion" {
+				t.Errorf("matches %+v: want %s with scan.exclusion", ev.Matches, tc.rule)
+			}
+		})
+	}
+}
+
+// TestRefusedRecipientsBounded: a client may send any number of refused
+// RCPTs; the session keeps max_recipients of them for the tracking row and
+// counts the rest.
+func TestRefusedRecipientsBounded(t *testing.T) {
+	ts := startServer(t, "[limits]\nmax_recipients = 10\n"+testConfig)
+	rcpts := make([]string, 0, 500)
+	for range 500 {
+		rcpts = append(rcpts, "nobody@example.com")
+	}
+	ev := nextRow(t, ts.store, func() {
+		c := gomilter.NewClient("tcp", ts.addr, gomilter.WithActions(gomilter.AllClientSupportedActionMasks))
+		s, err := c.Session(gomilter.NewMacroBag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if _, err := s.Conn("c", gomilter.FamilyInet, 25, "198.51.100.1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Helo("c"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Mail("a@example.net", ""); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rcpts {
+			a, err := s.Rcpt(r, "")
+			if err != nil || a.SMTPCode != 550 {
+				t.Fatalf("rcpt: %+v %v", a, err)
+			}
+		}
+		if err := s.Abort(nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if len(ev.Recipients) != 10 {
+		t.Errorf("row keeps %d refused recipients, want 10 (max_recipients)", len(ev.Recipients))
+	}
+	n := 0
+	for _, m := range ev.Matches {
+		if m.Rule == "no-such-user" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("matches %+v: want no-such-user once", ev.Matches)
+	}
+}
+
+// TestScanMemoryCountsHeaders: what sessions hold before end of message
+// counts against limits.scan_memory. With a budget of 1 MiB, one session
+// holding a 700 KiB header leaves too little for a second one, which is
+// tempfailed (451 4.3.1) rather than growing the daemon's memory; once
+// the first ends, the second gets through.
+func TestScanMemoryCountsHeaders(t *testing.T) {
+	ts := startServer(t, "[limits]\nmax_message_size = \"1MiB\"\nscan_memory = \"1MiB\"\n"+testConfig)
+	big := strings.Repeat("X-Pad: "+strings.Repeat("p", 7000)+"\r\n", 100) // ~700 KiB
+	c := gomilter.NewClient("tcp", ts.addr, gomilter.WithActions(gomilter.AllClientSupportedActionMasks))
+	open := func() *gomilter.ClientSession {
+		s, err := c.Session(gomilter.NewMacroBag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Conn("c", gomilter.FamilyInet, 25, "198.51.100.1"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Helo("c"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Mail("a@example.net", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Rcpt("bob@example.com", ""); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DataStart(); err != nil {
+			t.Fatal(err)
+		}
+		hs, _ := SplitMessage([]byte("Subject: held\r\n" + big + "\r\n"))
+		for _, h := range hs {
+			if _, err := s.HeaderField(h.Name, h.Value, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return s
+	}
+	first := open()
+	second := open()
+	a, err := second.HeaderEnd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.SMTPCode != 451 || !strings.Contains(a.SMTPReply, "4.3.1") || !strings.Contains(a.SMTPReply, "limits.scan_memory") {
+		t.Fatalf("second session at end of headers: %+v; want 451 4.3.1 naming limits.scan_memory", a)
+	}
+	second.Close()
+	first.Close()
+	if !waitFor(5*time.Second, func() bool { return ts.srv.Active() == 0 }) {
+		t.Fatal("sessions did not end")
+	}
+	third := open()
+	defer third.Close()
+	if a, err := third.HeaderEnd(); err != nil || a.Type != gomilter.ActionContinue {
+		t.Fatalf("after the memory was given back: %+v %v", a, err)
+	}
+}
