@@ -150,7 +150,6 @@ func wrap76(s string) string {
 	return b.String()
 }
 
-
 // BenchmarkHeaderFlood sends messages of 200,000 tiny header fields over 8
 // sessions at once, as an SMTP client can through Postfix, and reports the
 // daemon's peak heap. Past limits.max_header_fields nothing more is kept,
