@@ -324,6 +324,32 @@ func TestMailwarden(t *testing.T) {
 				}
 			})
 
+			t.Run("a header flood is refused at end of headers, and its row has what was known", func(t *testing.T) {
+				var flood strings.Builder
+				for i := range 2100 { // past limits.max_header_fields (2000)
+					fmt.Fprintf(&flood, "X-F: %d\r\n", i)
+				}
+				data := msg(id("flood"), "header flood", "x")
+				data = append([]byte("X-Before: 1\r\n"+strings.Replace(string(data), "\r\n\r\n", "\r\n"+flood.String()+"\r\n", 1)), nil...)
+				r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"bob@example.com", "carol@example.com"}, data)
+				if r.Data.Code != 552 || !strings.Contains(r.Data.Text, "limits.max_header_fields") {
+					t.Fatalf("want 552 naming limits.max_header_fields: %s", r)
+				}
+				row := mw.trackingRow(t, "--subject", "header flood")
+				if row.Stage != "eoh" || row.Action != "reject" || row.MessageID != "<"+id("flood")+"@example.net>" ||
+					row.Size < 2000*8 || len(row.Recipients) != 2 || row.QueueID == "" {
+					t.Errorf("tracking row %+v", row)
+				}
+				for _, rc := range row.Recipients {
+					if rc.Rule != "limits.max_header_fields" || rc.Action != "reject" {
+						t.Errorf("recipient %+v: want the deciding rule", rc)
+					}
+				}
+				if len(deliveriesOf(sink, id("flood"))) != 0 {
+					t.Error("the flooded message was delivered")
+				}
+			})
+
 			t.Run("listed client network gets 5xx before MAIL", func(t *testing.T) {
 				r := Send(t, mta.SMTPAddr, "127.0.0.66", "alice@example.net", []string{"bob@example.com"}, msg(id("blocked"), "blocked", "x"))
 				stage, reply := r.Rejected()

@@ -144,7 +144,9 @@ func (m *milterSession) reply(r StageResult) (*gomilter.Response, error) {
 		return gomilter.RespContinue, nil
 	}
 	v := r.Verdict
-	m.srv.log.Info("refused", "stage", r.Stage.String(), "rule", v.Rule, "reply", v.Reply.String(),
+	// The transaction's one log line says it all (see logMessage); a
+	// refused recipient is detail until then.
+	m.srv.log.Debug("refused", "stage", r.Stage.String(), "rule", v.Rule, "reply", v.Reply.String(),
 		"client", m.s.Facts.ClientIP, "sender", m.s.Facts.Sender)
 	return replyFor(v.Action, v.Reply)
 }
@@ -167,9 +169,57 @@ func (m *milterSession) log(stage policy.Stage, action, reply string, matches []
 	e := m.s.Event(stage, action, reply, matches, res)
 	m.logged = true
 	m.srv.record(e)
-	m.srv.log.Info("message", "stage", e.Stage, "action", e.Action, "queue_id", e.QueueID, "client", e.ClientIP,
-		"sender", e.Sender, "rcpts", len(e.Recipients), "subject", e.Subject, "size", e.Size,
-		"duration", e.Duration.Round(time.Microsecond), "reply", e.Reply)
+	m.logMessage(e)
+}
+
+// logMessage writes the one daemon log line of a transaction, beside its
+// tracking row, in the manner of clamav-milter and opendkim: queue ID,
+// client, sender, each recipient with its outcome, and the deciding rules
+// with their findings.
+func (m *milterSession) logMessage(e *store.Event) {
+	var rcpts, rules []string
+	for _, r := range e.Recipients {
+		out := r.Address + "=" + r.Action
+		if r.Rule != "" {
+			out += "(" + r.Rule + ")"
+		}
+		rcpts = append(rcpts, out)
+	}
+	if n := m.s.rejectedN - len(m.s.rejected); n > 0 {
+		rcpts = append(rcpts, fmt.Sprintf("(+%d more refused)", n))
+	}
+	for _, mt := range e.Matches {
+		if mt.Action == "" && len(mt.Findings) == 0 {
+			continue // a rule that only modifies, matching everything
+		}
+		var fs []string
+		for _, f := range mt.Findings {
+			fs = append(fs, f.Name+"="+f.Value)
+		}
+		rules = append(rules, mt.Rule+"["+strings.Join(fs, ",")+"]")
+	}
+	attrs := []any{"queue_id", e.QueueID, "client", e.ClientIP, "helo", e.Helo}
+	if e.Stage != "connect" && e.Stage != "helo" { // before MAIL there is no sender, not even <>
+		attrs = append(attrs, "sender", "<"+e.Sender+">")
+	}
+	attrs = append(attrs, "stage", e.Stage, "action", e.Action)
+	if len(rcpts) > 0 {
+		attrs = append(attrs, "rcpts", strings.Join(rcpts, " "))
+	}
+	if len(rules) > 0 {
+		attrs = append(attrs, "rules", strings.Join(rules, " "))
+	}
+	if e.Reply != "" {
+		attrs = append(attrs, "reply", e.Reply)
+	}
+	if len(e.QuarantineIDs) > 0 {
+		attrs = append(attrs, "quarantine", strings.Join(e.QuarantineIDs, ","))
+	}
+	if e.Size > 0 {
+		attrs = append(attrs, "subject", e.Subject, "message_id", e.MessageID, "size", e.Size)
+	}
+	attrs = append(attrs, "duration", e.Duration.Round(time.Microsecond))
+	m.srv.log.Info("message", attrs...)
 }
 
 func (m *milterSession) Connect(host, family string, _ uint16, addr string, mod gomilter.Modifier) (*gomilter.Response, error) {
@@ -423,9 +473,7 @@ func (m *milterSession) logWithQuarantine(res *Result, action string, ids []stri
 	e.QuarantineIDs = ids
 	m.logged = true
 	m.srv.record(e)
-	m.srv.log.Info("message", "stage", "eom", "action", action, "queue_id", e.QueueID, "client", e.ClientIP,
-		"sender", e.Sender, "rcpts", len(e.Recipients), "subject", e.Subject, "size", e.Size,
-		"quarantine", ids, "duration", e.Duration.Round(time.Microsecond))
+	m.logMessage(e)
 }
 
 func (m *milterSession) quarantine(res *Result, g policy.QuarantineGroup) (string, error) {

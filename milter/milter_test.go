@@ -67,6 +67,12 @@ type testServer struct {
 
 func startServer(t testing.TB, config string) *testServer {
 	t.Helper()
+	return startServerLog(t, config, nil)
+}
+
+// startServerLog is [startServer] with the daemon's log also written to w.
+func startServerLog(t testing.TB, config string, w io.Writer) *testServer {
+	t.Helper()
 	cfg, pol, err := policy.Load("test.toml", []byte(config))
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +86,9 @@ func startServer(t testing.TB, config string) *testServer {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
+	}
+	if w != nil {
+		log = slog.New(slog.NewTextHandler(w, nil))
 	}
 	srv := NewServer(rt, st, log)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
