@@ -229,7 +229,7 @@ func releaseEntry(ctx context.Context, cfg *policy.Config, st *store.Store, id s
 	tok := release.Token{ID: e.ID, Rule: e.Rule, Sender: e.Sender, Nonce: release.NewNonce(), Recipients: rcpts,
 		Expires: time.Now().Add(cfg.Release.TokenTTL.D)}
 	in := release.Injector{Addr: smtpAddr, Helo: cfg.Release.Helo}
-	if err := in.Send(ctx, release.Message{From: e.Sender, Recipients: rcpts, Header: release.Sign(key, tok, e.Digest), Raw: e.Raw}); err != nil {
+	if _, err := in.Send(ctx, release.NewMessage(key, tok, e.Raw, nil)); err != nil {
 		return err
 	}
 	if err := st.MarkReleased(ctx, e.ID, rcpts, time.Now()); err != nil {
