@@ -445,6 +445,49 @@ func TestMailwarden(t *testing.T) {
 				}
 			})
 
+			t.Run("a quarantined copy carrying an old release header is released", func(t *testing.T) {
+				// A released copy that was quarantined again keeps the release
+				// header it came with; this one carries a stale one.
+				stale := append([]byte("X-Mailwarden-Release: v1; id=0000; rule=gtube; from=YQ; nonce=n;\r\n\texp=1; rcpt=Yg; mac=AAAA\r\n"),
+					msg(id("again"), "released again", gtube)...)
+				if r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"bob@example.com"}, stale); !r.Accepted() {
+					t.Fatalf("not accepted: %s", r)
+				}
+				row := mw.trackingRow(t, "--subject", "released again")
+				if row.Action != "quarantine" || len(row.QuarantineIDs) != 1 {
+					t.Fatalf("tracking row %+v", row)
+				}
+				qid := row.QuarantineIDs[0]
+				if raw := mw.cli(t, "quarantine", "export", qid[:8]); !strings.HasPrefix(raw, "X-Mailwarden-Release: v1; id=0000") &&
+					!strings.Contains(raw, "\r\nX-Mailwarden-Release: v1; id=0000") {
+					t.Fatalf("the quarantined copy lost its old release header:\n%s", raw)
+				}
+				out := mw.cli(t, "quarantine", "release", qid[:8], "--smtp", mta.SMTPAddr)
+				if !strings.Contains(out, "released to bob@example.com via "+mta.SMTPAddr+": 2.0.0") {
+					t.Errorf("release said %q", out)
+				}
+				d := waitDelivered(t, sink, mta, id("again"), 1)[0]
+				if vs := d.HeaderValues("X-Mailwarden-Release"); len(vs) != 0 {
+					t.Errorf("release headers reached the recipient: %q", vs)
+				}
+				// The released copy names the hop it first came by.
+				found := false
+				for _, v := range d.HeaderValues("Received") {
+					found = found || (strings.Contains(v, "[127.0.0.1]") && strings.Contains(v, "mailwarden quarantine "+qid) &&
+						strings.Contains(v, " id "+row.QueueID+";") && strings.Contains(v, "from "+row.Helo+" "))
+				}
+				if !found {
+					t.Errorf("no trace of the original hop (HELO %s, queue ID %s) in:\n%s", row.Helo, row.QueueID, d.Data)
+				}
+				released := mw.trackingRow(t, "--subject", "released again", "--action", "accept")
+				if len(released.Recipients) != 1 || released.Recipients[0].Action != "accept" {
+					t.Errorf("tracking row of the released copy %+v", released)
+				}
+				if q := mw.quarantined(t, "--subject", "released again"); len(q) != 1 {
+					t.Errorf("quarantined again: %+v", q)
+				}
+			})
+
 			t.Run("ISO-2022-JP subject is tagged and stays readable", func(t *testing.T) {
 				subject := "=?ISO-2022-JP?B?GyRCMnE1RCRON28bKEI=?=" // 会議の件
 				r := Send(t, mta.SMTPAddr, "127.0.0.1", "alice@example.net", []string{"bob@example.com"}, msg(id("jp"), subject, "本文"))

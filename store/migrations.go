@@ -115,6 +115,11 @@ CREATE TABLE release_claims (
 CREATE INDEX release_claims_time ON release_claims (time_ns);
 ALTER TABLE events ADD COLUMN findings TEXT;  -- JSON array of Finding, NULL if none
 `,
+	// 4: the original hop of a quarantined message, for the trace of its release.
+	`
+ALTER TABLE quarantine ADD COLUMN helo TEXT NOT NULL DEFAULT '';
+ALTER TABLE quarantine ADD COLUMN client_name TEXT NOT NULL DEFAULT '';
+`,
 }
 
 // migrate brings the schema up to len(list), applying each missing version in

@@ -20,11 +20,16 @@ type QuarantineEntry struct {
 	ID   string
 	Time time.Time // when the message was quarantined; read back in UTC
 	// Area is the named quarantine area, e.g. "spam", "virus", "policy".
-	Area       string
-	Rule       string
-	Reason     string
-	QueueID    string
-	ClientIP   string
+	Area     string
+	Rule     string
+	Reason   string
+	QueueID  string
+	ClientIP string
+	// ClientName and Helo are the client's reverse name and HELO name, kept
+	// with the queue ID and the time so that a release can name the
+	// original hop in its trace.
+	ClientName string
+	Helo       string
 	Sender     string
 	Recipients []string // the recipients this copy applies to
 	HeaderFrom string   // decoded UTF-8
@@ -67,10 +72,10 @@ func (s *Store) AddQuarantine(ctx context.Context, q *QuarantineEntry) (string, 
 	}
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO quarantine (
-		id, time_ns, area, rule, reason, queue_id, client_ip, sender, sender_key,
+		id, time_ns, area, rule, reason, queue_id, client_ip, client_name, helo, sender, sender_key,
 		sender_domain, header_from, subject, subject_fold, message_id, size, digest
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, unixNano(t), q.Area, q.Rule, q.Reason, q.QueueID, q.ClientIP, q.Sender, senderKey,
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		id, unixNano(t), q.Area, q.Rule, q.Reason, q.QueueID, q.ClientIP, q.ClientName, q.Helo, q.Sender, senderKey,
 		senderDomain, q.HeaderFrom, q.Subject, foldText(q.Subject), q.MessageID, size, digest,
 	); err != nil {
 		return "", fmt.Errorf("store: add quarantine: %w", err)
@@ -122,7 +127,7 @@ type QuarantineQuery struct {
 	Limit        int
 }
 
-const quarantineColumns = `id, time_ns, area, rule, reason, queue_id, client_ip, sender,
+const quarantineColumns = `id, time_ns, area, rule, reason, queue_id, client_ip, client_name, helo, sender,
 	header_from, subject, message_id, size, digest`
 
 // ListQuarantine returns the entries matching q, newest first, with their
@@ -185,7 +190,7 @@ func scanQuarantine(row rowScanner) (QuarantineEntry, error) {
 		e      QuarantineEntry
 		timeNS int64
 	)
-	err := row.Scan(&e.ID, &timeNS, &e.Area, &e.Rule, &e.Reason, &e.QueueID, &e.ClientIP,
+	err := row.Scan(&e.ID, &timeNS, &e.Area, &e.Rule, &e.Reason, &e.QueueID, &e.ClientIP, &e.ClientName, &e.Helo,
 		&e.Sender, &e.HeaderFrom, &e.Subject, &e.MessageID, &e.Size, &e.Digest)
 	e.Time = fromNano(timeNS)
 	return e, err
@@ -251,7 +256,7 @@ func (s *Store) GetQuarantine(ctx context.Context, id string) (*QuarantineEntry,
 		e      QuarantineEntry
 		timeNS int64
 	)
-	err = row.Scan(&e.ID, &timeNS, &e.Area, &e.Rule, &e.Reason, &e.QueueID, &e.ClientIP,
+	err = row.Scan(&e.ID, &timeNS, &e.Area, &e.Rule, &e.Reason, &e.QueueID, &e.ClientIP, &e.ClientName, &e.Helo,
 		&e.Sender, &e.HeaderFrom, &e.Subject, &e.MessageID, &e.Size, &e.Digest, &e.Raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: quarantine %q: %w", id, ErrNotFound)

@@ -49,6 +49,8 @@ func TestQuarantineAddGet(t *testing.T) {
 				Reason:     "ClamAV: Eicar-Signature",
 				QueueID:    "4XyZ",
 				ClientIP:   "192.0.2.1",
+				ClientName: "mx.example.com",
+				Helo:       "mx.example.com",
 				Sender:     "alice@example.com",
 				Recipients: []string{"Bob@Example.net", "carol@example.org"},
 				HeaderFrom: "アリス <alice@example.com>",

@@ -51,7 +51,7 @@ var pruneBatch = 500
 // Store is mailwarden's persistent state in one SQLite database. It is safe
 // for concurrent use; writes are serialised on one connection.
 type Store struct {
-	w   *sql.DB // the one writer: MaxOpenConns(1), BEGIN IMMEDIATE
+	w   *sql.DB // the one writer: MaxOpenConns(1), BEGIN IMMEDIATE; r when read-only
 	r   *sql.DB // reader pool: query_only
 	log *slog.Logger
 }
@@ -119,7 +119,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Store, error) {
 // checkpoints the write-ahead log into the database file.
 func (s *Store) Close() error {
 	var errs []error
-	if s.r != nil {
+	if s.r != nil && s.r != s.w { // a read-only store has one pool
 		errs = append(errs, s.r.Close())
 	}
 	errs = append(errs, s.w.Close())

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/mailwarden/mailwarden/milter"
@@ -20,16 +21,48 @@ type listFlag []string
 func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 
+// The exit status of `mailwarden check` is the message's verdict. 1 and 2
+// stay the errors and usage mistakes of every command.
+const (
+	exitAccept     = 0 // delivered to every recipient still in the transaction
+	exitQuarantine = 3 // some or all recipients' copy goes to the quarantine (quarantine, discard, split)
+	exitReject     = 4
+	exitTempfail   = 5
+)
+
+// verdictExit maps a dry run's message action to the exit status.
+func verdictExit(action string) int {
+	switch action {
+	case "accept":
+		return exitAccept
+	case "reject":
+		return exitReject
+	case "tempfail":
+		return exitTempfail
+	}
+	return exitQuarantine // split, quarantine, discard, quarantine+discard
+}
+
 func init() {
 	register(&command{
 		name:    "check",
 		summary: "dry-run a message through the rules, offline",
-		usage:   "[-c config] --ip 192.0.2.1 --helo NAME --from SENDER --rcpt RCPT [--rcpt …] [--json] message.eml",
-		help: `Runs the same session code as the daemon, stage by stage, and prints each
-stage's answer and matched rules with their findings, then each recipient's
-final outcome. Nothing is stored, quarantined or sent. Use "-" to read the
-message from standard input.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer) error {
+		usage:   "[-c config] --rcpt RCPT [--rcpt …] [--ip 192.0.2.1] [--helo NAME] [--from SENDER] [--auth USER] [--json] message.eml",
+		help: `Runs the same session code as the daemon, stage by stage, and prints what
+was decided at each stage (its answer and the rules matched there, with
+their findings), then each recipient's final outcome. Nothing is stored,
+quarantined or sent. Use "-" to read the message from standard input.
+Without --ip the client has no address (network rules do not match);
+without --from the sender is the null sender <>.
+
+Exit status: the message's verdict, so scripts need not parse the output:
+  0  accept: delivered to every recipient still in the transaction
+  3  quarantine: some or all recipients' copy is quarantined or discarded
+     (the --json "action" is quarantine, discard or split)
+  4  reject
+  5  tempfail
+  1  an error (unreadable message, bad config), 2 a usage mistake.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
 			var cf configFlags
 			cf.register(fs)
 			ip := fs.String("ip", "", "client `address`")
@@ -40,9 +73,19 @@ message from standard input.`,
 			var rcpts listFlag
 			fs.Var(&rcpts, "rcpt", "envelope `recipient` (repeat for several)")
 			asJSON := fs.Bool("json", false, "print one JSON document")
-			return func(_ context.Context, args []string, out io.Writer) error {
-				if len(args) != 1 || len(rcpts) == 0 {
-					return errUsage
+			return func(_ context.Context, args []string, s *stdio) error {
+				var missing []string
+				if len(rcpts) == 0 {
+					missing = append(missing, "--rcpt ADDRESS")
+				}
+				if len(args) == 0 {
+					missing = append(missing, "the message file (or - for standard input)")
+				}
+				if len(missing) > 0 {
+					return usageErrorf("missing %s", strings.Join(missing, " and "))
+				}
+				if len(args) > 1 {
+					return usageErrorf("one message at a time, got %d: %s", len(args), strings.Join(args, " "))
 				}
 				var addr netip.Addr
 				if *ip != "" {
@@ -55,7 +98,7 @@ message from standard input.`,
 				var msg []byte
 				var err error
 				if args[0] == "-" {
-					msg, err = io.ReadAll(os.Stdin)
+					msg, err = io.ReadAll(s.in)
 				} else {
 					msg, err = os.ReadFile(args[0])
 				}
@@ -69,17 +112,39 @@ message from standard input.`,
 				rt := &milter.Runtime{Config: cfg, Policy: pol, SpoolDir: os.TempDir()}
 				rep := milter.DryRun(rt, milter.DryRunInput{ClientIP: addr, ClientName: *name, Helo: *helo,
 					AuthUser: *auth, From: *from, Rcpts: rcpts, Message: msg}, quietLogger())
+				stageOnly(rep)
 				if *asJSON {
-					enc := json.NewEncoder(out)
+					enc := json.NewEncoder(s.out)
 					enc.SetIndent("", "  ")
-					return enc.Encode(rep)
+					if err := enc.Encode(rep); err != nil {
+						return err
+					}
+				} else {
+					printReport(s.out, rep)
 				}
-				printReport(out, rep)
+				if code := verdictExit(rep.Action); code != exitAccept {
+					return exitError(code)
+				}
 				return nil
 			}
 		},
 	})
 }
+
+// stageOnly leaves each stage with the matches decided at that stage: the
+// engine reports every match up to a stage, so without this a connect-stage
+// rule would be shown again at HELO, MAIL and every RCPT.
+func stageOnly(rep *milter.DryRunReport) {
+	for i := range rep.Stages {
+		st := &rep.Stages[i]
+		st.Matches = slices.DeleteFunc(st.Matches, func(m policy.Match) bool { return m.Stage.String() != st.Stage })
+	}
+}
+
+// contentStage reports whether a stage's matches are told per recipient:
+// at end of headers and end of message the session reports no matches of
+// its own, and each recipient's verdict holds those decided there.
+func contentStage(stage string) bool { return stage == "eoh" || stage == "eom" }
 
 func printReport(out io.Writer, rep *milter.DryRunReport) {
 	for _, s := range rep.Stages {
@@ -89,6 +154,31 @@ func printReport(out io.Writer, rep *milter.DryRunReport) {
 		}
 		fmt.Fprintf(out, "%-8s%s: %s\n", s.Stage, who, s.Answer)
 		printMatches(out, s.Matches, "    ")
+		if !contentStage(s.Stage) || len(s.Matches) > 0 {
+			continue
+		}
+		// The matches decided at this stage, per recipient; once when all
+		// recipients share them.
+		var per [][]policy.Match
+		same := true
+		for _, r := range rep.Recipients {
+			ms := slices.DeleteFunc(slices.Clone(r.Matches), func(m policy.Match) bool { return m.Stage.String() != s.Stage })
+			if len(per) > 0 && !sameMatches(per[0], ms) {
+				same = false
+			}
+			per = append(per, ms)
+		}
+		for i, r := range rep.Recipients {
+			if len(per[i]) == 0 {
+				continue
+			}
+			if same {
+				printMatches(out, per[i], "    ")
+				break
+			}
+			fmt.Fprintf(out, "    for <%s>:\n", r.Address)
+			printMatches(out, per[i], "        ")
+		}
 	}
 	if len(rep.Findings) > 0 {
 		fmt.Fprintln(out, "findings:")
@@ -120,8 +210,13 @@ func printReport(out io.Writer, rep *milter.DryRunReport) {
 			fmt.Fprintf(out, " %q", r.Reply)
 		}
 		fmt.Fprintln(out)
-		printMatches(out, r.Matches, "        ")
 	}
+}
+
+func sameMatches(a, b []policy.Match) bool {
+	return slices.EqualFunc(a, b, func(x, y policy.Match) bool {
+		return x.Rule == y.Rule && x.Stage == y.Stage && x.Action == y.Action && slices.Equal(x.Findings, y.Findings)
+	})
 }
 
 func printMatches(out io.Writer, ms []policy.Match, indent string) {

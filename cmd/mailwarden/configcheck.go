@@ -13,17 +13,24 @@ func init() {
 	register(&command{
 		name:    "config check",
 		summary: "validate a config file and show when each rule is decided",
-		usage:   "[-c config.toml]",
+		usage:   "[FILE | -c FILE]",
 		help: `Reports every problem at once, each with file, line and key, and exits 1
 if there is any. On success it prints each rule with the stage at which it
-is decided: the earliest SMTP stage where all of its facts are known.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer) error {
+is decided: the earliest SMTP stage where all of its facts are known.
+Without a file it checks the embedded default config.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
 			var cf configFlags
 			cf.register(fs)
-			return func(_ context.Context, args []string, out io.Writer) error {
-				if len(args) > 0 {
-					return errUsage
+			return func(_ context.Context, args []string, s *stdio) error {
+				switch {
+				case len(args) > 1:
+					return fmt.Errorf("one config file at a time, got %d", len(args))
+				case len(args) == 1 && cf.file != "" && cf.file != args[0]:
+					return fmt.Errorf("two config files: -c %s and %s", cf.file, args[0])
+				case len(args) == 1:
+					cf.file = args[0]
 				}
+				out := s.out
 				cfg, pol, err := cf.load()
 				if err != nil {
 					return err // a *policy.ConfigError is printed whole by run

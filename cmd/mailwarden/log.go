@@ -7,22 +7,39 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
+	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/mailwarden/mailwarden/store"
 )
 
+// logActions are the final actions the milter writes to the tracking log.
+var logActions = []string{"accept", "reject", "tempfail", "quarantine", "discard", "quarantine+discard", "split",
+	"tempfail(internal)", "accept(internal)"}
+
+// tableRcpts is how many recipients a table row shows before "+N more".
+const tableRcpts = 2
+
 func init() {
 	register(&command{
 		name:    "log",
 		summary: "query the message-tracking log",
-		usage:   "[-c config] [--data DIR] [--since T] [--until T] [--direction D] [--sender A] [--rcpt A] [--subject TEXT] [--action A] [--ip IP] [--limit N] [--format table|json|csv]",
-		help: `Prints tracking-log rows, newest first. Times are RFC 3339, a date, or an
+		usage:   "[-c config] [--data DIR] [--since T] [--until T] [--queue-id ID] [--direction D] [--sender A] [--rcpt A] [--subject TEXT] [--action A] [--ip IP|CIDR] [--limit N] [--format table|json|csv]",
+		help: `Prints tracking-log rows, newest first: at most --limit (100), and a note
+on standard error when more rows match. Times are RFC 3339, a date, or an
 age such as 24h or 7d. Addresses match exactly (case-insensitive) or by
-domain with *@example.com. --subject matches a substring, case-insensitive.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer) error {
+domain with *@example.com. --subject matches a substring, case-insensitive.
+--queue-id is the MTA's queue ID, as in its log. --ip takes an address or a
+network (192.0.2.0/24, 2001:db8::/32). --action is one of
+` + strings.Join(logActions, ", ") + `.
+
+The table shows "-" for the sender of a connection refused before MAIL,
+and at most ` + fmt.Sprint(tableRcpts) + ` recipients (then "+N more"); json and csv carry every
+recipient and every field. The store is opened read-only: the command
+creates nothing, and fails when the data directory holds no store.`,
+		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
 			var cf configFlags
 			cf.register(fs)
 			since := fs.String("since", "", "only rows at or after `time`")
@@ -32,11 +49,12 @@ domain with *@example.com. --subject matches a substring, case-insensitive.`,
 			fs.StringVar(&q.Sender, "sender", "", "envelope sender `address` or *@domain")
 			fs.StringVar(&q.Recipient, "rcpt", "", "recipient `address` or *@domain")
 			fs.StringVar(&q.Subject, "subject", "", "subject `text` (substring)")
-			fs.StringVar(&q.Action, "action", "", "final `action`: accept, reject, tempfail, discard, split, …")
-			fs.StringVar(&q.ClientIP, "ip", "", "client `IP` address")
-			fs.IntVar(&q.Limit, "limit", 100, "at most `N` rows")
+			fs.StringVar(&q.Action, "action", "", "final `action`: accept, reject, tempfail, quarantine, discard, split, …")
+			ip := fs.String("ip", "", "client `address` or network (CIDR)")
+			queueID := fs.String("queue-id", "", "the MTA's queue `ID`")
+			limit := fs.Int("limit", 100, "at most `N` rows")
 			format := fs.String("format", "table", "table, json (one object per line) or csv")
-			return func(ctx context.Context, args []string, out io.Writer) error {
+			return func(ctx context.Context, args []string, s *stdio) error {
 				if len(args) > 0 {
 					return errUsage
 				}
@@ -44,6 +62,32 @@ domain with *@example.com. --subject matches a substring, case-insensitive.`,
 				case "", "inbound", "outbound", "internal", "mixed":
 				default:
 					return fmt.Errorf("--direction: %q is not inbound, outbound, internal or mixed", q.Direction)
+				}
+				if q.Action != "" && !slices.Contains(logActions, q.Action) {
+					return fmt.Errorf("--action: %q is not an action of the log (%s)", q.Action, strings.Join(logActions, ", "))
+				}
+				switch *format {
+				case "table", "json", "csv":
+				default:
+					return fmt.Errorf("--format: %q is not table, json or csv", *format)
+				}
+				if *limit < 1 {
+					return fmt.Errorf("--limit: %d is not a positive number", *limit)
+				}
+				var keep []func(*store.Event) bool
+				if *ip != "" {
+					f, exact, err := ipFilter(*ip)
+					if err != nil {
+						return err
+					}
+					if exact != "" {
+						q.ClientIP = exact // the store's index answers
+					} else {
+						keep = append(keep, f)
+					}
+				}
+				if id := strings.TrimSpace(*queueID); id != "" {
+					keep = append(keep, func(e *store.Event) bool { return strings.EqualFold(e.QueueID, id) })
 				}
 				var err error
 				now := time.Now()
@@ -53,19 +97,107 @@ domain with *@example.com. --subject matches a substring, case-insensitive.`,
 				if q.Until, err = parseWhen(*until, now); err != nil {
 					return fmt.Errorf("--until: %w", err)
 				}
-				_, st, done, err := cf.loadStore(ctx)
+				_, st, done, err := cf.loadStore(ctx, false)
 				if err != nil {
 					return err
 				}
 				defer done()
-				evs, err := st.Events(ctx, q)
+				evs, more, err := queryEvents(ctx, st, q, keep, *limit)
 				if err != nil {
 					return err
 				}
-				return printEvents(out, evs, *format)
+				if err := printEvents(s.out, evs, *format); err != nil {
+					return err
+				}
+				if more {
+					fmt.Fprintf(s.err, "mailwarden log: showing the newest %d rows; more match (raise --limit or narrow the query)\n", *limit)
+				}
+				return nil
 			}
 		},
 	})
+}
+
+// ipFilter reads --ip: an address, matched by the store, or a network,
+// matched here.
+func ipFilter(s string) (keep func(*store.Event) bool, exact string, err error) {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return nil, a.Unmap().String(), nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return nil, "", fmt.Errorf("--ip: %q is neither an IP address nor a network such as 192.0.2.0/24", s)
+	}
+	p = p.Masked()
+	return func(e *store.Event) bool {
+		a, err := netip.ParseAddr(e.ClientIP)
+		return err == nil && p.Contains(a.Unmap())
+	}, "", nil
+}
+
+// eventPage is how many rows queryEvents reads at a time when it filters.
+var eventPage = 500
+
+// queryEvents returns at most limit events matching q and every keep
+// filter, newest first, and whether more match. Filters the store cannot
+// apply are applied here, page by page down the time index.
+func queryEvents(ctx context.Context, st *store.Store, q store.EventQuery, keep []func(*store.Event) bool, limit int) ([]store.Event, bool, error) {
+	if len(keep) == 0 {
+		q.Limit = limit + 1
+		evs, err := st.Events(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		if len(evs) > limit {
+			return evs[:limit], true, nil
+		}
+		return evs, false, nil
+	}
+	var out []store.Event
+	seen := map[int64]bool{} // events at the page boundary, read twice
+	q.Limit = eventPage
+	for {
+		page, err := st.Events(ctx, q)
+		if err != nil {
+			return nil, false, err
+		}
+		fresh := 0
+	rows:
+		for i := range page {
+			e := &page[i]
+			if seen[e.ID] {
+				continue
+			}
+			fresh++
+			for _, k := range keep {
+				if !k(e) {
+					continue rows
+				}
+			}
+			if len(out) == limit {
+				return out, true, nil
+			}
+			out = append(out, *e)
+		}
+		if len(page) < q.Limit {
+			return out, false, nil
+		}
+		// Next page: up to and including the last time read, since Until is
+		// exclusive and other rows may share that time; the rows already
+		// read at that time are skipped by ID.
+		last := page[len(page)-1].Time
+		clear(seen)
+		for _, e := range page {
+			if e.Time.Equal(last) {
+				seen[e.ID] = true
+			}
+		}
+		q.Until = last.Add(time.Nanosecond)
+		if fresh == 0 { // a whole page at one instant: step past it
+			q.Until = last
+			clear(seen)
+		}
+	}
 }
 
 func rcptSummary(rs []store.RecipientOutcome) string {
@@ -74,6 +206,30 @@ func rcptSummary(rs []store.RecipientOutcome) string {
 		parts[i] = r.Address + "=" + r.Action
 	}
 	return strings.Join(parts, " ")
+}
+
+// rcptShort is rcptSummary cut to tableRcpts recipients for the table.
+func rcptShort(rs []store.RecipientOutcome) string {
+	if len(rs) <= tableRcpts {
+		return rcptSummary(rs)
+	}
+	return fmt.Sprintf("%s +%d more", rcptSummary(rs[:tableRcpts]), len(rs)-tableRcpts)
+}
+
+// senderCell shows the envelope sender, "<>" being the null sender; a row
+// that ended before MAIL has no sender at all and shows "-".
+func senderCell(e *store.Event) string {
+	if e.Stage == "connect" || e.Stage == "helo" {
+		return "-"
+	}
+	return "<" + e.Sender + ">"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
 
 func matchSummary(ms []store.Match) string {
@@ -115,22 +271,13 @@ func printEvents(out io.Writer, evs []store.Event, format string) error {
 		}
 		w.Flush()
 		return w.Error()
-	case "table":
-		tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "TIME\tCLIENT\tDIR\tSENDER\tRECIPIENTS\tSUBJECT\tACTION\tRULES")
-		for _, e := range evs {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Time.Local().Format("2006-01-02 15:04:05"), e.ClientIP,
-				e.Direction, "<"+e.Sender+">", rcptSummary(e.Recipients), clip(e.Subject, 40), e.Action, matchSummary(e.Matches))
-		}
-		return tw.Flush()
 	}
-	return fmt.Errorf("--format: %q is not table, json or csv", format)
-}
-
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
+	var t table
+	t.add("TIME", "QUEUE ID", "CLIENT", "DIR", "SENDER", "RECIPIENTS", "SUBJECT", "ACTION", "RULES")
+	for i := range evs {
+		e := &evs[i]
+		t.add(e.Time.Local().Format("2006-01-02 15:04:05"), dash(e.QueueID), dash(e.ClientIP), dash(e.Direction),
+			senderCell(e), dash(rcptShort(e.Recipients)), clip(e.Subject, 40), e.Action, matchSummary(e.Matches))
 	}
-	return string(r[:n-1]) + "…"
+	return t.write(out)
 }

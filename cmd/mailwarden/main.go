@@ -13,8 +13,11 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/mattn/go-isatty"
 
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
@@ -27,8 +30,26 @@ type command struct {
 	summary string
 	usage   string // first line of help: arguments
 	help    string // further help
-	flags   func(fs *flag.FlagSet) func(ctx context.Context, args []string, out io.Writer) error
+	flags   func(fs *flag.FlagSet) func(ctx context.Context, args []string, s *stdio) error
 }
+
+// stdio is what a command reads and writes: results to out, notes,
+// prompts and the daemon's banner to err.
+type stdio struct {
+	in       io.Reader
+	out, err io.Writer
+	// interactive: in is a terminal, so a command may ask for confirmation.
+	interactive bool
+}
+
+// stdin and isTerminal are variables so that tests can play a terminal.
+var (
+	stdin      io.Reader = os.Stdin
+	isTerminal           = func(f any) bool {
+		file, ok := f.(*os.File)
+		return ok && isatty.IsTerminal(file.Fd())
+	}
+)
 
 var commands = map[string]*command{}
 
@@ -36,6 +57,17 @@ func register(c *command) { commands[c.name] = c }
 
 // errUsage makes main print the command's usage and exit 2.
 var errUsage = errors.New("usage")
+
+// usageError is a usage mistake with a word on what is wrong, printed
+// before the usage.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+func (e *usageError) Unwrap() error { return errUsage }
+
+func usageErrorf(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
 
 // exitError carries an exit status without another message.
 type exitError int
@@ -47,6 +79,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "--version" || args[0] == "-V" || args[0] == "-version") {
+		args = append([]string{"version"}, args[1:]...)
+	}
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
 		overview(stderr)
 		if len(args) == 0 {
@@ -90,7 +125,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		usage(stderr, c, fs)
 		return 2
 	}
-	err = runFn(ctx, pos, stdout)
+	err = runFn(ctx, pos, &stdio{in: stdin, out: stdout, err: stderr, interactive: isTerminal(stdin)})
 	var ee exitError
 	var ce *policy.ConfigError
 	switch {
@@ -103,6 +138,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%d problem(s)\n", len(ce.Problems))
 		return 1
 	case errors.Is(err, errUsage):
+		var ue *usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "mailwarden %s: %s\n\n", c.name, ue.msg)
+		}
 		usage(stderr, c, fs)
 		return 2
 	case errors.As(err, &ee):
@@ -162,6 +201,8 @@ type configFlags struct {
 	file   string
 	data   string
 	listen string // serve's --listen
+	// serve's --socket-mode and --socket-group
+	socketMode, socketGroup string
 }
 
 func (c *configFlags) register(fs *flag.FlagSet) {
@@ -187,27 +228,57 @@ func (c *configFlags) load() (*policy.Config, *policy.Policy, error) {
 	if c.listen != "" {
 		cfg.Server.Listen = c.listen
 	}
+	if c.socketMode != "" {
+		if _, err := strconv.ParseUint(c.socketMode, 8, 32); err != nil {
+			return nil, nil, fmt.Errorf("--socket-mode: %q is not an octal file mode such as 0660", c.socketMode)
+		}
+		cfg.Server.SocketMode = c.socketMode
+	}
+	if c.socketGroup != "" {
+		cfg.Server.SocketGroup = c.socketGroup
+	}
 	return cfg, pol, nil
 }
 
 // loadStore loads the config and opens its store, for the commands that
-// read the tracking log or the quarantine. done closes the store and, when
-// root ran the command on a data directory owned by the daemon's user,
-// hands the files SQLite (or a release key) may have created back to that
-// user, so the daemon can still open them.
-func (c *configFlags) loadStore(ctx context.Context) (cfg *policy.Config, st *store.Store, done func(), err error) {
+// read the tracking log or the quarantine: read-only unless write is set.
+// Neither creates a database: a directory without one is an error ("no
+// store at DIR"), since an empty store made on the spot would read as
+// "nothing logged". done closes the store and, when root ran the command on
+// a data directory owned by the daemon's user, hands the files SQLite (or a
+// release key) may have created back to that user, so the daemon can still
+// open them.
+func (c *configFlags) loadStore(ctx context.Context, write bool) (cfg *policy.Config, st *store.Store, done func(), err error) {
 	cfg, _, err = c.load()
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	st, err = openStore(ctx, cfg, quietLogger())
+	dir, err := filepath.Abs(cfg.Server.DataDir)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if write {
+		if _, err := os.Stat(filepath.Join(dir, store.DBFile)); errors.Is(err, os.ErrNotExist) {
+			return nil, nil, nil, noStore(dir)
+		}
+		st, err = store.Open(ctx, dir, quietLogger())
+	} else {
+		st, err = store.OpenReadOnly(ctx, dir, quietLogger())
+		if errors.Is(err, store.ErrNoStore) {
+			return nil, nil, nil, noStore(dir)
+		}
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	return cfg, st, func() {
 		st.Close()
-		keepOwner(cfg.Server.DataDir)
+		keepOwner(dir)
 	}, nil
+}
+
+func noStore(dir string) error {
+	return fmt.Errorf("no store at %s (no %s there): give the daemon's config with -c, or its data directory with --data", dir, store.DBFile)
 }
 
 // keepOwner gives the store's files the owner of the data directory.
@@ -228,7 +299,8 @@ func keepOwner(dir string) {
 	}
 }
 
-// openStore opens the data directory's store, creating the directory.
+// openStore opens the data directory's store for the daemon, creating the
+// directory and the database.
 func openStore(ctx context.Context, cfg *policy.Config, log *slog.Logger) (*store.Store, error) {
 	dir, err := filepath.Abs(cfg.Server.DataDir)
 	if err != nil {

@@ -11,7 +11,10 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"os/user"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -28,22 +31,32 @@ func init() {
 	register(&command{
 		name:    "serve",
 		summary: "run the milter daemon",
-		usage:   "[-c config.toml] [--listen inet:HOST:PORT|unix:/path] [--data DIR]",
+		usage:   "[-c config.toml] [--listen inet:HOST:PORT|unix:/path] [--socket-mode MODE] [--socket-group GROUP] [--data DIR]",
 		help: `Speaks milter protocol 6 to Postfix (smtpd_milters) or Sendmail
 (INPUT_MAIL_FILTER). Without -c the embedded default config applies.
+
+Started on a terminal, it prints the main.cf and sendmail.mc lines that
+attach the MTA to standard error; under systemd it logs one line instead.
+A unix socket is created with server.socket_mode and server.socket_group
+(or --socket-mode and --socket-group); if Postfix's user could not connect
+to it as created, a warning says so. For a chrooted Postfix smtpd (Debian's
+default) put the socket under /var/spool/postfix: the banner gives the path
+as Postfix must write it, inside the chroot.
 
 Signals: SIGHUP reloads the config file atomically (a bad config is logged
 and the old one stays in force); SIGTERM and SIGINT stop accepting and wait
 up to server.shutdown_timeout for open sessions.`,
-		flags: func(fs *flag.FlagSet) func(context.Context, []string, io.Writer) error {
+		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
 			var cf configFlags
 			cf.register(fs)
 			fs.StringVar(&cf.listen, "listen", "", "milter `socket`, inet:HOST:PORT or unix:/path; overrides server.listen")
-			return func(ctx context.Context, args []string, out io.Writer) error {
+			fs.StringVar(&cf.socketMode, "socket-mode", "", "octal `mode` of a unix socket, e.g. 0660; overrides server.socket_mode")
+			fs.StringVar(&cf.socketGroup, "socket-group", "", "`group` owning a unix socket, e.g. postfix; overrides server.socket_group")
+			return func(ctx context.Context, args []string, s *stdio) error {
 				if len(args) > 0 {
 					return errUsage
 				}
-				return serve(ctx, &cf, out)
+				return serve(ctx, &cf, s)
 			}
 		},
 	})
@@ -79,7 +92,7 @@ func buildRuntime(cfg *policy.Config, pol *policy.Policy) (*milter.Runtime, erro
 	return &milter.Runtime{Config: cfg, Policy: pol, ReleaseKey: key, SpoolDir: spool}, nil
 }
 
-func serve(ctx context.Context, cf *configFlags, out io.Writer) error {
+func serve(ctx context.Context, cf *configFlags, s *stdio) error {
 	cfg, pol, err := cf.load()
 	if err != nil {
 		return err
@@ -102,9 +115,19 @@ func serve(ctx context.Context, cf *configFlags, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	printAttach(out, cfg.Server.Listen, ln.Addr().String())
+	network, path, _ := policy.ParseListen(cfg.Server.Listen)
+	var sockProblem string
+	if network == "unix" {
+		sockProblem = socketProblem(path, "postfix")
+	}
+	if isTerminal(s.err) {
+		printAttach(s.err, cfg.Server.Listen, ln.Addr().String(), sockProblem)
+	}
+	if sockProblem != "" {
+		log.Warn(sockProblem, "socket", path)
+	}
 	log.Info("mailwarden serving", "listen", cfg.Server.Listen, "config", cfg.File, "data", cfg.Server.DataDir,
-		"rules", len(pol.Rules), "version", version)
+		"rules", len(pol.Rules), "version", buildVersion())
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -213,10 +236,14 @@ func pruneLoop(ctx context.Context, st *store.Store, srv *milter.Server, log *sl
 	}
 }
 
+// postfixQueueDir is where a chrooted Postfix smtpd lives (queue_directory).
+const postfixQueueDir = "/var/spool/postfix"
+
 // printAttach prints the MTA configuration that attaches to this daemon.
-func printAttach(out io.Writer, spec, bound string) {
-	network, _, _ := policy.ParseListen(spec)
-	postfix, sendmail := spec, spec
+// problem, when set, says why Postfix cannot use the socket as created.
+func printAttach(out io.Writer, spec, bound, problem string) {
+	network, path, _ := policy.ParseListen(spec)
+	var postfix, sendmail, notes string
 	if network == "tcp" {
 		host, port := splitHostPort(bound)
 		postfix = "inet:" + joinHostPort(host, port)
@@ -225,13 +252,24 @@ func printAttach(out io.Writer, spec, bound string) {
 			sendmail = "inet6:" + port + "@" + host
 		}
 	} else {
-		_, path, _ := strings.Cut(spec, ":")
 		postfix, sendmail = "unix:"+path, "local:"+path
+		if inChroot, ok := strings.CutPrefix(path, postfixQueueDir+"/"); ok {
+			// A chrooted smtpd resolves the path inside its chroot.
+			postfix = "unix:/" + inChroot
+			notes += fmt.Sprintf("    # the path inside Postfix's chroot (%s), as a chrooted smtpd and cleanup\n"+
+				"    # (Debian's default) must write it; if they are not chrooted, write unix:%s\n", postfixQueueDir, path)
+		} else {
+			notes += fmt.Sprintf("    # a chrooted smtpd (Debian's default) cannot reach this socket: listen under\n"+
+				"    # %s, e.g. unix:%s/mailwarden/milter.sock, or on inet:\n", postfixQueueDir, postfixQueueDir)
+		}
+		if problem != "" {
+			notes += "    # WARNING: " + problem + "\n"
+		}
 	}
 	fmt.Fprintf(out, `mailwarden is listening on %s
 
 Postfix: add to main.cf, then 'postfix reload':
-    smtpd_milters = %s
+%s    smtpd_milters = %s
     non_smtpd_milters = $smtpd_milters
     milter_protocol = 6
     milter_default_action = tempfail
@@ -242,10 +280,48 @@ Postfix: add to main.cf, then 'postfix reload':
     milter_connect_macros = j {daemon_name} {daemon_addr} {client_name} {client_ptr} v _
 
 Sendmail: add to sendmail.mc, then rebuild sendmail.cf and restart:
-    INPUT_MAIL_FILTER(`+"`mailwarden', `S=%s, F=T, T=C:30s;S:30s;R:5m;E:10m'"+`)
-    define(`+"`confMILTER_MACROS_CONNECT', `j, _, {daemon_name}, {if_name}, {if_addr}, {client_name}, {client_ptr}'"+`)
+    INPUT_MAIL_FILTER(`+"`mailwarden', `S=%s, F=T, T=C:30s;S:30s;R:5m;E:10m')"+`
+    define(`+"`confMILTER_MACROS_CONNECT', `j, _, {daemon_name}, {if_name}, {if_addr}, {client_name}, {client_ptr}')"+`
 
-`, bound, postfix, sendmail)
+`, bound, notes, postfix, sendmail)
+}
+
+// socketProblem says why the MTA's user mtaUser could not connect to the
+// unix socket at path as it was created, or "" when it can (or when there
+// is no such user to ask about). Connecting needs write permission on the
+// socket.
+func socketProblem(path, mtaUser string) string {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return ""
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return ""
+	}
+	u, err := user.Lookup(mtaUser)
+	if err != nil {
+		return "" // no Postfix here to judge for
+	}
+	mode := fi.Mode().Perm()
+	if u.Uid == "0" || mode&0o002 != 0 || (mode&0o200 != 0 && u.Uid == strconv.FormatUint(uint64(st.Uid), 10)) {
+		return ""
+	}
+	gid := strconv.FormatUint(uint64(st.Gid), 10)
+	group := gid
+	if g, err := user.LookupGroupId(gid); err == nil {
+		group = g.Name
+	}
+	if mode&0o020 != 0 {
+		gids, _ := u.GroupIds()
+		if u.Gid == gid || slices.Contains(gids, gid) {
+			return ""
+		}
+		return fmt.Sprintf("user %s cannot connect to the socket as created (mode %04o, group %s, which %s is not in): "+
+			"set server.socket_group (or --socket-group) to %s", mtaUser, mode, group, mtaUser, mtaUser)
+	}
+	return fmt.Sprintf("user %s cannot connect to the socket as created (mode %04o, group %s): "+
+		"set server.socket_mode (or --socket-mode) to 0660 and server.socket_group (or --socket-group) to %s", mtaUser, mode, group, mtaUser)
 }
 
 func splitHostPort(a string) (string, string) {

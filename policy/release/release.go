@@ -188,12 +188,33 @@ func LoadOrCreateKey(dir string) ([]byte, error) {
 	return k, f.Close()
 }
 
-// Message is a message to re-inject.
+// Message is a message to re-inject, made by [NewMessage].
 type Message struct {
 	From       string // envelope sender, "" for the null sender
 	Recipients []string
-	Header     string // the release header value from [Sign]
-	Raw        []byte // the original message bytes
+	// Data is what follows DATA: the trace field, the release header, then
+	// the quarantined bytes without their old release headers.
+	Data []byte
+}
+
+// NewMessage makes the message that releases raw, a quarantined copy, to
+// tok's recipients from tok's sender. Release headers already in raw (a
+// released copy that was quarantined again) are removed first, and the
+// token is signed over what remains: the milter honours exactly one release
+// header and checks the digest of everything after it, so an old header
+// left in place would make it honour none. A non-nil trace goes first as a
+// Received: field, where the milter allows trace fields before the release
+// header, so that the released copy names the hop it originally came by.
+func NewMessage(key []byte, tok Token, raw []byte, trace *Trace) Message {
+	raw, _ = StripHeaders(raw)
+	header := Sign(key, tok, Digest(raw))
+	var data []byte
+	if trace != nil {
+		data = append(data, "Received: "+trace.Received()+"\r\n"...)
+	}
+	data = append(data, Header+": "+header+"\r\n"...)
+	data = append(data, raw...)
+	return Message{From: tok.Sender, Recipients: slices.Clone(tok.Recipients), Data: data}
 }
 
 // Injector re-injects released mail by SMTP.
@@ -203,12 +224,32 @@ type Injector struct {
 	Timeout time.Duration
 }
 
-// Send re-injects m: the release header first, then the original bytes
-// unchanged. It returns the per-recipient errors joined; a recipient the MTA
-// refuses is not delivered.
-func (in Injector) Send(ctx context.Context, m Message) error {
-	data := make([]byte, 0, len(Header)+len(m.Header)+4+len(m.Raw))
-	data = append(data, Header+": "+m.Header+"\r\n"...)
-	data = append(data, m.Raw...)
-	return sendSMTP(ctx, in, m.From, m.Recipients, data)
+// Result is what the MTA accepted of a re-injected message.
+type Result struct {
+	// Accepted are the recipients the MTA took the message for.
+	Accepted []string
+	// Refused are the recipients it refused at RCPT, with its reply.
+	Refused []Refusal
+	// Reply is its answer to the end of DATA, e.g. "2.0.0 Ok: queued as
+	// 4XYZ": the queue ID to follow the released copy by.
+	Reply string
+}
+
+// Refusal is one recipient the MTA would not take.
+type Refusal struct {
+	Recipient string
+	Reply     string // the MTA's reply, e.g. "550 5.1.1 User unknown"
+	Err       error
+}
+
+// ErrAllRefused reports that the MTA refused every recipient, so nothing
+// was sent.
+var ErrAllRefused = errors.New("release: the MTA refused every recipient")
+
+// Send re-injects m. It delivers to the recipients the MTA accepts and
+// reports the others in [Result.Refused]; it returns an error when the
+// message went to nobody: no connection, a refused sender or DATA, or every
+// recipient refused ([ErrAllRefused], joined with each refusal).
+func (in Injector) Send(ctx context.Context, m Message) (*Result, error) {
+	return sendSMTP(ctx, in, m.From, m.Recipients, m.Data)
 }
