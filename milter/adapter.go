@@ -483,6 +483,7 @@ func (m *milterSession) quarantine(res *Result, g policy.QuarantineGroup) (strin
 	q := &store.QuarantineEntry{
 		Time: time.Now(), Area: g.Area, Rule: g.Rule, Reason: g.Reason,
 		QueueID: m.s.QueueID, Sender: m.s.Facts.Sender, Recipients: g.Recipients,
+		ClientName: m.s.Facts.ClientName, Helo: m.s.Facts.Helo,
 		HeaderFrom: msg.From, Subject: msg.Subject, MessageID: msg.MessageID,
 		Size: int64(len(res.Raw)), Raw: res.Raw,
 	}
