@@ -1,0 +1,264 @@
+package check
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mailwarden/mailwarden/policy"
+)
+
+// Runner runs one configuration's active checks. It is shared by every
+// session on that configuration; each session gets a [Run].
+type Runner struct {
+	active []Activation
+	// Observe, when set, is told of every check run (for metrics).
+	Observe func(check string, d time.Duration, err error)
+}
+
+// Activation is an active check, why it runs, and the stage at which the
+// session waits for it.
+type Activation struct {
+	Check Check
+	Await policy.Stage
+	Why   string
+}
+
+// NewRunner activates the checks of set that the policy can use: those
+// with a declared finding some enabled rule names (used maps a name to the
+// earliest stage of such a rule), and those that run always. The others
+// never run.
+func NewRunner(set *Set, used map[string]policy.Stage) *Runner {
+	r := &Runner{}
+	for _, c := range set.Checks() {
+		await, why, ok := policy.StageEOM, "", false
+		for name, st := range used {
+			if set.declarer(name) == c {
+				if !ok || st < await {
+					await, why = st, "rules use "+name
+				}
+				ok = true
+			}
+		}
+		if a, isAlways := c.(Always); isAlways && !ok {
+			ok, why = true, a.Always()
+		}
+		if !ok {
+			continue
+		}
+		start := c.Stage()
+		if c.Scope() == ScopeRecipient {
+			start = max(start, policy.StageRcpt)
+		}
+		r.active = append(r.active, Activation{Check: c, Await: max(await, start), Why: why})
+	}
+	return r
+}
+
+// Active lists the checks that run, for `config check`.
+func (r *Runner) Active() []Activation { return r.active }
+
+// Run is one session's use of a [Runner]: the results by scope, and the
+// checks still running.
+type Run struct {
+	r   *Runner
+	env *Env
+
+	mu   sync.Mutex
+	conn map[string]*result            // by check name
+	tx   map[string]*result            // by check name
+	rcpt map[string]map[string]*result // by recipient, then check name
+	txCtx    context.Context
+	txCancel context.CancelFunc
+	connCtx    context.Context
+	connCancel context.CancelFunc
+}
+
+type result struct {
+	act      *Activation
+	done     chan struct{}
+	findings []Finding
+	err      error
+}
+
+// NewRun starts a session's run.
+func (r *Runner) NewRun(env *Env) *Run {
+	u := &Run{r: r, env: env, conn: map[string]*result{}}
+	u.connCtx, u.connCancel = context.WithCancel(context.Background())
+	u.ResetTx()
+	return u
+}
+
+// ResetTx forgets the transaction's and the recipients' results, and stops
+// their checks still running; connection results stay.
+func (u *Run) ResetTx() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.txCancel != nil {
+		u.txCancel()
+	}
+	u.tx, u.rcpt = map[string]*result{}, map[string]map[string]*result{}
+	u.txCtx, u.txCancel = context.WithCancel(u.connCtx)
+}
+
+// Close stops every check still running.
+func (u *Run) Close() {
+	u.txCancel()
+	u.connCancel()
+}
+
+// Start runs, in the background, the connection- and transaction-scoped
+// checks whose stage is stage and that have not run in their scope yet.
+func (u *Run) Start(stage policy.Stage, in *Input) {
+	for i := range u.r.active {
+		a := &u.r.active[i]
+		c := a.Check
+		if c.Scope() == ScopeRecipient || c.Stage() != stage {
+			continue
+		}
+		u.mu.Lock()
+		m, ctx := u.tx, u.txCtx
+		if c.Scope() == ScopeConnection {
+			m, ctx = u.conn, u.connCtx
+		}
+		if m[c.Name()] == nil {
+			m[c.Name()] = u.launch(ctx, a, in)
+		}
+		u.mu.Unlock()
+	}
+}
+
+// StartRcpt runs, in the background, the recipient-scoped checks for rcpt
+// whose stage is at or before stage (RCPT for the recipient's own checks,
+// end of message for those that need the content).
+func (u *Run) StartRcpt(stage policy.Stage, rcpt string, in *Input) {
+	for i := range u.r.active {
+		a := &u.r.active[i]
+		c := a.Check
+		if c.Scope() != ScopeRecipient || max(c.Stage(), policy.StageRcpt) > stage {
+			continue
+		}
+		u.mu.Lock()
+		m := u.rcpt[rcpt]
+		if m == nil {
+			m = map[string]*result{}
+			u.rcpt[rcpt] = m
+		}
+		if m[c.Name()] == nil {
+			rin := *in
+			rin.Rcpt = rcpt
+			m[c.Name()] = u.launch(u.txCtx, a, &rin)
+		}
+		u.mu.Unlock()
+	}
+}
+
+func (u *Run) launch(parent context.Context, a *Activation, in *Input) *result {
+	res := &result{act: a, done: make(chan struct{})}
+	in.Env = u.env
+	go func() {
+		defer close(res.done)
+		c := a.Check
+		ctx, cancel := context.WithTimeout(parent, c.Budget())
+		defer cancel()
+		start := time.Now()
+		res.findings, res.err = safeRun(ctx, c, in)
+		if res.err == nil && ctx.Err() != nil && parent.Err() == nil {
+			res.err = fmt.Errorf("check: %s: time budget %v spent: %w", c.Name(), c.Budget(), ctx.Err())
+		}
+		d := time.Since(start)
+		if u.r.Observe != nil {
+			u.r.Observe(c.Name(), d, res.err)
+		}
+		if u.env != nil && u.env.Log != nil {
+			u.env.Log.Debug("check", "check", c.Name(), "duration", d, "findings", len(res.findings), "err", res.err)
+		}
+	}()
+	return res
+}
+
+// safeRun runs a check, turning a panic into an error: a check's bug costs
+// its findings, never the session.
+func safeRun(ctx context.Context, c Check, in *Input) (fs []Finding, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			fs, err = nil, fmt.Errorf("check: %s panicked: %v\n%s", c.Name(), p, debug.Stack())
+		}
+	}()
+	return c.Run(ctx, in)
+}
+
+// Failure is a failed check whose failure mode is tempfail.
+type Failure struct {
+	Check string
+	Err   error
+}
+
+// Await waits for every started check that rules at stage or before need,
+// and for rcpt's own checks (rcpt "" for none). It returns the first failure
+// whose mode is tempfail, or nil.
+func (u *Run) Await(stage policy.Stage, rcpt string) *Failure {
+	u.mu.Lock()
+	var wait []*result
+	for _, m := range []map[string]*result{u.conn, u.tx, u.rcpt[rcpt]} {
+		for _, res := range m {
+			if res.act.Await <= stage {
+				wait = append(wait, res)
+			}
+		}
+	}
+	u.mu.Unlock()
+	var fail *Failure
+	for _, res := range wait {
+		<-res.done
+		if res.err != nil && res.act.Check.OnError() != OnErrorSkip && fail == nil {
+			fail = &Failure{Check: res.act.Check.Name(), Err: res.err}
+		}
+	}
+	return fail
+}
+
+// Findings are the findings of the finished checks that rcpt's rules see:
+// the connection's, the transaction's and rcpt's own, with a check.error
+// for each failed check. Checks still running contribute nothing yet.
+func (u *Run) Findings(rcpt string) []Finding {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	var out []Finding
+	for _, m := range []map[string]*result{u.conn, u.tx, u.rcpt[rcpt]} {
+		for _, name := range sortedKeys(m) {
+			res := m[name]
+			select {
+			case <-res.done:
+			default:
+				continue
+			}
+			out = append(out, res.findings...)
+			if res.err != nil {
+				out = append(out, Finding{Name: FindingError, Value: name, Where: "check:" + name,
+					Reason: firstLine(res.err.Error())})
+			}
+		}
+	}
+	return out
+}
+
+func sortedKeys(m map[string]*result) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}

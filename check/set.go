@@ -1,0 +1,127 @@
+package check
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/mailwarden/mailwarden/policy"
+)
+
+// Set is the checks one loaded configuration runs, and the catalog of the
+// findings they declare: rules are checked against it at load, and the
+// stage of a rule on a finding is the stage of the check declaring it.
+type Set struct {
+	checks []Check
+	exact  map[string]Check
+	family map[string]Check // "dnsbl." for "dnsbl.*"
+}
+
+var _ policy.Catalog = (*Set)(nil)
+
+// NewSet builds a set; two checks with one name, or one finding declared
+// twice, are an error.
+func NewSet(cs ...Check) (*Set, error) {
+	s := &Set{exact: map[string]Check{}, family: map[string]Check{}}
+	names := map[string]bool{}
+	for _, c := range cs {
+		if names[c.Name()] {
+			return nil, fmt.Errorf("check: two checks named %q", c.Name())
+		}
+		names[c.Name()] = true
+		for _, d := range c.Findings() {
+			if p, ok := strings.CutSuffix(d.Name, "*"); ok {
+				if o := s.family[p]; o != nil {
+					return nil, fmt.Errorf("check: findings %s declared by %s and %s", d.Name, o.Name(), c.Name())
+				}
+				s.family[p] = c
+				continue
+			}
+			if o := s.exact[d.Name]; o != nil {
+				return nil, fmt.Errorf("check: finding %s declared by %s and %s", d.Name, o.Name(), c.Name())
+			}
+			s.exact[d.Name] = c
+		}
+		s.checks = append(s.checks, c)
+	}
+	return s, nil
+}
+
+// Checks are the set's checks, in registration order.
+func (s *Set) Checks() []Check { return s.checks }
+
+// declarer is the check that declares a finding name: an exact
+// declaration, else the longest family prefix.
+func (s *Set) declarer(name string) Check {
+	if c := s.exact[name]; c != nil {
+		return c
+	}
+	var best Check
+	bestLen := -1
+	for p, c := range s.family {
+		if strings.HasPrefix(name, p) && len(p) > bestLen {
+			best, bestLen = c, len(p)
+		}
+	}
+	return best
+}
+
+// FindingStage implements [policy.Catalog]: the stage at which the finding
+// is known, which is its check's stage (RCPT at the earliest for a
+// recipient-scoped check).
+func (s *Set) FindingStage(name string) (policy.Stage, bool) {
+	c := s.declarer(name)
+	if c == nil {
+		return 0, false
+	}
+	st := c.Stage()
+	if c.Scope() == ScopeRecipient {
+		st = max(st, policy.StageRcpt)
+	}
+	return st, true
+}
+
+// FindingNames implements [policy.Catalog]: every declared name, families
+// as "prefix.*", sorted.
+func (s *Set) FindingNames() []string {
+	var out []string
+	for n := range s.exact {
+		out = append(out, n)
+	}
+	for p := range s.family {
+		out = append(out, p+"*")
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Builder makes a configuration's checks of one kind. Check packages
+// register one from init; later ones read their config section.
+type Builder func() []Check
+
+var (
+	buildersMu sync.Mutex
+	builders   []Builder
+)
+
+// Register adds a builder; check packages call it from init.
+func Register(b Builder) {
+	buildersMu.Lock()
+	defer buildersMu.Unlock()
+	builders = append(builders, b)
+}
+
+// Build runs every registered builder and returns the set, with extra
+// checks (the session's own, tests' fakes) added.
+func Build(extra ...Check) (*Set, error) {
+	buildersMu.Lock()
+	bs := slices.Clone(builders)
+	buildersMu.Unlock()
+	var all []Check
+	for _, b := range bs {
+		all = append(all, b()...)
+	}
+	return NewSet(append(all, extra...)...)
+}
