@@ -68,12 +68,12 @@ type Run struct {
 	r   *Runner
 	env *Env
 
-	mu   sync.Mutex
-	conn map[string]*result            // by check name
-	tx   map[string]*result            // by check name
-	rcpt map[string]map[string]*result // by recipient, then check name
-	txCtx    context.Context
-	txCancel context.CancelFunc
+	mu         sync.Mutex
+	conn       map[string]*result            // by check name
+	tx         map[string]*result            // by check name
+	rcpt       map[string]map[string]*result // by recipient, then check name
+	txCtx      context.Context
+	txCancel   context.CancelFunc
 	connCtx    context.Context
 	connCancel context.CancelFunc
 }
