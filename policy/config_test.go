@@ -246,8 +246,8 @@ func TestValidationProblems(t *testing.T) {
 		{"direction", rule + "direction = \"sideways\"\naction = \"reject\"\n",
 			`c.toml:3: rule[0].direction: "sideways" is not a direction (hint: inbound, outbound, internal or any)`},
 		{"bad senders", rule + "senders = [\"ok@x.example, bad\"]\nsenders_except = [\"a*b@x\"]\naction = \"reject\"\n",
-			"c.toml:3: rule[0].senders: address pattern \"bad\" has no @ (use user@domain, *@domain, *@*.domain or user@*)\n" +
-				"c.toml:4: rule[0].senders_except: address pattern \"a*b@x\": * is allowed only as the whole local part"},
+			"c.toml:3: rule[0].senders[0]: address pattern \"bad\" has no @ (hint: " + AddressForms + ")\n" +
+				"c.toml:4: rule[0].senders_except[0]: address pattern \"a*b@x\": * is allowed only as the whole local part (hint: " + AddressForms + ")"},
 		{"bad clients", rule + "clients = [\"1.2.3.4-300\"]\nclients_except = [\"x\"]\naction = \"reject\"\n",
 			"c.toml:3: rule[0].clients: \"1.2.3.4-300\": range end \"300\" must be a number from 0 to 255 (hint: 1.2.3.4, 1.2.3.0/24, 1.2.3.4-223, 2001:db8::/32)\n" +
 				"c.toml:4: rule[0].clients_except: \"x\" is not an IP address, CIDR network or range"},
@@ -665,7 +665,9 @@ internal_domains = ["a.example"]
 		"rule[0]":                          6,
 		"rule[0].name":                     7,
 		"rule[0].senders":                  8,
-		"rule[0].senders[1]":               8,
+		"rule[0].senders[0]":               9, // an array over lines: each element's own line
+		"rule[0].senders[1]":               10,
+		"rule[0].senders[2]":               8, // no such element: the key's line
 		"rule[0].expr":                     12,
 		"rule[0].action":                   17,
 		"rule[0].headers":                  18,
@@ -704,6 +706,40 @@ internal_domains = ["a.example"]
 	}
 	if _, ok := k.indexed["rule[0].x"]; ok {
 		t.Error("a line inside a multi-line string was indexed as a key")
+	}
+}
+
+// TestIndexKeysArrayElements checks the element lines of arrays that span
+// lines: commas and brackets inside strings, nested values and comments do
+// not shift the count.
+func TestIndexKeysArrayElements(t *testing.T) {
+	src := `[[rule]]
+name = "r"
+senders = ["a@x.example", "b,]@x.example",
+  "c@x.example", # , ]
+  [1, [2, 3]], { k = "v,", l = [4] },
+
+  'd]@x.example'
+]
+action = "reject"
+`
+	k := indexKeys([]byte(src))
+	for key, want := range map[string]int{
+		"rule[0].senders[0]": 3,
+		"rule[0].senders[1]": 3,
+		"rule[0].senders[2]": 4,
+		"rule[0].senders[3]": 5,
+		"rule[0].senders[4]": 5,
+		"rule[0].senders[5]": 7,
+		"rule[0].senders[6]": 3,
+		"rule[0].action":     9,
+	} {
+		if got := k.line(key); got != want {
+			t.Errorf("line(%q) = %d, want %d", key, got, want)
+		}
+	}
+	if len(k.elems) != 4 {
+		t.Errorf("elems %v, want the 4 elements not on the key's line", k.elems)
 	}
 }
 
@@ -857,6 +893,11 @@ func FuzzIndexKeys(f *testing.F) {
 		for key, n := range k.indexed {
 			if n < 1 || n > lines {
 				t.Fatalf("indexed %q at line %d of %d", key, n, lines)
+			}
+		}
+		for key, n := range k.elems {
+			if n < 1 || n > lines {
+				t.Fatalf("element %q at line %d of %d", key, n, lines)
 			}
 		}
 		for key, ns := range k.plain {

@@ -115,7 +115,7 @@ func (v *stageVisitor) Visit(n *ast.Node) {
 				v.cond.nets[last.Value] = l
 			case id.Value == "addr_match":
 				if _, err := ParseAddressPattern(last.Value); err != nil {
-					v.err = fmt.Errorf("addr_match: %v", err)
+					v.err = fmt.Errorf("addr_match: %v; patterns are %s", err, AddressForms)
 				}
 			}
 		}
