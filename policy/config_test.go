@@ -74,6 +74,7 @@ func TestLoadDefault(t *testing.T) {
 		"too-many-recipients": {StageRcpt, ActionTempfail, "452 4.5.3 Too many recipients", ""},
 		"message-too-big":     {StageEOM, ActionReject, "552 5.3.4 Message too big", ""},
 		"scan-exclusion":      {StageEOM, ActionQuarantine, "", "exclusion"},
+		"ambiguous-mime":      {StageEOM, ActionQuarantine, "", "exclusion"},
 		"gtube":               {StageEOM, ActionQuarantine, "", "spam"},
 		"malformed-mime":      {StageEOM, ActionNone, "", ""},
 	}
@@ -90,7 +91,7 @@ func TestLoadDefault(t *testing.T) {
 				r.Name, r.Stage, r.Action, r.Reply, r.Area, w.stage, w.action, w.reply, w.area)
 		}
 	}
-	if want := "too-many-recipients message-too-big scan-exclusion gtube malformed-mime"; strings.Join(names, " ") != want {
+	if want := "too-many-recipients message-too-big scan-exclusion ambiguous-mime gtube malformed-mime"; strings.Join(names, " ") != want {
 		t.Errorf("rules %q, want file order %q", names, want)
 	}
 	if r := ruleByName(t, pol, "message-too-big"); len(r.Conditions) != 1 || r.Conditions[0].String() != "size > 150000000 bytes" {
