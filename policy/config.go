@@ -31,6 +31,8 @@ type Config struct {
 	Store StoreConfig `toml:"store"`
 	// Release configures how quarantined mail is re-injected.
 	Release ReleaseConfig `toml:"release"`
+	// Policy holds settings of the rule set as a whole.
+	Policy PolicyConfig `toml:"policy"`
 	// Rules are evaluated per recipient at the earliest stage where their facts
 	// are known; within a stage, in file order.
 	Rules []RuleConfig `toml:"rule"`
@@ -126,6 +128,15 @@ type ReleaseConfig struct {
 	Key string `toml:"key"`
 	// TokenTTL is how long a release header stays valid after the release.
 	TokenTTL Duration `toml:"token_ttl"`
+}
+
+// PolicyConfig holds settings of the rule set as a whole.
+type PolicyConfig struct {
+	// AllowNoRules lets a config without any enabled [[rule]] load. Without
+	// rules no mail is checked at all, not even GTUBE or a message that could
+	// not be scanned, so such a config is refused unless this says it is
+	// meant; a SIGHUP to it then keeps the old config in force.
+	AllowNoRules bool `toml:"allow_no_rules"`
 }
 
 // RuleConfig is one rule as written in the config file. All conditions that
@@ -294,7 +305,7 @@ func Load(file string, src []byte) (*Config, *Policy, error) {
 			return nil, nil, &ConfigError{Problems: typeProblems}
 		}
 	}
-	v := &validator{file: file, lines: lines, problems: typeProblems}
+	v := &validator{file: file, lines: lines, problems: typeProblems, lastLine: lastLine(src)}
 	unknownSeen := map[string]int{}
 	for _, k := range md.Undecoded() {
 		path := k.String()            // quoted where needed, for the message
@@ -382,7 +393,19 @@ func defaults() *Config {
 type validator struct {
 	file     string
 	lines    keyLines
+	lastLine int // the last line that is not blank, 0 for none
 	problems []Problem
+}
+
+// lastLine returns the number of the last line of src that is not blank.
+func lastLine(src []byte) int {
+	last := 0
+	for i, l := range bytes.Split(src, []byte("\n")) {
+		if len(bytes.TrimSpace(l)) > 0 {
+			last = i + 1
+		}
+	}
+	return last
 }
 
 func (v *validator) add(key, hint, format string, args ...any) {
@@ -495,6 +518,21 @@ func (v *validator) validate(c *Config) *Policy {
 		}
 		if r != nil && !r.Enabled {
 			pol.Disabled = append(pol.Disabled, r)
+		}
+	}
+	if len(pol.Rules) == 0 && !c.Policy.AllowNoRules {
+		const (
+			what = "so no mail is checked: GTUBE, unscannable, ambiguous and oversized messages are delivered"
+			hint = "add rules (contrib/mailwarden.toml has the baseline), or set allow_no_rules = true in [policy] to mean it"
+		)
+		switch {
+		case v.lines.line("policy.allow_no_rules") > 0:
+			v.add("policy.allow_no_rules", hint, "no enabled [[rule]], %s", what)
+		case len(c.Rules) > 0:
+			v.add("rule[0].enabled", hint, "every rule is disabled, %s", what)
+		default:
+			v.problems = append(v.problems, Problem{File: v.file, Line: v.lastLine, Key: "rule",
+				Msg: "no enabled [[rule]], " + what, Hint: hint})
 		}
 	}
 	return pol

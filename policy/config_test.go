@@ -143,6 +143,41 @@ func describePolicy(p *Policy) string {
 	return b.String()
 }
 
+// TestNoRules checks that a config without an enabled rule is refused unless
+// it says so: without rules no mail is checked, not even GTUBE or a message
+// that could not be scanned, and a SIGHUP to such a file would drop the
+// baseline of a running daemon.
+func TestNoRules(t *testing.T) {
+	const msg = "no enabled [[rule]], so no mail is checked: GTUBE, unscannable, ambiguous and oversized messages are delivered" +
+		" (hint: add rules (contrib/mailwarden.toml has the baseline), or set allow_no_rules = true in [policy] to mean it)"
+	tests := []struct{ name, src, want string }{
+		{"empty file", "", "c.toml: rule: " + msg},
+		{"comments only", "# nothing here\n\n", "c.toml:1: rule: " + msg},
+		{"settings only", "[server]\nlisten = \"inet:127.0.0.1:8899\"\n\n[organization]\ninternal_domains = [\"example.com\"]\n\n",
+			"c.toml:5: rule: " + msg},
+		{"every rule disabled", "[[rule]]\nname = \"a\"\nenabled = false\naction = \"reject\"\n\n[[rule]]\nname = \"b\"\nenabled = false\naction = \"reject\"\n",
+			"c.toml:3: rule[0].enabled: every rule is disabled, so no mail is checked: GTUBE, unscannable, ambiguous and oversized messages are delivered" +
+				" (hint: add rules (contrib/mailwarden.toml has the baseline), or set allow_no_rules = true in [policy] to mean it)"},
+		{"said no", "[policy]\nallow_no_rules = false\n", "c.toml:2: policy.allow_no_rules: " + msg},
+		{"other problems too", "[server]\nmax_sessions = 0\n",
+			"c.toml:2: server.max_sessions: must be at least 1\nc.toml:2: rule: " + msg},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkProblems(t, loadErr(t, tt.src), strings.Split(tt.want, "\n"))
+		})
+	}
+
+	_, pol := mustLoad(t, "[policy]\nallow_no_rules = true\n")
+	if len(pol.Rules) != 0 {
+		t.Errorf("%d rules", len(pol.Rules))
+	}
+	_, pol = mustLoad(t, "[policy]\nallow_no_rules = true\n[[rule]]\nname = \"a\"\nenabled = false\naction = \"reject\"\n")
+	if len(pol.Rules) != 0 || len(pol.Disabled) != 1 {
+		t.Errorf("%d rules, %d disabled", len(pol.Rules), len(pol.Disabled))
+	}
+}
+
 func TestUnknownKeys(t *testing.T) {
 	src := `[server]
 listen = "inet:127.0.0.1:8899"
@@ -290,7 +325,7 @@ func TestValidationProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := Load("c.toml", []byte(tt.src))
+			_, _, err := Load("c.toml", []byte(tt.src+allowNoRules))
 			if err == nil {
 				t.Fatalf("no error, want:\n%s", tt.want)
 			}
@@ -300,6 +335,10 @@ func TestValidationProblems(t *testing.T) {
 		})
 	}
 }
+
+// allowNoRules, appended to a test config, lets it load without enabled
+// rules, so the test sees only the problems it is about.
+const allowNoRules = "\n[policy]\nallow_no_rules = true\n"
 
 // TestProblemLines checks lines reported from places the key-line index must
 // work hard for: multi-line strings and arrays before the key, and decode
@@ -338,7 +377,7 @@ func TestProblemLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ps := loadErr(t, tt.src)
+			ps := loadErr(t, tt.src+allowNoRules)
 			p := ps[len(ps)-1]
 			if p.Line != tt.line || p.Key != tt.key {
 				if tt.bug != "" {
@@ -468,7 +507,7 @@ func TestRuleStage(t *testing.T) {
 	}
 
 	// Disabled rules are compiled too, so `config check` can show them.
-	_, pol := mustLoad(t, "[[rule]]\nname = \"off\"\nenabled = false\nsubject = \"x\"\naction = \"reject\"\n")
+	_, pol := mustLoad(t, "[policy]\nallow_no_rules = true\n[[rule]]\nname = \"off\"\nenabled = false\nsubject = \"x\"\naction = \"reject\"\n")
 	if len(pol.Rules) != 0 || len(pol.Disabled) != 1 || pol.Disabled[0].Stage != StageEOH || pol.Disabled[0].Enabled {
 		t.Errorf("Rules %v, Disabled %v", pol.Rules, pol.Disabled)
 	}
