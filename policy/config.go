@@ -214,6 +214,9 @@ type Problem struct {
 	Key  string // key path, e.g. "rule[2].action"
 	Msg  string
 	Hint string
+	// Warning marks a problem that does not stop the config from loading;
+	// see [Policy.Warnings].
+	Warning bool
 }
 
 func (p Problem) String() string {
@@ -221,6 +224,9 @@ func (p Problem) String() string {
 	b.WriteString(p.File)
 	if p.Line > 0 {
 		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	if p.Warning {
+		b.WriteString(": warning")
 	}
 	if p.Key != "" {
 		fmt.Fprintf(&b, ": %s", p.Key)
@@ -266,8 +272,15 @@ func LoadDefault() (*Config, *Policy, error) {
 	return Load("(embedded default)", defaultTOML)
 }
 
-// Load decodes and validates src, named file in messages.
+// Load decodes and validates src, named file in messages. A config that
+// loads may still have [Policy.Warnings].
 func Load(file string, src []byte) (*Config, *Policy, error) {
+	return load(file, src, true)
+}
+
+// load is [Load]; compare says whether to warn about the protections of the
+// embedded default that src lacks, which the default itself is loaded without.
+func load(file string, src []byte, compare bool) (*Config, *Policy, error) {
 	lines := indexKeys(src)
 	// A type mismatch (max_sessions = "many") stops BurntSushi/toml at the
 	// first one. To report every problem at once, blank the offending line
@@ -305,7 +318,7 @@ func Load(file string, src []byte) (*Config, *Policy, error) {
 			return nil, nil, &ConfigError{Problems: typeProblems}
 		}
 	}
-	v := &validator{file: file, lines: lines, problems: typeProblems, lastLine: lastLine(src)}
+	v := &validator{file: file, lines: lines, problems: typeProblems, lastLine: lastLine(src), compare: compare}
 	unknownSeen := map[string]int{}
 	for _, k := range md.Undecoded() {
 		path := k.String()            // quoted where needed, for the message
@@ -325,6 +338,8 @@ func Load(file string, src []byte) (*Config, *Policy, error) {
 		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
 		return nil, nil, &ConfigError{Problems: v.problems}
 	}
+	sort.SliceStable(v.warnings, func(i, j int) bool { return v.warnings[i].Line < v.warnings[j].Line })
+	pol.Warnings = v.warnings
 	return cfg, pol, nil
 }
 
@@ -393,8 +408,10 @@ func defaults() *Config {
 type validator struct {
 	file     string
 	lines    keyLines
-	lastLine int // the last line that is not blank, 0 for none
+	lastLine int  // the last line that is not blank, 0 for none
+	compare  bool // warn about protections of the embedded default this config lacks
 	problems []Problem
+	warnings []Problem
 }
 
 // lastLine returns the number of the last line of src that is not blank.
@@ -507,8 +524,10 @@ func (v *validator) validate(c *Config) *Policy {
 
 	pol := &Policy{Org: org, FailOpen: s.OnError == "accept"}
 	names := map[string]int{}
+	index := map[*Rule]int{}
 	for i := range c.Rules {
 		r := v.rule(i, &c.Rules[i])
+		index[r] = i
 		if first, dup := names[c.Rules[i].Name]; dup && c.Rules[i].Name != "" {
 			v.add(fmt.Sprintf("rule[%d].name", i), fmt.Sprintf("rule[%d] has the same name", first), "duplicate rule name %q", c.Rules[i].Name)
 		}
@@ -534,6 +553,10 @@ func (v *validator) validate(c *Config) *Policy {
 			v.problems = append(v.problems, Problem{File: v.file, Line: v.lastLine, Key: "rule",
 				Msg: "no enabled [[rule]], " + what, Hint: hint})
 		}
+	}
+	v.unconditionalWarnings(pol, index)
+	if v.compare {
+		v.baselineWarnings(pol)
 	}
 	return pol
 }

@@ -886,12 +886,12 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("limits = { mime_depth = 0 }\n[[rule]]\nname='a'\nheaders={X=\"(\"}\ntag_subject='x'\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		cfg, pol, err := Load("f.toml", src)
+		lines := bytes.Count(src, []byte("\n")) + 1
 		if err != nil {
 			var ce *ConfigError
 			if !errors.As(err, &ce) || !errors.Is(err, ErrConfig) || len(ce.Problems) == 0 {
 				t.Fatalf("error %T %v is not a ConfigError with problems", err, err)
 			}
-			lines := bytes.Count(src, []byte("\n")) + 1
 			for _, p := range ce.Problems {
 				if p.Line < 0 || p.Line > lines || p.File != "f.toml" {
 					t.Fatalf("problem %q outside the %d-line file", p, lines)
@@ -901,6 +901,11 @@ func FuzzLoadConfig(f *testing.F) {
 		}
 		if cfg == nil || pol == nil || pol.Org == nil {
 			t.Fatal("nil config or policy without an error")
+		}
+		for _, w := range pol.Warnings {
+			if !w.Warning || w.Line < 0 || w.Line > lines || w.File != "f.toml" {
+				t.Fatalf("warning %q outside the %d-line file, or not marked as one", w, lines)
+			}
 		}
 		for _, r := range append(append([]*Rule(nil), pol.Rules...), pol.Disabled...) {
 			if r.Stage < StageConnect || r.Stage > StageEOM {

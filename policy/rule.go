@@ -220,6 +220,7 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 			v.problems = append(v.problems, p)
 		} else {
 			r.Conditions = append(r.Conditions, c)
+			v.directionWarnings(key("expr"), rc.Expr, c.tree)
 		}
 	}
 	for _, c := range r.Conditions {
