@@ -67,6 +67,21 @@ func TestAddressPatternMatch(t *testing.T) {
 		{"  user@example.com\t", "user@example.com", true, ""},
 		// Patterns pasted with angle brackets, as consoles show addresses.
 		{"<user@example.com>", "user@example.com", true, ""},
+		{"<*@example.com>", "a@example.com", true, ""},
+		// Local parts as RFC 5321 §4.1.2 and practice have them: atext and
+		// dots, a quoted string, UTF-8 (RFC 6531), and the consecutive and
+		// trailing dots of old Japanese mobile addresses.
+		{"first.last+tag@example.com", "First.Last+Tag@example.com", true, ""},
+		{"o'brien@example.com", "o'brien@example.com", true, ""},
+		{`"john smith"@example.com`, `"john smith"@example.com`, true, ""},
+		{"ユーザー@例え.jp", "ユーザー@例え.jp", true, ""},
+		{"taro..yamada.@docomo.ne.jp", "taro..yamada.@docomo.ne.jp", true, ""},
+		// Domains: one label, hyphens and underscores inside labels, and
+		// address literals (RFC 5321 §4.1.3).
+		{"root@localhost", "root@localhost", true, ""},
+		{"a@mail-gw_1.example.com", "a@MAIL-GW_1.example.com", true, ""},
+		{"a@[192.0.2.1]", "a@[192.0.2.1]", true, ""},
+		{"a@[IPv6:2001:db8::1]", "a@[ipv6:2001:DB8::1]", true, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pattern+"~"+tt.addr, func(t *testing.T) {
@@ -110,6 +125,47 @@ func TestParseAddressPatternErrors(t *testing.T) {
 		{"user@", "needs a local part and a domain"},
 		{"@", "needs a local part and a domain"},
 		{"**", "has no @"},
+		// Two @ in an unquoted address: a typo, never an address.
+		{"bob@@example.com", "more than one @"},
+		{"bob@example.com@", "more than one @"},
+		{"a@b@example.com", "more than one @"},
+		{"@", "needs a local part and a domain"},
+		{"@x", "needs a local part and a domain"},
+		{"bob@", "needs a local part and a domain"},
+		{"<@example.com>", "needs a local part and a domain"},
+		// White space inside a pattern: lists split on ASCII white space,
+		// so this is what addr_match sees, or a non-ASCII space.
+		{"bob smith@example.com", "white space"},
+		{"bob@exa mple.com", "white space"},
+		{"bob\u3000@example.com", "white space"},
+		{"bob@example.com\u00a0x", "white space"},
+		{"bob\x00@example.com", "control character"},
+		// Characters an unquoted local part cannot hold.
+		{"mailto:bob@example.com", `holds ":"`},
+		{"bob(x)@example.com", `holds "("`},
+		{`a"b@example.com`, `holds "\""`},
+		{`"bob@example.com`, "unterminated quoted local part"},
+		{`"bob"x@example.com`, "after the quoted local part"},
+		{`"bob"`, "has no @"},
+		{"\xff@example.com", "not valid UTF-8"},
+		// Broken domains.
+		{"bob@example..com", "empty label"},
+		{"bob@.example.com", "empty label"},
+		{"bob@example.com..", "empty label"},
+		{"*@*..example.com", "empty label"},
+		{"bob@-example.com", "starts or ends with -"},
+		{"bob@example-.com", "starts or ends with -"},
+		{"bob@example.com:25", `holds ":"`},
+		{"bob@exam/ple.com", `holds "/"`},
+		{"bob@[300.1.1.1]", "not an address literal"},
+		{"bob@[IPv6:192.0.2.1]", "not an address literal"},
+		{"bob@[2001:db8::1]", "not an address literal"},
+		{"*@*.[192.0.2.1]", "use *@*.domain"},
+		// Angle brackets only as one pair around the whole pattern.
+		{"<bob@example.com", "angle brackets"},
+		{"bob@example.com>", "angle brackets"},
+		{"<<bob@example.com>>", "angle brackets"},
+		{"<*>", "has no @"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.pattern, func(t *testing.T) {
@@ -142,7 +198,10 @@ func TestParseAddressList(t *testing.T) {
 	test([]string{"a@x.example, b@x.example"}, []string{"a@x.example", "b@x.example"}, 0)
 	test([]string{"a@x.example b@x.example\t*@*.y.example"}, []string{"a@x.example", "b@x.example", "*@*.y.example"}, 0)
 	test([]string{"a@x.example;b@x.example", "<>"}, []string{"a@x.example", "b@x.example", "<>"}, 0)
-	test([]string{"a@x.example,,  ,", "\n"}, []string{"a@x.example"}, 0)
+	test([]string{"a@x.example,,  ,"}, []string{"a@x.example"}, 0)
+	// An element that holds no pattern at all is an error: recipients = [""]
+	// would otherwise be a rule for every recipient.
+	test([]string{"a@x.example", "", " , ", "\n"}, []string{"a@x.example"}, 3)
 	// Every bad element is reported, and the good ones are still kept.
 	test([]string{"bad, a@x.example, a*b@x.example", "*@x*y", "c@y.example"}, []string{"a@x.example", "c@y.example"}, 3)
 	test([]string{"one", "two", "three"}, nil, 3)

@@ -31,6 +31,8 @@ type Config struct {
 	Store StoreConfig `toml:"store"`
 	// Release configures how quarantined mail is re-injected.
 	Release ReleaseConfig `toml:"release"`
+	// Policy holds settings of the rule set as a whole.
+	Policy PolicyConfig `toml:"policy"`
 	// Rules are evaluated per recipient at the earliest stage where their facts
 	// are known; within a stage, in file order.
 	Rules []RuleConfig `toml:"rule"`
@@ -140,6 +142,15 @@ type ReleaseConfig struct {
 	TokenTTL Duration `toml:"token_ttl"`
 }
 
+// PolicyConfig holds settings of the rule set as a whole.
+type PolicyConfig struct {
+	// AllowNoRules lets a config without any enabled [[rule]] load. Without
+	// rules no mail is checked at all, not even GTUBE or a message that could
+	// not be scanned, so such a config is refused unless this says it is
+	// meant; a SIGHUP to it then keeps the old config in force.
+	AllowNoRules bool `toml:"allow_no_rules"`
+}
+
 // RuleConfig is one rule as written in the config file. All conditions that
 // are set must hold (AND); an unset condition always holds.
 type RuleConfig struct {
@@ -215,6 +226,9 @@ type Problem struct {
 	Key  string // key path, e.g. "rule[2].action"
 	Msg  string
 	Hint string
+	// Warning marks a problem that does not stop the config from loading;
+	// see [Policy.Warnings].
+	Warning bool
 }
 
 func (p Problem) String() string {
@@ -222,6 +236,9 @@ func (p Problem) String() string {
 	b.WriteString(p.File)
 	if p.Line > 0 {
 		fmt.Fprintf(&b, ":%d", p.Line)
+	}
+	if p.Warning {
+		b.WriteString(": warning")
 	}
 	if p.Key != "" {
 		fmt.Fprintf(&b, ": %s", p.Key)
@@ -267,8 +284,15 @@ func LoadDefault() (*Config, *Policy, error) {
 	return Load("(embedded default)", defaultTOML)
 }
 
-// Load decodes and validates src, named file in messages.
+// Load decodes and validates src, named file in messages. A config that
+// loads may still have [Policy.Warnings].
 func Load(file string, src []byte) (*Config, *Policy, error) {
+	return load(file, src, true)
+}
+
+// load is [Load]; compare says whether to warn about the protections of the
+// embedded default that src lacks, which the default itself is loaded without.
+func load(file string, src []byte, compare bool) (*Config, *Policy, error) {
 	lines := indexKeys(src)
 	// A type mismatch (max_sessions = "many") stops BurntSushi/toml at the
 	// first one. To report every problem at once, blank the offending line
@@ -306,7 +330,7 @@ func Load(file string, src []byte) (*Config, *Policy, error) {
 			return nil, nil, &ConfigError{Problems: typeProblems}
 		}
 	}
-	v := &validator{file: file, lines: lines, problems: typeProblems}
+	v := &validator{file: file, lines: lines, problems: typeProblems, lastLine: lastLine(src), compare: compare}
 	unknownSeen := map[string]int{}
 	for _, k := range md.Undecoded() {
 		path := k.String()            // quoted where needed, for the message
@@ -326,6 +350,8 @@ func Load(file string, src []byte) (*Config, *Policy, error) {
 		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
 		return nil, nil, &ConfigError{Problems: v.problems}
 	}
+	sort.SliceStable(v.warnings, func(i, j int) bool { return v.warnings[i].Line < v.warnings[j].Line })
+	pol.Warnings = v.warnings
 	return cfg, pol, nil
 }
 
@@ -399,7 +425,21 @@ func defaults() *Config {
 type validator struct {
 	file     string
 	lines    keyLines
+	lastLine int  // the last line that is not blank, 0 for none
+	compare  bool // warn about protections of the embedded default this config lacks
 	problems []Problem
+	warnings []Problem
+}
+
+// lastLine returns the number of the last line of src that is not blank.
+func lastLine(src []byte) int {
+	last := 0
+	for i, l := range bytes.Split(src, []byte("\n")) {
+		if len(bytes.TrimSpace(l)) > 0 {
+			last = i + 1
+		}
+	}
+	return last
 }
 
 func (v *validator) add(key, hint, format string, args ...any) {
@@ -510,8 +550,10 @@ func (v *validator) validate(c *Config) *Policy {
 
 	pol := &Policy{Org: org, FailOpen: s.OnError == "accept"}
 	names := map[string]int{}
+	index := map[*Rule]int{}
 	for i := range c.Rules {
 		r := v.rule(i, &c.Rules[i])
+		index[r] = i
 		if first, dup := names[c.Rules[i].Name]; dup && c.Rules[i].Name != "" {
 			v.add(fmt.Sprintf("rule[%d].name", i), fmt.Sprintf("rule[%d] has the same name", first), "duplicate rule name %q", c.Rules[i].Name)
 		}
@@ -522,6 +564,25 @@ func (v *validator) validate(c *Config) *Policy {
 		if r != nil && !r.Enabled {
 			pol.Disabled = append(pol.Disabled, r)
 		}
+	}
+	if len(pol.Rules) == 0 && !c.Policy.AllowNoRules {
+		const (
+			what = "so no mail is checked: GTUBE, unscannable, ambiguous and oversized messages are delivered"
+			hint = "add rules (contrib/mailwarden.toml has the baseline), or set allow_no_rules = true in [policy] to mean it"
+		)
+		switch {
+		case v.lines.line("policy.allow_no_rules") > 0:
+			v.add("policy.allow_no_rules", hint, "no enabled [[rule]], %s", what)
+		case len(c.Rules) > 0:
+			v.add("rule[0].enabled", hint, "every rule is disabled, %s", what)
+		default:
+			v.problems = append(v.problems, Problem{File: v.file, Line: v.lastLine, Key: "rule",
+				Msg: "no enabled [[rule]], " + what, Hint: hint})
+		}
+	}
+	v.unconditionalWarnings(pol, index)
+	if v.compare {
+		v.baselineWarnings(pol)
 	}
 	return pol
 }

@@ -74,6 +74,7 @@ func TestLoadDefault(t *testing.T) {
 		"too-many-recipients": {StageRcpt, ActionTempfail, "452 4.5.3 Too many recipients", ""},
 		"message-too-big":     {StageEOM, ActionReject, "552 5.3.4 Message too big", ""},
 		"scan-exclusion":      {StageEOM, ActionQuarantine, "", "exclusion"},
+		"ambiguous-mime":      {StageEOM, ActionQuarantine, "", "exclusion"},
 		"gtube":               {StageEOM, ActionQuarantine, "", "spam"},
 		"malformed-mime":      {StageEOM, ActionNone, "", ""},
 	}
@@ -90,7 +91,7 @@ func TestLoadDefault(t *testing.T) {
 				r.Name, r.Stage, r.Action, r.Reply, r.Area, w.stage, w.action, w.reply, w.area)
 		}
 	}
-	if want := "too-many-recipients message-too-big scan-exclusion gtube malformed-mime"; strings.Join(names, " ") != want {
+	if want := "too-many-recipients message-too-big scan-exclusion ambiguous-mime gtube malformed-mime"; strings.Join(names, " ") != want {
 		t.Errorf("rules %q, want file order %q", names, want)
 	}
 	if r := ruleByName(t, pol, "message-too-big"); len(r.Conditions) != 1 || r.Conditions[0].String() != "size > 150000000 bytes" {
@@ -140,6 +141,41 @@ func describePolicy(p *Policy) string {
 		}
 	}
 	return b.String()
+}
+
+// TestNoRules checks that a config without an enabled rule is refused unless
+// it says so: without rules no mail is checked, not even GTUBE or a message
+// that could not be scanned, and a SIGHUP to such a file would drop the
+// baseline of a running daemon.
+func TestNoRules(t *testing.T) {
+	const msg = "no enabled [[rule]], so no mail is checked: GTUBE, unscannable, ambiguous and oversized messages are delivered" +
+		" (hint: add rules (contrib/mailwarden.toml has the baseline), or set allow_no_rules = true in [policy] to mean it)"
+	tests := []struct{ name, src, want string }{
+		{"empty file", "", "c.toml: rule: " + msg},
+		{"comments only", "# nothing here\n\n", "c.toml:1: rule: " + msg},
+		{"settings only", "[server]\nlisten = \"inet:127.0.0.1:8899\"\n\n[organization]\ninternal_domains = [\"example.com\"]\n\n",
+			"c.toml:5: rule: " + msg},
+		{"every rule disabled", "[[rule]]\nname = \"a\"\nenabled = false\naction = \"reject\"\n\n[[rule]]\nname = \"b\"\nenabled = false\naction = \"reject\"\n",
+			"c.toml:3: rule[0].enabled: every rule is disabled, so no mail is checked: GTUBE, unscannable, ambiguous and oversized messages are delivered" +
+				" (hint: add rules (contrib/mailwarden.toml has the baseline), or set allow_no_rules = true in [policy] to mean it)"},
+		{"said no", "[policy]\nallow_no_rules = false\n", "c.toml:2: policy.allow_no_rules: " + msg},
+		{"other problems too", "[server]\nmax_sessions = 0\n",
+			"c.toml:2: server.max_sessions: must be at least 1\nc.toml:2: rule: " + msg},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkProblems(t, loadErr(t, tt.src), strings.Split(tt.want, "\n"))
+		})
+	}
+
+	_, pol := mustLoad(t, "[policy]\nallow_no_rules = true\n")
+	if len(pol.Rules) != 0 {
+		t.Errorf("%d rules", len(pol.Rules))
+	}
+	_, pol = mustLoad(t, "[policy]\nallow_no_rules = true\n[[rule]]\nname = \"a\"\nenabled = false\naction = \"reject\"\n")
+	if len(pol.Rules) != 0 || len(pol.Disabled) != 1 {
+		t.Errorf("%d rules, %d disabled", len(pol.Rules), len(pol.Disabled))
+	}
 }
 
 func TestUnknownKeys(t *testing.T) {
@@ -246,8 +282,8 @@ func TestValidationProblems(t *testing.T) {
 		{"direction", rule + "direction = \"sideways\"\naction = \"reject\"\n",
 			`c.toml:3: rule[0].direction: "sideways" is not a direction (hint: inbound, outbound, internal or any)`},
 		{"bad senders", rule + "senders = [\"ok@x.example, bad\"]\nsenders_except = [\"a*b@x\"]\naction = \"reject\"\n",
-			"c.toml:3: rule[0].senders: address pattern \"bad\" has no @ (use user@domain, *@domain, *@*.domain or user@*)\n" +
-				"c.toml:4: rule[0].senders_except: address pattern \"a*b@x\": * is allowed only as the whole local part"},
+			"c.toml:3: rule[0].senders[0]: address pattern \"bad\" has no @ (hint: " + AddressForms + ")\n" +
+				"c.toml:4: rule[0].senders_except[0]: address pattern \"a*b@x\": * is allowed only as the whole local part (hint: " + AddressForms + ")"},
 		{"bad clients", rule + "clients = [\"1.2.3.4-300\"]\nclients_except = [\"x\"]\naction = \"reject\"\n",
 			"c.toml:3: rule[0].clients: \"1.2.3.4-300\": range end \"300\" must be a number from 0 to 255 (hint: 1.2.3.4, 1.2.3.0/24, 1.2.3.4-223, 2001:db8::/32)\n" +
 				"c.toml:4: rule[0].clients_except: \"x\" is not an IP address, CIDR network or range"},
@@ -289,7 +325,7 @@ func TestValidationProblems(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, _, err := Load("c.toml", []byte(tt.src))
+			_, _, err := Load("c.toml", []byte(tt.src+allowNoRules))
 			if err == nil {
 				t.Fatalf("no error, want:\n%s", tt.want)
 			}
@@ -299,6 +335,10 @@ func TestValidationProblems(t *testing.T) {
 		})
 	}
 }
+
+// allowNoRules, appended to a test config, lets it load without enabled
+// rules, so the test sees only the problems it is about.
+const allowNoRules = "\n[policy]\nallow_no_rules = true\n"
 
 // TestProblemLines checks lines reported from places the key-line index must
 // work hard for: multi-line strings and arrays before the key, and decode
@@ -337,7 +377,7 @@ func TestProblemLines(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ps := loadErr(t, tt.src)
+			ps := loadErr(t, tt.src+allowNoRules)
 			p := ps[len(ps)-1]
 			if p.Line != tt.line || p.Key != tt.key {
 				if tt.bug != "" {
@@ -467,7 +507,7 @@ func TestRuleStage(t *testing.T) {
 	}
 
 	// Disabled rules are compiled too, so `config check` can show them.
-	_, pol := mustLoad(t, "[[rule]]\nname = \"off\"\nenabled = false\nsubject = \"x\"\naction = \"reject\"\n")
+	_, pol := mustLoad(t, "[policy]\nallow_no_rules = true\n[[rule]]\nname = \"off\"\nenabled = false\nsubject = \"x\"\naction = \"reject\"\n")
 	if len(pol.Rules) != 0 || len(pol.Disabled) != 1 || pol.Disabled[0].Stage != StageEOH || pol.Disabled[0].Enabled {
 		t.Errorf("Rules %v, Disabled %v", pol.Rules, pol.Disabled)
 	}
@@ -665,7 +705,9 @@ internal_domains = ["a.example"]
 		"rule[0]":                          6,
 		"rule[0].name":                     7,
 		"rule[0].senders":                  8,
-		"rule[0].senders[1]":               8,
+		"rule[0].senders[0]":               9, // an array over lines: each element's own line
+		"rule[0].senders[1]":               10,
+		"rule[0].senders[2]":               8, // no such element: the key's line
 		"rule[0].expr":                     12,
 		"rule[0].action":                   17,
 		"rule[0].headers":                  18,
@@ -704,6 +746,40 @@ internal_domains = ["a.example"]
 	}
 	if _, ok := k.indexed["rule[0].x"]; ok {
 		t.Error("a line inside a multi-line string was indexed as a key")
+	}
+}
+
+// TestIndexKeysArrayElements checks the element lines of arrays that span
+// lines: commas and brackets inside strings, nested values and comments do
+// not shift the count.
+func TestIndexKeysArrayElements(t *testing.T) {
+	src := `[[rule]]
+name = "r"
+senders = ["a@x.example", "b,]@x.example",
+  "c@x.example", # , ]
+  [1, [2, 3]], { k = "v,", l = [4] },
+
+  'd]@x.example'
+]
+action = "reject"
+`
+	k := indexKeys([]byte(src))
+	for key, want := range map[string]int{
+		"rule[0].senders[0]": 3,
+		"rule[0].senders[1]": 3,
+		"rule[0].senders[2]": 4,
+		"rule[0].senders[3]": 5,
+		"rule[0].senders[4]": 5,
+		"rule[0].senders[5]": 7,
+		"rule[0].senders[6]": 3,
+		"rule[0].action":     9,
+	} {
+		if got := k.line(key); got != want {
+			t.Errorf("line(%q) = %d, want %d", key, got, want)
+		}
+	}
+	if len(k.elems) != 4 {
+		t.Errorf("elems %v, want the 4 elements not on the key's line", k.elems)
 	}
 }
 
@@ -810,12 +886,12 @@ func FuzzLoadConfig(f *testing.F) {
 	f.Add([]byte("limits = { mime_depth = 0 }\n[[rule]]\nname='a'\nheaders={X=\"(\"}\ntag_subject='x'\n"))
 	f.Fuzz(func(t *testing.T, src []byte) {
 		cfg, pol, err := Load("f.toml", src)
+		lines := bytes.Count(src, []byte("\n")) + 1
 		if err != nil {
 			var ce *ConfigError
 			if !errors.As(err, &ce) || !errors.Is(err, ErrConfig) || len(ce.Problems) == 0 {
 				t.Fatalf("error %T %v is not a ConfigError with problems", err, err)
 			}
-			lines := bytes.Count(src, []byte("\n")) + 1
 			for _, p := range ce.Problems {
 				if p.Line < 0 || p.Line > lines || p.File != "f.toml" {
 					t.Fatalf("problem %q outside the %d-line file", p, lines)
@@ -825,6 +901,11 @@ func FuzzLoadConfig(f *testing.F) {
 		}
 		if cfg == nil || pol == nil || pol.Org == nil {
 			t.Fatal("nil config or policy without an error")
+		}
+		for _, w := range pol.Warnings {
+			if !w.Warning || w.Line < 0 || w.Line > lines || w.File != "f.toml" {
+				t.Fatalf("warning %q outside the %d-line file, or not marked as one", w, lines)
+			}
 		}
 		for _, r := range append(append([]*Rule(nil), pol.Rules...), pol.Disabled...) {
 			if r.Stage < StageConnect || r.Stage > StageEOM {
@@ -857,6 +938,11 @@ func FuzzIndexKeys(f *testing.F) {
 		for key, n := range k.indexed {
 			if n < 1 || n > lines {
 				t.Fatalf("indexed %q at line %d of %d", key, n, lines)
+			}
+		}
+		for key, n := range k.elems {
+			if n < 1 || n > lines {
+				t.Fatalf("element %q at line %d of %d", key, n, lines)
 			}
 		}
 		for key, ns := range k.plain {

@@ -18,11 +18,18 @@ type keyLines struct {
 	// starts on: the next line when the opening delimiter ends the line,
 	// because TOML drops that newline.
 	body map[string]int
+	// elems holds the line of each element of an array that spans lines
+	// ("rule[0].senders[2]"), so a problem with one element points at it.
+	// They are kept apart from indexed, whose keys name what a line sets.
+	elems map[string]int
 }
 
 // line returns the line of key, or of its nearest parent that has one.
 func (k keyLines) line(key string) int {
 	for key != "" {
+		if n, ok := k.elems[key]; ok {
+			return n
+		}
 		if n, ok := k.indexed[key]; ok {
 			return n
 		}
@@ -60,7 +67,8 @@ func (k keyLines) nth(plain string, n int) int {
 // the real parse is BurntSushi/toml's, and a line this scan misreads only
 // costs a less precise line number.
 func indexKeys(src []byte) keyLines {
-	k := keyLines{indexed: map[string]int{}, plain: map[string][]int{}, body: map[string]int{}}
+	k := keyLines{indexed: map[string]int{}, plain: map[string][]int{}, body: map[string]int{}, elems: map[string]int{}}
+	var arr arrayScan
 	arrays := map[string]int{} // plain array-of-tables path -> count so far
 	var prefix, plainPrefix string
 	lines := strings.Split(string(src), "\n")
@@ -77,6 +85,7 @@ func indexKeys(src []byte) keyLines {
 		}
 		if depth > 0 {
 			depth += bracketDelta(line)
+			arr.scan(k, line, lineNo)
 			continue
 		}
 		if line == "" || line[0] == '#' {
@@ -122,9 +131,65 @@ func indexKeys(src []byte) keyLines {
 		}
 		if inMulti == "" {
 			depth = bracketDelta(val)
+			if depth > 0 && strings.HasPrefix(val, "[") {
+				arr = arrayScan{key: full, first: lineNo}
+				arr.scan(k, val, lineNo)
+			}
 		}
 	}
 	return k
+}
+
+// arrayScan follows an array value over the lines it spans and records the
+// line each of its elements starts on.
+type arrayScan struct {
+	key   string // "" when done
+	first int    // the key's line; elements there need no entry
+	depth int    // bracket depth inside the value; 1 is the array itself
+	elem  int    // index of the current element
+	seen  bool   // the current element has started
+}
+
+func (a *arrayScan) scan(k keyLines, s string, lineNo int) {
+	var quote byte
+	for i := 0; i < len(s) && a.key != ""; i++ {
+		c := s[i]
+		if quote != 0 {
+			if c == '\\' && quote == '"' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+			continue
+		}
+		if c == ' ' || c == '\t' || c == '\r' {
+			continue
+		}
+		if c == '#' {
+			return
+		}
+		if a.depth == 1 && c != ',' && c != ']' && !a.seen {
+			a.seen = true
+			if lineNo != a.first {
+				k.elems[fmt.Sprintf("%s[%d]", a.key, a.elem)] = lineNo
+			}
+		}
+		switch c {
+		case '"', '\'':
+			quote = c
+		case '[', '{':
+			a.depth++
+		case ']', '}':
+			if a.depth--; a.depth == 0 {
+				a.key = ""
+			}
+		case ',':
+			if a.depth == 1 {
+				a.elem++
+				a.seen = false
+			}
+		}
+	}
 }
 
 // indexedPrefix turns "rule.headers" into "rule[N].headers" using the current

@@ -17,6 +17,12 @@ type Policy struct {
 	Org      *Organization
 	Rules    []*Rule // enabled rules, in file order
 	Disabled []*Rule
+	// Warnings are what `mailwarden config check` reports about a config
+	// that loads: rules that decide all mail, comparisons of direction with a
+	// value it never has, and each protection of the embedded default that
+	// these rules no longer give (judged by what the rules match, not by
+	// their names).
+	Warnings []Problem
 }
 
 // Match is one rule that matched, with the findings behind it.

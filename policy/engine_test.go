@@ -650,6 +650,16 @@ func TestEvaluateThenCombine(t *testing.T) {
 		Quarantine: []QuarantineGroup{{Area: "spam", Rule: "gtube", Action: ActionQuarantine,
 			Recipients: []string{"bob@example.com", "dave@other.example"}, Reason: "rule gtube: content.gtube: GTUBE test string found"}},
 		AddHeaders: []HeaderField{{"X-Mailwarden-Warning", "malformed message, scanned leniently"}}})
+	// Ambiguous MIME (CVE-2024-28054) is never delivered: the scan may not
+	// have seen what the recipient's client shows. It goes to the exclusion
+	// area ahead of gtube, whose finding came from that doubtful scan.
+	ambiguous := scanner.Finding{Name: "mime.ambiguous", Value: "boundary", Where: "mime", Reason: "two boundary parameters"}
+	test(func(f *Facts) { f.Findings = []scanner.Finding{ambiguous} }, Decision{Action: ActionDiscard, Rule: "ambiguous-mime",
+		Quarantine: []QuarantineGroup{{Area: "exclusion", Rule: "ambiguous-mime", Action: ActionQuarantine, Recipients: rcpts,
+			Reason: "rule ambiguous-mime: mime.ambiguous: two boundary parameters"}}})
+	test(func(f *Facts) { f.Findings = append(f.Findings, ambiguous) }, Decision{Action: ActionDiscard, Rule: "ambiguous-mime",
+		Quarantine: []QuarantineGroup{{Area: "exclusion", Rule: "ambiguous-mime", Action: ActionQuarantine, Recipients: rcpts,
+			Reason: "rule ambiguous-mime: mime.ambiguous: two boundary parameters"}}})
 }
 
 // BenchmarkEvaluate runs the default rules plus 20 rules with regular

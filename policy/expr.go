@@ -53,6 +53,7 @@ type exprCond struct {
 	stage Stage
 	nets  map[string]NetList // constant in_net arguments, parsed at load
 	rcpt  bool               // uses rcpt, rcpt_index or direction
+	tree  ast.Node           // as written, unoptimised, for config check's warnings
 }
 
 // compileExpr compiles src. On error it returns the line and column inside
@@ -67,7 +68,7 @@ func compileExpr(src string) (*exprCond, int, error) {
 		}
 		return nil, line, err
 	}
-	c := &exprCond{src: src, prog: prog, stage: StageConnect, nets: map[string]NetList{}}
+	c := &exprCond{src: src, prog: prog, stage: StageConnect, nets: map[string]NetList{}, tree: parseExpr(src)}
 	v := &stageVisitor{stage: StageConnect, cond: c}
 	node := prog.Node()
 	ast.Walk(&node, v)
@@ -115,7 +116,7 @@ func (v *stageVisitor) Visit(n *ast.Node) {
 				v.cond.nets[last.Value] = l
 			case id.Value == "addr_match":
 				if _, err := ParseAddressPattern(last.Value); err != nil {
-					v.err = fmt.Errorf("addr_match: %v", err)
+					v.err = fmt.Errorf("addr_match: %v; patterns are %s", err, AddressForms)
 				}
 			}
 		}

@@ -116,15 +116,21 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 	if !ruleNameRE.MatchString(rc.Name) {
 		v.add(key("name"), "letters, digits, dot, dash and underscore, up to 64", "rule name %q is missing or invalid", rc.Name)
 	}
+	// list parses one address list; each problem names its element, whose
+	// line is its own when the array spans lines.
+	list := func(items []string, k string) AddressList {
+		var l AddressList
+		for j, item := range items {
+			p, errs := ParseAddressList([]string{item})
+			for _, err := range errs {
+				v.add(fmt.Sprintf("%s[%d]", key(k), j), AddressForms, "%v", err)
+			}
+			l = append(l, p...)
+		}
+		return l
+	}
 	addrs := func(what string, in, except []string, inKey, exceptKey string) {
-		a, errs := ParseAddressList(in)
-		for _, err := range errs {
-			v.add(key(inKey), "", "%v", err)
-		}
-		b, errs := ParseAddressList(except)
-		for _, err := range errs {
-			v.add(key(exceptKey), "", "%v", err)
-		}
+		a, b := list(in, inKey), list(except, exceptKey)
 		if len(a) > 0 || len(b) > 0 {
 			r.Conditions = append(r.Conditions, addressCond{what: what, in: a, except: b})
 		}
@@ -214,6 +220,7 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 			v.problems = append(v.problems, p)
 		} else {
 			r.Conditions = append(r.Conditions, c)
+			v.directionWarnings(key("expr"), rc.Expr, c.tree)
 		}
 	}
 	for _, c := range r.Conditions {

@@ -15,8 +15,12 @@ func TestSampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Load("mailwarden.toml", src); err != nil {
+	_, pol, err := Load("mailwarden.toml", src)
+	if err != nil {
 		t.Fatalf("sample does not load:\n%v", err)
+	}
+	for _, w := range pol.Warnings {
+		t.Errorf("the sample has a warning: %s", w)
 	}
 	sections := map[string]string{} // section -> its text
 	cur := ""

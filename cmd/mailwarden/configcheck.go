@@ -17,7 +17,11 @@ func init() {
 		help: `Reports every problem at once, each with file, line and key, and exits 1
 if there is any. On success it prints each rule with the stage at which it
 is decided: the earliest SMTP stage where all of its facts are known.
-Without a file it checks the embedded default config.`,
+Without a file it checks the embedded default config.
+Warnings, which do not change the exit status, come first: protections of
+the embedded default the config no longer has (judged by what its rules
+match), rules that decide all mail, and comparisons of direction with a
+value it never has.`,
 		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
 			var cf configFlags
 			cf.register(fs)
@@ -35,7 +39,14 @@ Without a file it checks the embedded default config.`,
 				if err != nil {
 					return err // a *policy.ConfigError is printed whole by run
 				}
-				fmt.Fprintf(out, "%s: OK, %d rule(s)\n", cfg.File, len(pol.Rules)+len(pol.Disabled))
+				fmt.Fprintf(out, "%s: OK, %d rule(s)", cfg.File, len(pol.Rules)+len(pol.Disabled))
+				if len(pol.Warnings) > 0 {
+					fmt.Fprintf(out, ", %d warning(s)", len(pol.Warnings))
+				}
+				fmt.Fprintln(out)
+				for _, w := range pol.Warnings {
+					fmt.Fprintln(out, w)
+				}
 				printRules(out, pol)
 				return nil
 			}

@@ -1,0 +1,64 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestConfigCheckNoRules: a config without rules is refused with its line
+// and a hint (exit 1); said to be meant, it loads, and config check names
+// every protection of the embedded default it lacks.
+func TestConfigCheckNoRules(t *testing.T) {
+	empty := writeFile(t, "empty.toml", "[server]\nlisten = \"inet:127.0.0.1:8899\"\n")
+	code, out, errOut := runCmd(t, "config", "check", "-c", empty)
+	if code != 1 || !strings.Contains(errOut, empty+":2: rule: no enabled [[rule]]") || !strings.Contains(errOut, "allow_no_rules = true") {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+
+	meant := writeFile(t, "meant.toml", "[policy]\nallow_no_rules = true\n")
+	code, out, errOut = runCmd(t, "config", "check", "-c", meant)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 6 warning(s)\n") {
+		t.Errorf("first line of:\n%s", out)
+	}
+	for _, want := range []string{
+		meant + ": warning: no rule holds back mail with finding scan.exclusion, so messages that hit a scanning limit are delivered unscanned",
+		meant + ": warning: no rule holds back mail with finding content.gtube, so messages with the GTUBE test string are delivered",
+		meant + ": warning: no rule holds back mail with finding mime.ambiguous",
+		meant + ": warning: no rule flags mail with finding message.malformed",
+		meant + ": warning: no rule holds back mail by its size",
+		meant + ": warning: no rule holds back mail by its recipient count",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestConfigCheckWarnings: warnings about rules carry their line, and the
+// embedded default and the sample have none.
+func TestConfigCheckWarnings(t *testing.T) {
+	conf := writeFile(t, "w.toml", "[[rule]]\nname = \"open\"\naction = \"accept\"\n\n"+
+		"[[rule]]\nname = \"dir\"\nexpr = 'direction == \"inbond\"'\naction = \"reject\"\n")
+	code, out, errOut := runCmd(t, "config", "check", "-c", conf)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		conf + `:1: warning: rule "open" accepts all mail before any rule holds back mail with finding content.gtube`,
+		conf + `:3: warning: rule[0].action: rule "open" has action accept and no condition, so it decides all mail at connect, and the 1 rule(s) after it never run`,
+		conf + `:7: warning: rule[1].expr: expression compares direction with "inbond", a value it never has, so == is always false (hint: did you mean "inbound"?)`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	for _, args := range [][]string{{"config", "check"}, {"config", "check", "-c", "../../contrib/mailwarden.toml"}} {
+		code, out, errOut := runCmd(t, args...)
+		if code != 0 || strings.Contains(out, "warning") {
+			t.Errorf("%v: exit %d, want 0 and no warning\nstdout:\n%s\nstderr:\n%s", args, code, out, errOut)
+		}
+	}
+}

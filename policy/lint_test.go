@@ -1,0 +1,197 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// otherBaseline is the embedded default's protection written another way:
+// other names, other keys (findings for gtube, one expression for two
+// findings), other thresholds and actions. It must give no warning, since
+// what counts is what the rules match. Lines 1 to 20.
+const otherBaseline = `[[rule]]
+name = "r1"
+recipient_count_over = 1000
+action = "reject"
+[[rule]]
+name = "r2"
+size_over = "200MB"
+action = "reject"
+[[rule]]
+name = "r3"
+expr = 'has("scan.exclusion") || has("mime.ambiguous")'
+action = "quarantine"
+[[rule]]
+name = "r4"
+findings = ["content.gtube"]
+action = "discard"
+[[rule]]
+name = "r5"
+findings = ["message.malformed"]
+tag_subject = "[MALFORMED]"
+`
+
+// The hints of the baseline warnings: the embedded default's rule.
+const (
+	hintRcpt      = `(hint: the embedded default has: recipient_count_over = 500, action = "tempfail", reply = "452 4.5.3 Too many recipients")`
+	hintSize      = `(hint: the embedded default has: size_over = "150MB", action = "reject", reply = "552 5.3.4 Message too big")`
+	hintExclusion = `(hint: the embedded default has: findings = ["scan.exclusion"], action = "quarantine", quarantine = "exclusion")`
+	hintAmbiguous = `(hint: the embedded default has: findings = ["mime.ambiguous"], action = "quarantine", quarantine = "exclusion")`
+	hintGTUBE     = `(hint: the embedded default has: gtube = true, action = "quarantine", quarantine = "spam")`
+	hintMalformed = `(hint: the embedded default has: findings = ["message.malformed"], add_headers = ["X-Mailwarden-Warning: malformed message, scanned leniently"])`
+)
+
+// The effects the baseline warnings name.
+const (
+	effRcpt      = "a message may have more than 500 recipients"
+	effSize      = "messages over 150000000 bytes are accepted"
+	effExclusion = "messages that hit a scanning limit are delivered unscanned"
+	effAmbiguous = "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows"
+	effGTUBE     = "messages with the GTUBE test string are delivered"
+	effMalformed = "malformed messages are delivered unflagged"
+)
+
+func TestWarnings(t *testing.T) {
+	noBaseline := []string{
+		"c.toml: warning: no rule holds back mail by its recipient count, so " + effRcpt + " " + hintRcpt,
+		"c.toml: warning: no rule holds back mail by its size, so " + effSize + " " + hintSize,
+		"c.toml: warning: no rule holds back mail with finding scan.exclusion, so " + effExclusion + " " + hintExclusion,
+		"c.toml: warning: no rule holds back mail with finding mime.ambiguous, so " + effAmbiguous + " " + hintAmbiguous,
+		"c.toml: warning: no rule holds back mail with finding content.gtube, so " + effGTUBE + " " + hintGTUBE,
+		"c.toml: warning: no rule flags mail with finding message.malformed, so " + effMalformed + " " + hintMalformed,
+	}
+	acceptAll := func(line int) []string {
+		var w []string
+		for _, x := range []struct{ phrase, eff, hint string }{
+			{"holds back mail by its recipient count", effRcpt, hintRcpt},
+			{"holds back mail by its size", effSize, hintSize},
+			{"holds back mail with finding scan.exclusion", effExclusion, hintExclusion},
+			{"holds back mail with finding mime.ambiguous", effAmbiguous, hintAmbiguous},
+			{"holds back mail with finding content.gtube", effGTUBE, hintGTUBE},
+			{"flags mail with finding message.malformed", effMalformed, hintMalformed},
+		} {
+			w = append(w, fmt.Sprintf(`c.toml:%d: warning: rule "all" accepts all mail before any rule %s, so %s %s`, line, x.phrase, x.eff, x.hint))
+		}
+		return w
+	}
+	const dirHint = "(hint: direction is inbound, outbound or internal)"
+	tests := []struct {
+		name string
+		src  string
+		want []string
+	}{
+		{"the embedded default", string(DefaultTOML()), nil},
+		{"the baseline written another way", otherBaseline, nil},
+
+		// 1. What a config no longer protects against.
+		{"no rules at all", "[policy]\nallow_no_rules = true\n", noBaseline},
+		{"rules that do other things", "[[rule]]\nname = \"x\"\nsubject = \"gtube\"\nexpr = 'has(\"scan.exclusionx\")'\naction = \"quarantine\"\n",
+			noBaseline},
+		{"one protection dropped", strings.Replace(otherBaseline, `findings = ["content.gtube"]`, `findings = ["content.gtubes"]`, 1), []string{
+			"c.toml: warning: no rule holds back mail with finding content.gtube, so " + effGTUBE + " " + hintGTUBE}},
+		{"only tagged, not held back", strings.Replace(otherBaseline, "action = \"discard\"\n", "tag_subject = \"[GTUBE]\"\n", 1), []string{
+			"c.toml: warning: no rule holds back mail with finding content.gtube, so " + effGTUBE + " " + hintGTUBE}},
+		{"accepted, not held back", strings.Replace(otherBaseline, "action = \"discard\"\n", "action = \"accept\"\n", 1), []string{
+			`c.toml:13: warning: rule "r4" accepts mail with finding content.gtube before any rule holds it back, so ` + effGTUBE + " " + hintGTUBE}},
+		{"a negated finding", strings.Replace(otherBaseline, `findings = ["content.gtube"]`, `expr = '!has("content.gtube")'`, 1), []string{
+			"c.toml: warning: no rule holds back mail with finding content.gtube, so " + effGTUBE + " " + hintGTUBE}},
+		{"disabled", strings.Replace(otherBaseline, "name = \"r4\"\n", "name = \"r4\"\nenabled = false\n", 1), []string{
+			`c.toml:13: warning: no rule holds back mail with finding content.gtube, so ` + effGTUBE + ` (rule "r4" would, but it is disabled) ` + hintGTUBE}},
+		{"under further conditions", strings.Replace(otherBaseline, `findings = ["content.gtube"]`, "findings = [\"content.gtube\"]\ndirection = \"inbound\"", 1), []string{
+			`c.toml:13: warning: rule "r4" holds back mail with finding content.gtube only under further conditions; otherwise ` + effGTUBE + " " + hintGTUBE}},
+		{"an expression with further conditions", strings.Replace(otherBaseline, `has("scan.exclusion") ||`, `has("scan.exclusion") && size > 10 ||`, 1), []string{
+			`c.toml:9: warning: rule "r3" holds back mail with finding scan.exclusion only under further conditions; otherwise ` + effExclusion + " " + hintExclusion}},
+		{"size by expression", strings.Replace(otherBaseline, `size_over = "200MB"`, `expr = '200000000 < size'`, 1), nil},
+		{"size by expression, in part", strings.Replace(otherBaseline, `size_over = "200MB"`, `expr = 'size > 200000000 && sender != ""'`, 1), []string{
+			`c.toml:5: warning: rule "r2" holds back mail by its size only under further conditions; otherwise ` + effSize + " " + hintSize}},
+		{"recipient count by expression", strings.Replace(otherBaseline, `recipient_count_over = 1000`, `expr = 'rcpt_index >= 100'`, 1), nil},
+		{"partly, then accepted", "[[rule]]\nname = \"inbound-only\"\nfindings = [\"scan.exclusion\"]\ndirection = \"inbound\"\naction = \"quarantine\"\n" +
+			"[[rule]]\nname = \"let-through\"\nfindings = [\"scan.exclusion\"]\naction = \"accept\"\n" + otherBaseline, []string{
+			`c.toml:1: warning: rule "inbound-only" holds back mail with finding scan.exclusion only under further conditions, and rule "let-through" accepts the rest; otherwise ` + effExclusion + " " + hintExclusion}},
+		{"accepted after it is held back", otherBaseline + "[[rule]]\nname = \"late\"\nfindings = [\"scan.exclusion\"]\naction = \"accept\"\n", nil},
+		{"accepted at an earlier stage", "[[rule]]\nname = \"all\"\naction = \"accept\"\n" + otherBaseline,
+			append(acceptAll(1), `c.toml:3: warning: rule[0].action: rule "all" has action accept and no condition, so it decides all mail at connect,`+
+				` and the 5 rule(s) after it never run (hint: add a condition, or leave out action to only tag or add header fields)`)},
+
+		// 3. Rules that decide all mail.
+		{"terminal, no condition", otherBaseline + "[[rule]]\nname = \"wall\"\naction = \"reject\"\n", []string{
+			`c.toml:23: warning: rule[5].action: rule "wall" has action reject and no condition, so it decides all mail at connect,` +
+				` and the 5 rule(s) after it never run (hint: add a condition, or leave out action to only tag or add header fields)`}},
+		{"terminal, conditions that always hold", otherBaseline + "[[rule]]\nname = \"wall\"\nsenders = [\"*\"]\nexpr = 'true'\naction = \"tempfail\"\n", []string{
+			`c.toml:25: warning: rule[5].action: rule "wall" has action tempfail and only conditions that always hold, so it decides all mail at MAIL FROM,` +
+				` and the 5 rule(s) after it never run (hint: add a condition, or leave out action to only tag or add header fields)`}},
+		{"last in order", otherBaseline + "[[rule]]\nname = \"catch-all\"\nrecipients = [\"*\"]\naction = \"quarantine\"\n[[rule]]\nname = \"first\"\nclients = [\"192.0.2.1\"]\naction = \"reject\"\n", []string{
+			`c.toml:24: warning: rule[5].action: rule "catch-all" has action quarantine and only conditions that always hold, so it decides all mail at RCPT TO, per recipient,` +
+				` and the 4 rule(s) after it never run (hint: add a condition, or leave out action to only tag or add header fields)`}},
+		{"modifying only", otherBaseline + "[[rule]]\nname = \"stamp\"\nadd_headers = [\"X-Scanned: yes\"]\n", nil},
+		{"disabled, no condition", otherBaseline + "[[rule]]\nname = \"wall\"\nenabled = false\naction = \"reject\"\n", nil},
+		{"a pattern that can fail", otherBaseline + "[[rule]]\nname = \"w\"\nsenders = [\"*\"]\nsenders_except = [\"<>\"]\naction = \"reject\"\n", nil},
+
+		// 3. Comparisons of direction with a value it never has.
+		{"direction ==", otherBaseline + "[[rule]]\nname = \"d\"\nexpr = 'direction == \"inbond\"'\naction = \"reject\"\n", []string{
+			`c.toml:23: warning: rule[5].expr: expression compares direction with "inbond", a value it never has, so == is always false (hint: did you mean "inbound"?)`}},
+		{"direction !=, mirrored", otherBaseline + "[[rule]]\nname = \"d\"\nexpr = '\"Outbound\" != direction'\naction = \"reject\"\n", []string{
+			`c.toml:23: warning: rule[5].expr: expression compares direction with "Outbound", a value it never has, so != is always true (hint: did you mean "outbound"?)`}},
+		{"direction any", otherBaseline + "[[rule]]\nname = \"d\"\nexpr = '$env.direction == \"any\" || $env[\"direction\"] == \"mixed\"'\naction = \"reject\"\n", []string{
+			`c.toml:23: warning: rule[5].expr: expression compares direction with "any", a value it never has, so == is always false (hint: leave the comparison out to match any direction)`,
+			`c.toml:23: warning: rule[5].expr: expression compares direction with "mixed", a value it never has, so == is always false ` + dirHint}},
+		{"direction in, not in, over lines", otherBaseline + "[[rule]]\nname = \"d\"\nexpr = '''\ndirection in [\"inbound\", \"internal\"] &&\n  direction not in [\n    \"outbound\",\n    \"external\"]'''\naction = \"reject\"\n", []string{
+			`c.toml:27: warning: rule[5].expr: expression compares direction with "external", a value it never has, so that element of the list never matches ` + dirHint}},
+		{"direction in a disabled rule", otherBaseline + "[[rule]]\nname = \"d\"\nenabled = false\nexpr = 'direction == \"in\"'\naction = \"reject\"\n", []string{
+			`c.toml:24: warning: rule[5].expr: expression compares direction with "in", a value it never has, so == is always false ` + dirHint}},
+		{"direction right", otherBaseline + "[[rule]]\nname = \"d\"\nexpr = 'direction == \"inbound\" || direction != \"outbound\" || direction == helo || \"x\" == subject'\naction = \"reject\"\n", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, pol := mustLoad(t, tt.src)
+			var got []string
+			for _, w := range pol.Warnings {
+				got = append(got, w.String())
+				if !w.Warning || w.File != "c.toml" {
+					t.Errorf("warning %+v: Warning false or wrong file", w)
+				}
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("warnings:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}
+
+// TestBaselineEffects keeps the baseline warnings complete: every
+// protection of the embedded default has a trigger, a rule text for the
+// hint and an effect in words.
+func TestBaselineEffects(t *testing.T) {
+	b := baseline()
+	if b == nil {
+		t.Fatal("the embedded default does not load")
+	}
+	ps := baselineProtections(b)
+	var found []string
+	for _, r := range b.Rules {
+		n := 0
+		for _, p := range ps {
+			if p.rule == r {
+				n++
+				found = append(found, p.trigger.phrase())
+			}
+		}
+		if n == 0 || len(r.Conditions) != 1 {
+			t.Errorf("default rule %q: %d triggers, %d conditions; the baseline warnings need one condition on a finding, size or recipient count",
+				r.Name, n, len(r.Conditions))
+		}
+		if txt := baselineRuleText(r); !strings.Contains(txt, "action") && !strings.Contains(txt, "add_headers") || strings.Contains(txt, "name") {
+			t.Errorf("default rule %q: hint text %q", r.Name, txt)
+		}
+	}
+	for _, p := range ps {
+		if e := effect(p.trigger, p.rule); strings.Contains(e, "is not done") {
+			t.Errorf("no effect in words for %s (rule %q): add it to baselineEffects", p.trigger.phrase(), p.rule.Name)
+		}
+	}
+	want := "by its recipient count|by its size|with finding scan.exclusion|with finding mime.ambiguous|with finding content.gtube|with finding message.malformed"
+	if got := strings.Join(found, "|"); got != want {
+		t.Errorf("protections %s, want %s", got, want)
+	}
+}
