@@ -101,6 +101,7 @@ func serve(ctx context.Context, cf *configFlags, s *stdio) error {
 		return err
 	}
 	log := newLogger(cfg)
+	logWarnings(log, pol)
 	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
@@ -216,6 +217,15 @@ func reload(cf *configFlags, srv *milter.Server, log *slog.Logger) {
 	}
 	srv.SetRuntime(rt)
 	log.Info("config reloaded", "config", cfg.File, "rules", len(pol.Rules))
+	logWarnings(log, pol)
+}
+
+// logWarnings puts what `config check` warns about in the daemon's log, at
+// start and at every reload.
+func logWarnings(log *slog.Logger, pol *policy.Policy) {
+	for _, w := range pol.Warnings {
+		log.Warn("config: " + w.String())
+	}
 }
 
 func pruneLoop(ctx context.Context, st *store.Store, srv *milter.Server, log *slog.Logger) {
