@@ -16,4 +16,40 @@ type Finding struct {
 	Where string `json:"where,omitempty"`
 	// Reason is a sentence for the administrator.
 	Reason string `json:"reason,omitempty"`
+	// Recipients limits a finding about the message to these recipients
+	// (a release that holds for some of them); empty means all.
+	Recipients []string `json:"recipients,omitempty"`
+}
+
+// For reports whether a finding holds for rcpt.
+func (f *Finding) For(rcpt string) bool {
+	if len(f.Recipients) == 0 {
+		return true
+	}
+	for _, r := range f.Recipients {
+		if equalFold(r, rcpt) {
+			return true
+		}
+	}
+	return false
+}
+
+// equalFold is strings.EqualFold for ASCII, which addresses compare as.
+func equalFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
 }
