@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/encoding/charmap"
 )
 
 // benchMessage builds a realistic message: a Japanese text and HTML
@@ -70,5 +72,47 @@ func BenchmarkDecodeHeader(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		DecodeHeader(v)
+	}
+}
+
+// BenchmarkParseAmbiguous is the cost of walking every reading: the
+// 300 KB message with its top-level boundary given twice, once with the
+// second boundary absent (the second reading is one opaque part) and once
+// with every delimiter line doubled so that both readings find all parts.
+func BenchmarkParseAmbiguous(b *testing.B) {
+	base := benchMessage(220 << 10)
+	twice := bytes.Replace(base, []byte(`boundary="mixed"`), []byte(`boundary="mixed"; boundary="other"`), 1)
+	both := bytes.ReplaceAll(twice, []byte("--mixed\r\n"), []byte("--mixed\r\n--other\r\n"))
+	both = bytes.ReplaceAll(both, []byte("--mixed--\r\n"), []byte("--mixed--\r\n--other--\r\n"))
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+	}{{"one", base}, {"second-absent", twice}, {"both", both}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(int64(len(tc.msg)))
+			b.ReportAllocs()
+			for b.Loop() {
+				ParseBytes(tc.msg, DefaultLimits())
+			}
+		})
+	}
+}
+
+// BenchmarkDetect is the cost of guessing the charset of unlabelled text.
+func BenchmarkDetect(b *testing.B) {
+	ja := []byte(enc(sj, strings.Repeat("明日の会議は10時からです。よろしくお願いいたします。\r\n", 600)))
+	west := []byte(enc(charmap.Windows1252, strings.Repeat("The world’s largest café serves crème brûlée for £7.\r\n", 600)))
+	for _, tc := range []struct {
+		name string
+		text []byte
+	}{{"shift_jis", ja}, {"windows-1252", west}} {
+		b.Run(fmt.Sprintf("%s/%dB", tc.name, len(tc.text)), func(b *testing.B) {
+			b.SetBytes(int64(len(tc.text)))
+			b.ReportAllocs()
+			var d Decoder
+			for b.Loop() {
+				d.decodeText(tc.text, false)
+			}
+		})
 	}
 }

@@ -15,11 +15,12 @@ import (
 // source stays readable. "go test -run TestCorpus -update" rewrites the .eml
 // files; TestCorpus fails when a file and its builder disagree.
 
-// corpusMsg is one generated message. Lines are joined with CRLF unless lf
-// is set.
+// corpusMsg is one generated message. Lines are joined with CRLF, or LF
+// when lf is set, or a bare CR when cr is.
 type corpusMsg struct {
 	name  string
 	lf    bool
+	cr    bool
 	lines func() []string
 }
 
@@ -398,6 +399,80 @@ var corpus = []corpusMsg{
 			"",
 		)
 	}},
+	{name: "ambiguous-boundary-gtube", lines: func() []string {
+		// CVE-2024-28054: a reader taking the first boundary sees one
+		// harmless part, one taking the second the GTUBE text.
+		return join(
+			"From: attacker@example.com",
+			"Subject: two boundaries",
+			"MIME-Version: 1.0",
+			`Content-Type: multipart/mixed; boundary="AAA"; boundary="BBB"`,
+			"",
+			"--AAA",
+			"Content-Type: text/plain",
+			"",
+			"harmless",
+			"--BBB",
+			"Content-Type: text/plain; charset=utf-8",
+			"Content-Transfer-Encoding: base64",
+			"",
+			b64lines([]byte("spam:\r\n"+GTUBE+"\r\n")),
+			"--BBB--",
+			"--AAA--",
+			"",
+		)
+	}},
+	{name: "bare-cr", cr: true, lines: func() []string {
+		return join(
+			"From: old-mac@example.com",
+			"Subject: lines end in CR",
+			"Content-Type: multipart/mixed; boundary=Z",
+			"",
+			"--Z",
+			"Content-Type: text/plain",
+			"",
+			"first part",
+			"--Z",
+			"Content-Type: text/plain",
+			"Content-Transfer-Encoding: base64",
+			"",
+			b64lines([]byte(GTUBE)),
+			"--Z--",
+			"",
+		)
+	}},
+	{name: "western-8bit", lines: func() []string {
+		return join(
+			"From: Kari Sel\xe5sdal <kari@example.no>",
+			"Subject: Gambler wins \xa37,000",
+			"MIME-Version: 1.0",
+			"Content-Type: multipart/mixed; boundary=W",
+			"",
+			"--W",
+			"Content-Type: text/plain",
+			"",
+			"The world\x92s largest \x93jackpot\x94.",
+			"--W",
+			"Content-Type: text/plain; charset=iso-8859-1",
+			"Content-Transfer-Encoding: quoted-printable",
+			"",
+			"Matrox Parhelia=99 =E9dition",
+			"--W--",
+			"",
+		)
+	}},
+	{name: "korean-declared", lines: func() []string {
+		return join(
+			"From: "+bword("ks_c_5601-1987", kr, "김철수")+" <kim@example.kr>",
+			"Subject: "+enc(kr, "회의 일정 안내"),
+			"MIME-Version: 1.0",
+			"Content-Type: text/plain; charset=ks_c_5601-1987",
+			"Content-Transfer-Encoding: 8bit",
+			"",
+			enc(kr, "안녕하세요. 다음 주 회의 일정입니다."),
+			"",
+		)
+	}},
 	{name: "bad-header-line", lines: func() []string {
 		return join(
 			"  orphan continuation",
@@ -414,8 +489,11 @@ var corpus = []corpusMsg{
 
 func (c corpusMsg) bytes() []byte {
 	sep := "\r\n"
-	if c.lf {
+	switch {
+	case c.lf:
 		sep = "\n"
+	case c.cr:
+		sep = "\r"
 	}
 	return []byte(strings.Join(c.lines(), sep))
 }

@@ -4,13 +4,18 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/japanese"
 )
 
 // DecodeHeader decodes a header field value to UTF-8. It unfolds the value
 // (RFC 5322 section 2.2.3), decodes RFC 2047 encoded words one charset run at
 // a time, and also accepts what real mail carries instead: raw 8-bit UTF-8
-// (RFC 6532), raw ISO-2022-JP escape sequences, raw Shift_JIS or EUC-JP
-// (guessed), and encoded words glued to other text or inside quotes.
+// (RFC 6532), raw ISO-2022-JP escape sequences, raw text in another charset
+// (guessed as [Decoder] does, without hints), and encoded words glued to
+// other text or inside quotes. Use a [Decoder] to have the charsets the
+// message declares tried first for raw text.
 //
 // Adjacent encoded words in the same charset are joined before transcoding,
 // so a multibyte character split across two words still decodes. An encoded
@@ -18,19 +23,18 @@ import (
 // and ok is false; every other word is still decoded. ok is also false when a
 // charset had to be guessed or bytes were replaced with U+FFFD.
 func DecodeHeader(v string) (decoded string, ok bool) {
-	decoded, problem := decodeHeader(v)
-	return decoded, problem == ""
+	decoded, n := decodeHeaderNote(v, nil)
+	return decoded, n.problem == ""
 }
 
-// decodeHeader is [DecodeHeader] that also says what went wrong first, for
-// findings.
-func decodeHeader(v string) (decoded, problem string) {
+// decodeHeaderNote is [Decoder.Decode] that also says what went wrong first
+// and which charset was guessed, for findings. d may be nil.
+func decodeHeaderNote(v string, d *Decoder) (string, note) {
 	if isPlainHeader(v) {
-		return v, ""
+		return v, note{}
 	}
 	v = unfold(v)
-	var d headerDecoder
-	d.b.Grow(len(v))
+	hd := headerDecoder{dec: d}
 	sc := wordScanner{s: v, nextEnd: -2, nextBad: -2}
 	pos, textStart := 0, 0 // text from textStart to the next word is raw
 	for pos < len(v) {
@@ -45,22 +49,21 @@ func decodeHeader(v string) (decoded, problem string) {
 			continue
 		}
 		pre, sep := v[textStart:at], ""
-		if d.pending() && isLWSP(pre) {
+		if hd.pending() && isLWSP(pre) {
 			// RFC 2047 section 6.2: whitespace between encoded words is ignored.
 			pre, sep = "", pre
 		}
 		if pre != "" {
-			d.text(pre)
+			hd.text(pre)
 		}
-		d.word(w, sep, v[at:at+n])
+		hd.word(w, sep, v[at:at+n])
 		pos = at + n
 		textStart = pos
 	}
 	if textStart < len(v) {
-		d.text(v[textStart:])
+		hd.text(v[textStart:])
 	}
-	d.flush()
-	return d.b.String(), d.problem
+	return hd.finish(), hd.note
 }
 
 // isPlainHeader reports whether v needs no decoding at all: 7-bit, no
@@ -252,39 +255,42 @@ func unhex(c byte) byte {
 	}
 }
 
-// headerDecoder accumulates decoded text. Runs of adjacent encoded words in
-// one charset are held in run until a different charset or plain text ends
-// the run, and are then transcoded together.
+// headerDecoder accumulates decoded text as pieces. Runs of adjacent
+// encoded words in one charset are held in run until a different charset or
+// plain text ends the run, and are then transcoded together. Raw 8-bit text
+// is held until the end, so that the charset of all of it is chosen at once.
 type headerDecoder struct {
-	b       strings.Builder
-	problem string // the first problem, "" when all decoded
+	dec     *Decoder
+	pieces  []string
+	raw8    []int // indexes in pieces of raw 8-bit text still to decode
+	note    note
 	charset string
 	run     []byte
-	raw     strings.Builder // the words of run as written, for when the charset is unknown
+	rawRun  strings.Builder // the words of run as written, for when the charset is unknown
 	lead    string          // whitespace before the run, dropped unless the run stays raw
 	inRun   bool
 }
 
 func (d *headerDecoder) pending() bool { return d.inRun }
 
-func (d *headerDecoder) fail(p string) {
-	if d.problem == "" {
-		d.problem = p
+func (d *headerDecoder) out(s string) {
+	if s != "" {
+		d.pieces = append(d.pieces, s)
 	}
 }
 
 func (d *headerDecoder) word(w encodedWord, sep, raw string) {
 	if w.data == nil { // bad base64: keep the word as written
 		d.flush()
-		d.b.WriteString(sep)
-		d.b.WriteString(raw)
-		d.fail("bad base64 in encoded word")
+		d.out(sep)
+		d.out(raw)
+		d.note.fail("bad base64 in encoded word")
 		return
 	}
 	if d.inRun && d.charset != w.charset {
 		if d.flush() {
 			// The run before stays as written: keep what separated it.
-			d.b.WriteString(sep)
+			d.out(sep)
 			sep = ""
 		}
 	}
@@ -292,13 +298,13 @@ func (d *headerDecoder) word(w encodedWord, sep, raw string) {
 		d.inRun = true
 		d.charset = w.charset
 		d.run = d.run[:0]
-		d.raw.Reset()
+		d.rawRun.Reset()
 		d.lead = sep
 	} else {
-		d.raw.WriteString(sep)
+		d.rawRun.WriteString(sep)
 	}
 	d.run = append(d.run, w.data...)
-	d.raw.WriteString(raw)
+	d.rawRun.WriteString(raw)
 }
 
 // flush transcodes the pending run. It reports whether the run was left as
@@ -308,39 +314,80 @@ func (d *headerDecoder) flush() (leftRaw bool) {
 		return false
 	}
 	d.inRun = false
-	enc, known := lookupCharset(d.charset)
+	enc, _, known := lookupCharset(d.charset)
 	if !known {
 		// Keep the words as written, with the whitespace that separated
 		// them from a previous encoded word, so the text stays readable.
-		d.b.WriteString(d.lead)
-		d.b.WriteString(d.raw.String())
-		d.fail(fmt.Sprintf("unknown charset %q in encoded word", truncate(d.charset, 40)))
+		d.out(d.lead)
+		d.out(d.rawRun.String())
+		d.note.fail(fmt.Sprintf("unknown charset %q in encoded word", truncate(d.charset, 40)))
 		return true
 	}
 	s, ok := transcode(enc, d.run)
 	if !ok {
-		d.fail(fmt.Sprintf("bytes not valid in charset %q in encoded word", truncate(d.charset, 40)))
+		d.note.fail(fmt.Sprintf("bytes not valid in charset %q in encoded word", truncate(d.charset, 40)))
 	}
-	d.b.WriteString(s)
+	d.out(s)
 	return false
 }
 
-// text appends text that is not an encoded word: raw ASCII, raw UTF-8, or
-// raw legacy Japanese.
+// text appends text that is not an encoded word: raw ASCII, raw UTF-8, raw
+// ISO-2022-JP, or raw text in another charset.
 func (d *headerDecoder) text(s string) {
 	d.flush()
 	if s == "" {
 		return
 	}
-	if isPlainHeader(s) || !needsRawDecode(s) {
-		d.b.WriteString(s)
+	if !needsRawDecode(s) {
+		d.out(s)
 		return
 	}
-	out, sure := decodeUnlabelled([]byte(s))
-	if !sure {
-		d.fail("8-bit bytes in header that are not UTF-8")
+	if isPlain7bitString(s) { // escape sequences only
+		out, ok := s, true
+		if hasISO2022JPEscape([]byte(s)) {
+			out, ok = transcode(japanese.ISO2022JP, []byte(s))
+		}
+		if !ok {
+			d.note.fail("bad ISO-2022-JP escape sequences in header")
+		}
+		d.out(out)
+		return
 	}
-	d.b.WriteString(out)
+	if utf8.ValidString(s) {
+		d.out(s) // raw UTF-8 is RFC 6532
+		return
+	}
+	d.raw8 = append(d.raw8, len(d.pieces))
+	d.pieces = append(d.pieces, s)
+}
+
+// finish decodes the held raw 8-bit text and returns the decoded value.
+func (d *headerDecoder) finish() string {
+	d.flush()
+	if len(d.raw8) > 0 {
+		all := make([]byte, 0, 64)
+		for n, i := range d.raw8 {
+			if n > 0 {
+				all = append(all, ' ')
+			}
+			all = append(all, d.pieces[i]...)
+		}
+		c := d.dec.choose(all, false)
+		if c.kind != guessNone || !utf8.Valid(all) {
+			d.note.fail("8-bit bytes in header that are not UTF-8")
+		}
+		d.note.guessed(c.name, c.kind)
+		for _, i := range d.raw8 {
+			d.pieces[i], _ = transcode(c.enc, []byte(d.pieces[i]))
+		}
+	}
+	switch len(d.pieces) {
+	case 0:
+		return ""
+	case 1:
+		return d.pieces[0]
+	}
+	return strings.Join(d.pieces, "")
 }
 
 // needsRawDecode reports whether s holds 8-bit bytes or an escape sequence.
@@ -351,4 +398,13 @@ func needsRawDecode(s string) bool {
 		}
 	}
 	return false
+}
+
+func isPlain7bitString(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }

@@ -49,8 +49,8 @@ func readHeader(b []byte, max int) headerBlock {
 			line = line[:i]
 			next = pos + i + 1
 		}
-		if len(line) > 0 && line[len(line)-1] == '\r' {
-			line = line[:len(line)-1]
+		for len(line) > 0 && line[len(line)-1] == '\r' {
+			line = line[:len(line)-1] // CRLF, and the CR CR LF of some mailers
 		}
 		if len(line) == 0 {
 			h.body = b[next:]

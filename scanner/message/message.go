@@ -20,6 +20,20 @@ const (
 	FindingExclusion = "scan.exclusion"
 	// FindingGTUBE is reported by [Message.GTUBE].
 	FindingGTUBE = "content.gtube"
+	// FindingAmbiguous marks MIME that readers can take apart in different
+	// ways (CVE-2024-28054): every reading was scanned, and Value says what
+	// is ambiguous: "boundary" (two boundary parameters with different
+	// values), "content-type" (two different Content-Type fields) or
+	// "content-transfer-encoding" (two different encodings, or an encoded
+	// multipart). Where names the header field.
+	FindingAmbiguous = "mime.ambiguous"
+	// FindingCharsetGuessed marks 8-bit text whose charset had to be
+	// guessed: raw header text that is not UTF-8, text without a charset
+	// parameter, or text in an unknown charset. Value is the charset chosen
+	// (a WHATWG name such as "windows-1252" or "shift_jis"), Where the
+	// header or part, Reason how it was chosen: a charset declared
+	// elsewhere in the message, or the byte patterns.
+	FindingCharsetGuessed = "charset.guessed"
 )
 
 // GTUBE is the Generic Test for Unsolicited Bulk Email, a string that spam
@@ -42,6 +56,10 @@ type Limits struct {
 	// MaxDecodedBytes bounds [Message.Text], the decoded text kept for
 	// content checks. Default 20 MiB.
 	MaxDecodedBytes int64
+	// MaxReadings is the most alternative readings of ambiguous MIME (and
+	// of bare CR line ends) walked per message; the first reading of each
+	// entity is not counted. Default 8.
+	MaxReadings int
 }
 
 // DefaultLimits returns the default [Limits].
@@ -51,6 +69,7 @@ func DefaultLimits() Limits {
 		MaxParts:        1000,
 		MaxHeaderBytes:  1 << 20,
 		MaxDecodedBytes: 20 << 20,
+		MaxReadings:     8,
 	}
 }
 
@@ -67,6 +86,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxDecodedBytes <= 0 {
 		l.MaxDecodedBytes = d.MaxDecodedBytes
+	}
+	if l.MaxReadings <= 0 {
+		l.MaxReadings = d.MaxReadings
 	}
 	return l
 }
@@ -106,12 +128,15 @@ type Part struct {
 	Depth int `json:"depth"`
 	// Where names the part as findings do: "body" for the body of a
 	// single-part message, else "part:" and its IMAP-style section number
-	// ("part:1.2").
+	// ("part:1.2"). Under ambiguous MIME, "~N" marks a further reading of
+	// the entity before it ("part:1~2.1" is part 1 of the second reading
+	// of part 1; "part:~2" the second reading of the whole body), and
+	// "~cr" the reading of bare CRs the other way.
 	Where string `json:"where"`
 
 	raw    []byte // the encoded body, a slice of the parsed message
 	cte    string // the transfer encoding to undo for Body
-	opaque bool   // ambiguous MIME: Body gives raw bytes
+	opaque bool   // unparsable multipart: Body gives raw bytes
 }
 
 // Body returns the part's content with its transfer encoding undone (no
@@ -145,21 +170,24 @@ type Message struct {
 	// Headers holds every top-level header field, in order.
 	Headers []Header `json:"headers"`
 	// Parts holds every leaf part, in order, including those of attached
-	// messages (message/rfc822).
+	// messages (message/rfc822) and those of every reading of ambiguous
+	// MIME.
 	Parts []Part `json:"parts"`
 	// Attachments holds the file names of parts with a file name or with
 	// disposition "attachment", attached messages included. A part whose
 	// Content-Disposition and Content-Type give different names, or that
 	// repeats a name parameter, contributes every name, so that a name check
-	// sees what any mail client might show. A nameless attachment gives "".
+	// sees what any mail client might show. A name seen under several
+	// readings of ambiguous MIME is listed once. A nameless attachment
+	// gives "".
 	Attachments []string `json:"attachments"`
 	// Text is the decoded text of the text/plain and text/html parts (HTML
 	// tags kept), in UTF-8, parts separated by "\n", at most
 	// Limits.MaxDecodedBytes long. Content checks such as [Message.GTUBE]
 	// search it.
 	Text string `json:"text"`
-	// Findings lists the anomalies found: [FindingMalformed] and
-	// [FindingExclusion].
+	// Findings lists the anomalies found: [FindingMalformed],
+	// [FindingAmbiguous], [FindingCharsetGuessed] and [FindingExclusion].
 	Findings []scanner.Finding `json:"findings"`
 
 	spans []textSpan
@@ -171,10 +199,10 @@ type textSpan struct {
 	where      string // "body", "attachment:NAME", "part:1.2"
 }
 
-// Parse reads a whole RFC 5322 message, with CRLF or LF line ends, and
-// builds its [Message]. It never fails: what it cannot understand becomes a
-// finding, and a read error ends the input (with a finding) rather than the
-// parse. Parse keeps the bytes read for [Part.Body]; use [ParseBytes] to
+// Parse reads a whole RFC 5322 message, with CRLF or LF line ends (and bare
+// CR ones, flagged), and builds its [Message]. It never fails: what it
+// cannot understand becomes a finding, and a read error ends the input
+// (with a finding) rather than the parse. Parse keeps the bytes read for [Part.Body]; use [ParseBytes] to
 // avoid the copy when the message is already in memory.
 func Parse(r io.Reader, lim Limits) *Message {
 	var buf []byte
@@ -211,7 +239,17 @@ func ParseBytes(msg []byte, lim Limits) (m *Message) {
 					Name: FindingMalformed, Where: "message", Value: truncate(fmt.Sprint(r), 200),
 					Reason: "internal parser error; the message was only partly scanned",
 				})
-				m.Text = w.text.String()
+				// The header and some text are decoded after the walk:
+				// save what can be.
+				func() {
+					defer func() { _ = recover() }()
+					if m.Headers == nil {
+						w.decodeTop()
+					}
+					w.text.finish(&w)
+				}()
+				m.Text = w.text.b.String()
+				m.spans = w.text.spans
 			}
 		}()
 	}

@@ -1,6 +1,7 @@
 package message
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -201,35 +202,78 @@ func (p *param) repeated() bool {
 // plain one, as in RFC 2231 section 4 compliant readers. ok is false when an
 // RFC 2231 charset was unknown.
 func (h *mediaHeader) raw(name string) (string, bool) {
+	s, n := h.rawNote(name, nil)
+	return s, n.problem == ""
+}
+
+func (h *mediaHeader) rawNote(name string, dec *Decoder) (string, note) {
 	p := h.params[name]
 	if p == nil {
-		return "", true
+		return "", note{}
 	}
 	if len(p.sections) > 0 {
-		return decodeSections(p.sections)
+		return decodeSections(p.sections, dec)
 	}
 	if len(p.ext) > 0 {
-		return decodeExt(p.ext[0], true)
+		return decodeExt(p.ext[0], dec)
 	}
-	return p.plain[0], true
+	return p.plain[0], note{}
+}
+
+// rawForms returns every distinct value the parameter was given, read as
+// [mediaHeader.raw] reads one: the value raw returns first, then the others
+// in the order RFC 2231 sections, extended values, plain values. It is how
+// readers that resolve a repeated parameter differently can disagree.
+func (h *mediaHeader) rawForms(name string) []string {
+	p := h.params[name]
+	if p == nil {
+		return nil
+	}
+	var out []string
+	addv := func(s string) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	first, _ := h.raw(name)
+	addv(first)
+	if len(p.sections) > 0 {
+		s, _ := decodeSections(p.sections, nil)
+		addv(s)
+	}
+	for _, e := range p.ext {
+		s, _ := decodeExt(e, nil)
+		addv(s)
+	}
+	for _, v := range p.plain {
+		addv(v)
+	}
+	return out
 }
 
 // text returns the parameter value decoded to UTF-8, also decoding RFC 2047
 // encoded words and raw 8-bit in plain values (not standard, but what most
 // Japanese mailers send for file names).
 func (h *mediaHeader) text(name string) (string, bool) {
+	s, n := h.textNote(name, nil)
+	return s, n.problem == ""
+}
+
+// textNote is text with the charsets of dec tried first for raw 8-bit text,
+// and a note of what happened.
+func (h *mediaHeader) textNote(name string, dec *Decoder) (string, note) {
 	p := h.params[name]
 	if p == nil {
-		return "", true
+		return "", note{}
 	}
 	if len(p.sections) > 0 || len(p.ext) > 0 {
-		return h.raw(name)
+		return h.rawNote(name, dec)
 	}
-	return DecodeHeader(p.plain[0])
+	return decodeHeaderNote(p.plain[0], dec)
 }
 
 // texts returns every distinct decoded value the parameter was given.
-func (h *mediaHeader) texts(name string) []string {
+func (h *mediaHeader) texts(name string, dec *Decoder) []string {
 	p := h.params[name]
 	if p == nil {
 		return nil
@@ -241,35 +285,33 @@ func (h *mediaHeader) texts(name string) []string {
 		}
 	}
 	if len(p.sections) > 0 {
-		s, _ := decodeSections(p.sections)
+		s, _ := decodeSections(p.sections, dec)
 		addv(s)
 	}
 	for _, e := range p.ext {
-		s, _ := decodeExt(e, true)
+		s, _ := decodeExt(e, dec)
 		addv(s)
 	}
 	for _, v := range p.plain {
-		s, _ := DecodeHeader(v)
+		s, _ := decodeHeaderNote(v, dec)
 		addv(s)
 	}
 	return out
 }
 
-// decodeExt decodes an RFC 2231 extended value. With first set the value
-// starts with charset'language'.
-func decodeExt(v string, first bool) (string, bool) {
+// decodeExt decodes an RFC 2231 extended value, which starts with
+// charset'language'.
+func decodeExt(v string, dec *Decoder) (string, note) {
 	cs := ""
-	if first {
-		if a, rest, ok := strings.Cut(v, "'"); ok {
-			if _, rest2, ok := strings.Cut(rest, "'"); ok {
-				cs, v = a, rest2
-			}
+	if a, rest, ok := strings.Cut(v, "'"); ok {
+		if _, rest2, ok := strings.Cut(rest, "'"); ok {
+			cs, v = a, rest2
 		}
 	}
-	return transcodeLabel(cs, pctDecode(v))
+	return transcodeLabel(cs, pctDecode(v), dec)
 }
 
-func decodeSections(secs map[int]rfc2231Sec) (string, bool) {
+func decodeSections(secs map[int]rfc2231Sec, dec *Decoder) (string, note) {
 	idx := make([]int, 0, len(secs))
 	for i := range secs {
 		idx = append(idx, i)
@@ -295,21 +337,34 @@ func decodeSections(secs map[int]rfc2231Sec) (string, bool) {
 	}
 	if cs == "" {
 		// Plain sections only, perhaps with RFC 2047 words or raw 8-bit.
-		return DecodeHeader(string(buf))
+		return decodeHeaderNote(string(buf), dec)
 	}
-	return transcodeLabel(cs, buf)
+	return transcodeLabel(cs, buf, dec)
 }
 
-func transcodeLabel(cs string, b []byte) (string, bool) {
-	if cs == "" {
-		return decodeUnlabelled(b)
+// transcodeLabel decodes b from the charset labelled cs, guessing when the
+// label is empty or unknown.
+func transcodeLabel(cs string, b []byte, dec *Decoder) (string, note) {
+	var n note
+	if cs != "" {
+		enc, _, ok := lookupCharset(cs)
+		if ok {
+			s, good := transcode(enc, b)
+			if !good {
+				n.fail(fmt.Sprintf("bytes not valid in charset %q", truncate(normCharset(cs), 40)))
+			}
+			return s, n
+		}
+		n.fail(fmt.Sprintf("unknown charset %q", truncate(normCharset(cs), 40)))
 	}
-	enc, ok := lookupCharset(cs)
-	if !ok {
-		s, _ := decodeUnlabelled(b)
-		return s, false
+	s, name, k, good := dec.decodeText(b, false)
+	if k != guessNone {
+		n.fail("8-bit bytes that are not UTF-8 and have no charset")
+		n.guessed(name, k)
+	} else if !good {
+		n.fail("bad ISO-2022-JP escape sequences")
 	}
-	return transcode(enc, b)
+	return s, n
 }
 
 func pctDecode(s string) []byte {

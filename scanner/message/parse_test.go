@@ -162,34 +162,42 @@ func TestPartBody(t *testing.T) {
 
 func TestParseAmbiguous(t *testing.T) {
 	tests := []struct {
-		name, msg, reason string
+		name, msg, finding, value, reason string
 	}{
 		{"two content types",
-			"Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\nx\r\n", "Content-Type given more than once"},
+			"Content-Type: text/plain\r\nContent-Type: text/html\r\n\r\nx\r\n",
+			FindingAmbiguous, "content-type", "Content-Type given 2 times"},
 		{"two transfer encodings",
 			"Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\nContent-Transfer-Encoding: 7bit\r\n\r\nx\r\n",
-			"Content-Transfer-Encoding given more than once"},
+			FindingAmbiguous, "content-transfer-encoding", "Content-Transfer-Encoding given 2 times"},
 		{"boundary and boundary*",
-			"Content-Type: multipart/mixed; boundary=a; boundary*=UTF-8''b\r\n\r\n--a\r\n\r\nx\r\n--a--\r\n", "2 boundary parameters"},
+			"Content-Type: multipart/mixed; boundary=a; boundary*=UTF-8''b\r\n\r\n--a\r\n\r\nx\r\n--a--\r\n",
+			FindingAmbiguous, "boundary", "2 different boundary parameters"},
 		{"two filenames",
 			"Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=a.txt; filename=a.exe\r\n\r\nx\r\n",
-			"filename parameter given more than once"},
+			FindingMalformed, "", "filename parameter given more than once"},
 		{"base64 multipart",
 			"Content-Type: multipart/mixed; boundary=a\r\nContent-Transfer-Encoding: base64\r\n\r\n--a\r\n\r\nx\r\n--a--\r\n",
-			"multipart with a Content-Transfer-Encoding"},
+			FindingAmbiguous, "content-transfer-encoding", "multipart with a Content-Transfer-Encoding"},
 		{"no delimiter",
-			"Content-Type: multipart/mixed; boundary=a\r\n\r\nno parts here " + GTUBE + "\r\n", "without any boundary delimiter"},
-		{"no boundary", "Content-Type: multipart/mixed\r\n\r\nx\r\n", "without a boundary parameter"},
-		{"nul in body", "Subject: x\r\n\r\na\x00b\r\n", "NUL byte in body"},
-		{"unknown encoding", "Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 a\r\n", "unknown Content-Transfer-Encoding"},
+			"Content-Type: multipart/mixed; boundary=a\r\n\r\nno parts here " + GTUBE + "\r\n", FindingMalformed, "", "without any boundary delimiter"},
+		{"no boundary", "Content-Type: multipart/mixed\r\n\r\nx\r\n", FindingMalformed, "", "without a boundary parameter"},
+		{"same boundary twice",
+			"Content-Type: multipart/mixed; boundary=a; boundary=\"a\"\r\n\r\n--a\r\n\r\nx\r\n--a--\r\n",
+			FindingMalformed, "", "boundary parameter given 2 times, with the same value"},
+		{"nul in body", "Subject: x\r\n\r\na\x00b\r\n", FindingMalformed, "", "NUL byte in body"},
+		{"unknown encoding", "Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 a\r\n", FindingMalformed, "", "unknown Content-Transfer-Encoding"},
 		{"8-bit part header",
-			"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nX-Raw: \x89\xef\r\n\r\nx\r\n--a--\r\n", "8-bit bytes in header"},
-		{"two subjects", "Subject: a\r\nSubject: b\r\n\r\nx\r\n", "Subject header appears 2 times"},
+			"Content-Type: multipart/mixed; boundary=a\r\n\r\n--a\r\nX-Raw: \x89\xef\r\n\r\nx\r\n--a--\r\n", FindingMalformed, "", "8-bit bytes in header"},
+		{"two subjects", "Subject: a\r\nSubject: b\r\n\r\nx\r\n", FindingMalformed, "", "Subject header appears 2 times"},
 	}
 	for _, tt := range tests {
 		m := Parse(strings.NewReader(tt.msg), DefaultLimits())
-		if !hasFinding(m, FindingMalformed, "", tt.reason) {
-			t.Errorf("%s: no finding with %q: %+v", tt.name, tt.reason, m.Findings)
+		if !hasFinding(m, tt.finding, tt.value, tt.reason) {
+			t.Errorf("%s: no %s finding with %q: %+v", tt.name, tt.finding, tt.reason, m.Findings)
+		}
+		if amb := findings(m, FindingAmbiguous); len(amb) > 0 && tt.finding != FindingAmbiguous {
+			t.Errorf("%s: unexpected %+v", tt.name, amb)
 		}
 	}
 	m := Parse(strings.NewReader(tests[3].msg), DefaultLimits())

@@ -25,14 +25,32 @@ var singleHeaders = []string{
 
 // walker walks the MIME tree of one message and fills in its Message.
 type walker struct {
-	m      *Message
-	lim    Limits
+	m   *Message
+	lim Limits
+	// dec holds the charsets the message declares, for undeclared text.
+	dec    Decoder
 	nparts int
-	text   strings.Builder
+	text   textKeeper
 	// stopped is set once MaxParts is reached: nothing more is walked.
 	stopped  bool
 	excluded map[string]bool // limits already reported
 	seen     map[string]bool // findings already reported
+
+	// readings counts the alternative readings walked (ambiguous MIME,
+	// bare CR), bounded by Limits.MaxReadings; alt is set while one is.
+	readings int
+	alt      bool
+
+	// bareCR is set when the message has bare CR line ends; crStructural
+	// when one was seen where it can change the structure: inside a header
+	// field or just before a boundary delimiter.
+	bareCR, crStructural bool
+
+	// top is the top-level header block, decoded after the walk so that
+	// the charsets declared anywhere in the message are known; its
+	// findings go at topAt.
+	top   headerBlock
+	topAt int
 }
 
 func (w *walker) add(f scanner.Finding) {
@@ -59,6 +77,32 @@ func (w *walker) add(f scanner.Finding) {
 
 func (w *walker) malformed(where, reason, value string) {
 	w.add(scanner.Finding{Name: FindingMalformed, Value: truncate(printable(value), 200), Where: where, Reason: reason})
+}
+
+func (w *walker) ambiguous(where, value, reason string) {
+	w.add(scanner.Finding{Name: FindingAmbiguous, Value: value, Where: where, Reason: "ambiguous MIME: " + reason})
+}
+
+// guessed reports a charset guess. declared is the unknown charset label
+// the text carried, or "".
+func (w *walker) guessed(where string, n note, declared string) {
+	if n.guess == "" {
+		return
+	}
+	what := "8-bit text that is not UTF-8 and has no charset"
+	if declared != "" {
+		what = fmt.Sprintf("text in the unknown charset %q", truncate(printable(declared), 40))
+	} else if n.guess == "utf-8" && n.kind == guessNone {
+		what = "8-bit text without a charset"
+	}
+	how := "the charset its bytes fit best"
+	if n.kind == guessHint {
+		how = "a charset declared elsewhere in the message"
+	}
+	w.add(scanner.Finding{
+		Name: FindingCharsetGuessed, Value: n.guess, Where: where,
+		Reason: fmt.Sprintf("%s, decoded as %s, %s", what, n.guess, how),
+	})
 }
 
 // printable makes s fit for a log: valid UTF-8 without control characters
@@ -96,42 +140,158 @@ func (w *walker) exclude(limit string, n int64, where, reason string) {
 	})
 }
 
+// takeReading counts one more alternative reading. It reports false, with
+// an exclusion, when Limits.MaxReadings are already walked.
+func (w *walker) takeReading(where string) bool {
+	if w.readings >= w.lim.MaxReadings {
+		w.exclude("mime.max_readings", int64(w.lim.MaxReadings), where,
+			fmt.Sprintf("more than %d alternative readings of ambiguous MIME; the rest were not scanned", w.lim.MaxReadings))
+		return false
+	}
+	w.readings++
+	return true
+}
+
 func (w *walker) message(msg []byte) {
+	norm, nCR, nLF := normalizeBareCR(msg)
+	if norm == nil {
+		w.root(msg, "")
+		w.finish()
+		return
+	}
+	// Bare CR line ends (RFC 5322 section 2.3 allows CR only in CRLF). Some
+	// readers take them as line ends, others, like an MTA that only knows
+	// LF, as text; when that can change what is seen, both readings are
+	// walked.
+	w.bareCR = true
+	at := len(w.m.Findings)
+	orig := readHeader(msg, w.lim.MaxHeaderBytes)
+	if nLF == 0 || headerHasCR(&orig) {
+		// The header itself is cut by bare CRs: the main reading takes
+		// them as line ends.
+		w.malformed("message", fmt.Sprintf("%d line ends are a bare CR (no LF); they were read as line ends", nCR), "bare-cr")
+		w.root(norm, "")
+		if nLF > 0 && w.altRoot(msg) {
+			w.m.Findings[at].Reason += ", and the message was also scanned with them read as text"
+		}
+	} else {
+		w.malformed("message", fmt.Sprintf("%d bare CRs (no LF) inside lines; they were read as text", nCR), "bare-cr")
+		w.root(msg, "")
+		if w.crStructural && w.altRoot(norm) {
+			w.m.Findings[at].Reason += ", and the message was also scanned with them read as line ends"
+		}
+	}
+	w.finish()
+}
+
+// altRoot walks msg as the other reading of bare CR line ends, named
+// "~cr". It reports whether it did.
+func (w *walker) altRoot(msg []byte) bool {
+	if w.stopped || !w.takeReading("message") {
+		return false
+	}
+	w.nparts++
+	if w.nparts > w.lim.MaxParts {
+		w.stopped = true
+		w.exclude("mime.max_parts", int64(w.lim.MaxParts), "message",
+			fmt.Sprintf("more than %d MIME parts; the rest were not scanned", w.lim.MaxParts))
+		return false
+	}
+	w.withAlt(func() { w.root(msg, "~cr") })
+	return true
+}
+
+func (w *walker) withAlt(fn func()) {
+	old := w.alt
+	w.alt = true
+	fn()
+	w.alt = old
+}
+
+// root walks one reading of the whole message. section is "" for the main
+// reading, whose header fields become Message.Headers.
+func (w *walker) root(msg []byte, section string) {
 	h := readHeader(msg, w.lim.MaxHeaderBytes)
-	w.checkHeaderBlock(&h, "")
-	w.m.Headers = make([]Header, 0, len(h.fields))
-	counts := make(map[string]int)
+	w.checkHeaderBlock(&h, section)
+	w.declare(&h)
+	if section == "" {
+		w.top = h
+		w.topAt = len(w.m.Findings)
+		counts := make(map[string]int)
+		for _, f := range h.fields {
+			counts[strings.ToLower(f.name)]++
+		}
+		for _, n := range singleHeaders {
+			if c := counts[strings.ToLower(n)]; c > 1 {
+				w.malformed("header:"+n, fmt.Sprintf("%s header appears %d times; RFC 5322 section 3.6 allows one", n, c), "")
+			}
+		}
+	}
+	w.entity(&h, h.body, 0, section, "text/plain")
+}
+
+// declare adds the charsets of the encoded words of a header block to the
+// hints; readingsOf adds the charset parameters of its Content-Type.
+func (w *walker) declare(h *headerBlock) {
 	for _, f := range h.fields {
+		if bytes.Contains(f.value, []byte("=?")) && !strings.EqualFold(f.name, "Content-Type") {
+			w.dec.declareWords(string(f.value))
+		}
+	}
+}
+
+// finish decodes the top-level header fields and the text that waited for
+// the charsets declared in the whole message.
+func (w *walker) finish() {
+	w.decodeTop()
+	w.text.finish(w)
+	w.m.Text = w.text.b.String()
+	w.m.spans = w.text.spans
+}
+
+// decodeTop decodes the top-level header fields into the Message.
+func (w *walker) decodeTop() {
+	n0 := len(w.m.Findings)
+	w.m.Headers = make([]Header, 0, len(w.top.fields))
+	var seen [4]bool // From, To, Subject, Message-ID
+	for _, f := range w.top.fields {
 		raw := string(f.value)
-		dec, problem := decodeHeader(raw)
+		dec, n := decodeHeaderNote(raw, &w.dec)
 		where := "header:" + f.name
-		if problem != "" {
-			w.malformed(where, problem, dec)
+		if n.problem != "" {
+			w.malformed(where, n.problem, dec)
 		}
+		w.guessed(where, n, "")
 		w.m.Headers = append(w.m.Headers, Header{Name: f.name, Raw: raw, Decoded: dec})
-		canon := strings.ToLower(f.name)
-		counts[canon]++
-		if counts[canon] > 1 {
-			continue
-		}
-		switch canon {
-		case "from":
-			w.m.From = dec
-		case "to":
-			w.m.To = dec
-		case "subject":
-			w.m.Subject = dec
-		case "message-id":
-			w.m.MessageID = dec
+		switch {
+		case !seen[0] && strings.EqualFold(f.name, "From"):
+			seen[0], w.m.From = true, dec
+		case !seen[1] && strings.EqualFold(f.name, "To"):
+			seen[1], w.m.To = true, dec
+		case !seen[2] && strings.EqualFold(f.name, "Subject"):
+			seen[2], w.m.Subject = true, dec
+		case !seen[3] && strings.EqualFold(f.name, "Message-ID"):
+			seen[3], w.m.MessageID = true, dec
 		}
 	}
-	for _, n := range singleHeaders {
-		if c := counts[strings.ToLower(n)]; c > 1 {
-			w.malformed("header:"+n, fmt.Sprintf("%s header appears %d times; RFC 5322 section 3.6 allows one", n, c), "")
+	// The header's findings go where the old single pass put them: after
+	// the header block's own, before the parts'.
+	if fs := w.m.Findings; n0 < len(fs) && w.topAt < n0 {
+		tail := slices.Clone(fs[n0:])
+		copy(fs[w.topAt+len(tail):], fs[w.topAt:n0])
+		copy(fs[w.topAt:], tail)
+	}
+}
+
+// headerHasCR reports whether a header field value holds a CR, which in a
+// value unfolded by readHeader is a bare one.
+func headerHasCR(h *headerBlock) bool {
+	for _, f := range h.fields {
+		if bytes.IndexByte(f.value, '\r') >= 0 {
+			return true
 		}
 	}
-	w.entity(&h, h.body, 0, "", "text/plain")
-	w.m.Text = w.text.String()
+	return false
 }
 
 // checkHeaderBlock reports the structural problems of one header block.
@@ -152,6 +312,9 @@ func (w *walker) checkHeaderBlock(h *headerBlock, section string) {
 		if bytes.IndexByte(f.value, 0) >= 0 {
 			w.malformed(hw+":"+f.name, "NUL byte in header", "")
 		}
+		if w.bareCR && bytes.IndexByte(f.value, '\r') >= 0 {
+			w.crStructural = true
+		}
 		if section != "" && !isASCIIBytes(f.value) && !utf8.Valid(f.value) {
 			// Top-level fields get this from decodeHeader.
 			w.malformed(hw+":"+f.name, "8-bit bytes in header that are not UTF-8", string(f.value))
@@ -168,6 +331,8 @@ func isASCIIBytes(b []byte) bool {
 	return true
 }
 
+// whereOf names an entity for findings: "body" for the top-level entity,
+// else "part:" and its section.
 func whereOf(section string) string {
 	if section == "" {
 		return "body"
@@ -182,57 +347,45 @@ func childSection(section string, i int) string {
 	return section + "." + strconv.Itoa(i)
 }
 
-// one returns the single value of a field that may appear once in a MIME
-// part header. ambiguous is set when it appears more than once with
-// different values.
-func one(h *headerBlock, name string) (v string, present, ambiguous bool) {
-	vals := h.get(name)
-	if len(vals) == 0 {
-		return "", false, false
-	}
-	for _, x := range vals[1:] {
-		if !strings.EqualFold(strings.TrimSpace(x), strings.TrimSpace(vals[0])) {
-			return vals[0], true, true
-		}
-	}
-	return vals[0], true, false
-}
-
 // entity walks one MIME entity: the message itself, a body part, or an
-// encapsulated message. defType is the Content-Type to assume when none is
+// encapsulated message, once for every reading of its header (see
+// [walker.readings]). defType is the Content-Type to assume when none is
 // given (RFC 2046 section 5.1.5: message/rfc822 inside multipart/digest).
 func (w *walker) entity(h *headerBlock, body []byte, depth int, section, defType string) {
-	hw := hw(section)
+	rs := w.readingsOf(h, section, defType)
+	for i := range rs {
+		if w.stopped {
+			return
+		}
+		if i == 0 {
+			w.walkReading(h, body, depth, section, &rs[i])
+			continue
+		}
+		if !w.takeReading(whereOf(section)) {
+			return
+		}
+		sec := section + "~" + strconv.Itoa(w.readings+1)
+		// Another reading walks the entity again: it counts as a part.
+		w.nparts++
+		if w.nparts > w.lim.MaxParts {
+			w.stopped = true
+			w.exclude("mime.max_parts", int64(w.lim.MaxParts), whereOf(sec),
+				fmt.Sprintf("more than %d MIME parts; the rest were not scanned", w.lim.MaxParts))
+			return
+		}
+		w.withAlt(func() { w.walkReading(h, body, depth, sec, &rs[i]) })
+	}
+}
 
-	ctRaw, hasCT, ctAmb := one(h, "Content-Type")
-	if ctAmb {
-		w.malformed(hw+":Content-Type", "ambiguous MIME: Content-Type given more than once with different values; scanned as opaque text", ctRaw)
-		w.leaf(h, body, depth, section, leafInfo{ctype: "application/octet-stream", opaque: true})
-		return
-	}
-	ct := parseMediaHeader(ctRaw)
-	for _, p := range ct.problems {
-		w.malformed(hw+":Content-Type", "bad Content-Type: "+p, ctRaw)
-	}
-	ctype := ct.value
+func (w *walker) walkReading(h *headerBlock, body []byte, depth int, section string, r *reading) {
 	switch {
-	case !hasCT:
-		ctype = defType
-	case !validMediaType(ctype):
-		w.malformed(hw+":Content-Type", "Content-Type is not type/subtype; taken as text/plain", ctRaw)
-		ctype = "text/plain"
-		ct = mediaHeader{}
+	case strings.HasPrefix(r.ctype, "multipart/"):
+		w.multipart(h, r, body, depth, section)
+	case r.ctype == "message/rfc822" || r.ctype == "message/global":
+		w.encapsulated(h, r, body, depth, section)
+	default:
+		w.leaf(h, body, depth, section, leafInfo{ctype: r.ctype, ct: r.ct, cte: r.cte, cteRaw: r.cteRaw})
 	}
-
-	if strings.HasPrefix(ctype, "multipart/") {
-		w.multipart(h, &ct, ctRaw, body, depth, section, ctype)
-		return
-	}
-	if ctype == "message/rfc822" || ctype == "message/global" {
-		w.encapsulated(h, &ct, body, depth, section)
-		return
-	}
-	w.leaf(h, body, depth, section, leafInfo{ctype: ctype, ct: &ct})
 }
 
 // validMediaType reports whether t is "type/subtype" made of RFC 2045 tokens.
@@ -254,48 +407,37 @@ func isToken(s string) bool {
 	return true
 }
 
-func (w *walker) multipart(h *headerBlock, ct *mediaHeader, ctRaw string, body []byte, depth int, section, ctype string) {
+func (w *walker) multipart(h *headerBlock, r *reading, body []byte, depth int, section string) {
 	where := whereOf(section)
 	hw := hw(section)
-	opaque := leafInfo{ctype: ctype, opaque: true}
-	p := ct.params["boundary"]
-	if p == nil {
-		w.malformed(hw+":Content-Type", "multipart without a boundary parameter; scanned as opaque text", ctRaw)
+	opaque := leafInfo{ctype: r.ctype, opaque: true}
+	if r.ct.params["boundary"] == nil {
+		w.malformed(hw+":Content-Type", "multipart without a boundary parameter; scanned as opaque text", r.ctRaw)
 		w.leaf(h, body, depth, section, opaque)
 		return
 	}
-	if n := p.forms(); n > 1 {
-		// CVE-2024-28054: amavisd-new took the first boundary, mail clients
-		// the last. There is no right answer, so there is no guess.
-		w.malformed(hw+":Content-Type", fmt.Sprintf("ambiguous MIME: %d boundary parameters (CVE-2024-28054); scanned as opaque text", n), ctRaw)
-		w.leaf(h, body, depth, section, opaque)
-		return
-	}
-	boundary, _ := ct.raw("boundary")
+	boundary := r.bound
 	if boundary == "" {
-		w.malformed(hw+":Content-Type", "multipart with an empty boundary; scanned as opaque text", ctRaw)
+		w.malformed(hw+":Content-Type", "multipart with an empty boundary; scanned as opaque text", r.ctRaw)
 		w.leaf(h, body, depth, section, opaque)
 		return
-	}
-	if cte, _, _ := one(h, "Content-Transfer-Encoding"); cte != "" {
-		switch strings.ToLower(strings.TrimSpace(stripComment(cte))) {
-		case "7bit", "8bit", "binary":
-		default:
-			// RFC 2045 section 6.4. Some readers decode it anyway, so the
-			// parts seen here may not be what a client shows.
-			w.malformed(hw+":Content-Transfer-Encoding", "multipart with a Content-Transfer-Encoding other than 7bit, 8bit or binary; it was ignored", cte)
-		}
 	}
 	if depth+1 > w.lim.MaxDepth {
 		w.exclude("mime.max_depth", int64(w.lim.MaxDepth), where,
 			fmt.Sprintf("MIME nesting deeper than %d; the parts below were not scanned", w.lim.MaxDepth))
 		return
 	}
+	if r.cte != "" {
+		body = w.undoCTE(body, r.cte, where)
+	}
 	defType := "text/plain"
-	if ctype == "multipart/digest" {
+	if r.ctype == "multipart/digest" {
 		defType = "message/rfc822"
 	}
 	dash := []byte("--" + boundary)
+	if w.bareCR && !w.crStructural && bytes.Contains(body, append([]byte{'\r'}, dash...)) {
+		w.crStructural = true
+	}
 	d, found := findDelimiter(body, 0, dash)
 	if !found {
 		w.malformed(where, "multipart body without any boundary delimiter line; scanned as opaque text", boundary)
@@ -320,6 +462,7 @@ func (w *walker) multipart(h *headerBlock, ct *mediaHeader, ctRaw string, body [
 		child := childSection(section, i)
 		ph := readHeader(body[start:end], w.lim.MaxHeaderBytes)
 		w.checkHeaderBlock(&ph, child)
+		w.declare(&ph)
 		w.entity(&ph, ph.body, depth+1, child, defType)
 		if !found {
 			break
@@ -330,6 +473,22 @@ func (w *walker) multipart(h *headerBlock, ct *mediaHeader, ctRaw string, body [
 	if !closed && !w.stopped {
 		w.malformed(where, "missing closing boundary", boundary)
 	}
+}
+
+// undoCTE decodes a base64 or quoted-printable body into a new slice.
+func (w *walker) undoCTE(body []byte, cte, where string) []byte {
+	dec := make([]byte, 0, len(body))
+	emit := func(p []byte) { dec = append(dec, p...) }
+	var problem string
+	if cte == "base64" {
+		_, problem = decodeBase64(body, emit)
+	} else {
+		_, problem = decodeQP(body, emit)
+	}
+	if problem != "" {
+		w.malformed(where, problem, "")
+	}
+	return dec
 }
 
 func childWhere(section string, i int) string {
@@ -376,10 +535,17 @@ func findDelimiter(b []byte, from int, dash []byte) (delimiter, bool) {
 			return delimiter{start: p, after: len(b)}, true
 		case rest[j] == '\n':
 			return delimiter{start: p, after: q + j + 1}, true
-		case rest[j] == '\r' && j+1 < len(rest) && rest[j+1] == '\n':
-			return delimiter{start: p, after: q + j + 2}, true
-		case rest[j] == '\r' && j+1 == len(rest):
-			return delimiter{start: p, after: len(b)}, true
+		case rest[j] == '\r':
+			k := j
+			for k < len(rest) && rest[k] == '\r' {
+				k++ // CR LF, or CR CR LF
+			}
+			switch {
+			case k == len(rest):
+				return delimiter{start: p, after: len(b)}, true
+			case rest[k] == '\n':
+				return delimiter{start: p, after: q + k + 1}, true
+			}
 		}
 	}
 	return delimiter{}, false
@@ -398,9 +564,9 @@ func trimEOLBefore(b []byte, p int) int {
 }
 
 // encapsulated walks an attached message (RFC 2046 section 5.2.1).
-func (w *walker) encapsulated(h *headerBlock, ct *mediaHeader, body []byte, depth int, section string) {
+func (w *walker) encapsulated(h *headerBlock, r *reading, body []byte, depth int, section string) {
 	where := whereOf(section)
-	name, disp := w.names(h, ct, section)
+	name, disp := w.names(h, r.ct, section)
 	if len(name) > 0 || disp == "attachment" {
 		w.addAttachments(name)
 	}
@@ -409,32 +575,14 @@ func (w *walker) encapsulated(h *headerBlock, ct *mediaHeader, body []byte, dept
 			fmt.Sprintf("MIME nesting deeper than %d; the parts below were not scanned", w.lim.MaxDepth))
 		return
 	}
-	cte, _, amb := one(h, "Content-Transfer-Encoding")
-	cte = strings.ToLower(strings.TrimSpace(stripComment(cte)))
-	if amb {
-		w.malformed(hw(section)+":Content-Transfer-Encoding", "ambiguous MIME: Content-Transfer-Encoding given more than once with different values; scanned as opaque text", cte)
-		w.leaf(h, body, depth, section, leafInfo{ctype: "message/rfc822", opaque: true})
-		return
-	}
-	switch cte {
-	case "base64", "quoted-printable":
+	if c := cteClass(r.cte); c != "" {
 		// RFC 2046 section 5.2.1 forbids it, but it is seen and clients
 		// decode it.
-		dec := make([]byte, 0, len(body))
-		emit := func(p []byte) { dec = append(dec, p...) }
-		var problem string
-		if cte == "base64" {
-			_, problem = decodeBase64(body, emit)
-		} else {
-			_, problem = decodeQP(body, emit)
-		}
-		if problem != "" {
-			w.malformed(where, problem, "")
-		}
-		body = dec
+		body = w.undoCTE(body, c, where)
 	}
 	ih := readHeader(body, w.lim.MaxHeaderBytes)
 	w.checkHeaderBlock(&ih, section)
+	w.declare(&ih)
 	w.entity(&ih, ih.body, depth+1, section, "text/plain")
 }
 
@@ -470,7 +618,7 @@ func (w *walker) names(h *headerBlock, ct *mediaHeader, section string) ([]strin
 				disp = cd.value
 			}
 			w.checkNameParam(&cd, "filename", section, "Content-Disposition")
-			addName(cd.texts("filename"))
+			addName(cd.texts("filename", &w.dec))
 		}
 		switch disp {
 		case "", "inline", "attachment":
@@ -480,9 +628,25 @@ func (w *walker) names(h *headerBlock, ct *mediaHeader, section string) ([]strin
 	}
 	if ct != nil {
 		w.checkNameParam(ct, "name", section, "Content-Type")
-		addName(ct.texts("name"))
+		addName(ct.texts("name", &w.dec))
 	}
 	return names, disp
+}
+
+// one returns the first value of a field that may appear once in a MIME
+// part header. ambiguous is set when it appears more than once with
+// different values.
+func one(h *headerBlock, name string) (v string, present, ambiguous bool) {
+	vals := h.get(name)
+	if len(vals) == 0 {
+		return "", false, false
+	}
+	for _, x := range vals[1:] {
+		if !strings.EqualFold(strings.TrimSpace(x), strings.TrimSpace(vals[0])) {
+			return vals[0], true, true
+		}
+	}
+	return vals[0], true, false
 }
 
 func (w *walker) checkNameParam(mh *mediaHeader, param, section, header string) {
@@ -490,15 +654,32 @@ func (w *walker) checkNameParam(mh *mediaHeader, param, section, header string) 
 	if p == nil {
 		return
 	}
+	where := hw(section) + ":" + header
 	if p.repeated() {
-		w.malformed(hw(section)+":"+header, fmt.Sprintf("ambiguous MIME: %s parameter given more than once; every name was listed", param), strings.Join(mh.texts(param), ", "))
+		w.malformed(where, fmt.Sprintf("ambiguous MIME: %s parameter given more than once; every name was listed", param), strings.Join(mh.texts(param, &w.dec), ", "))
 	}
-	if _, ok := mh.text(param); !ok {
-		w.malformed(hw(section)+":"+header, fmt.Sprintf("%s parameter could not be fully decoded", param), "")
+	if _, n := mh.textNote(param, &w.dec); n.problem != "" {
+		w.malformed(where, fmt.Sprintf("%s parameter could not be fully decoded", param), "")
+		w.guessed(where, n, "")
 	}
 }
 
+// addAttachments lists the names of one attachment. In an alternative
+// reading of ambiguous MIME only names no other reading listed are added,
+// so that one attachment seen under two boundaries is listed once.
 func (w *walker) addAttachments(names []string) {
+	if w.alt {
+		var fresh []string
+		for _, n := range names {
+			if !slices.Contains(w.m.Attachments, n) {
+				fresh = append(fresh, n)
+			}
+		}
+		if len(fresh) == 0 && (len(names) > 0 || slices.Contains(w.m.Attachments, "")) {
+			return
+		}
+		names = fresh
+	}
 	if len(names) == 0 {
 		w.m.Attachments = append(w.m.Attachments, "")
 		return
@@ -509,8 +690,10 @@ func (w *walker) addAttachments(names []string) {
 // leafInfo describes how to treat a leaf.
 type leafInfo struct {
 	ctype  string
-	ct     *mediaHeader // nil for opaque leaves
-	opaque bool         // ambiguous MIME: no transfer decoding, raw text scanned
+	ct     *mediaHeader // nil for opaque leaves and when no Content-Type was given
+	cte    string       // normalized transfer encoding
+	cteRaw string
+	opaque bool // unparsable multipart: no transfer decoding, raw text scanned
 }
 
 // leaf records one leaf part, decodes it and keeps its text.
@@ -538,45 +721,34 @@ func (w *walker) leaf(h *headerBlock, body []byte, depth int, section string, li
 	if li.opaque {
 		part.Size = int64(len(body))
 		w.m.Parts = append(w.m.Parts, part)
-		w.keepText(body, nil, where, label, false)
+		w.keepText(body, "", where, label, false)
 		return
 	}
 
-	var enc string
-	if li.ct != nil {
-		if p := li.ct.params["charset"]; p != nil {
-			enc, _ = li.ct.raw("charset")
-			enc = strings.ToLower(strings.TrimSpace(enc))
-			part.Charset = enc
-			if p.forms() > 1 {
-				w.malformed(hw(section)+":Content-Type", "charset parameter given more than once", enc)
+	var charsets []string
+	if li.ct != nil && li.ct.params["charset"] != nil {
+		for _, cs := range li.ct.rawForms("charset") {
+			cs = strings.ToLower(strings.TrimSpace(cs))
+			if !slices.Contains(charsets, cs) {
+				charsets = append(charsets, cs)
 			}
+		}
+		if len(charsets) > 0 {
+			part.Charset = charsets[0]
+		}
+		if li.ct.params["charset"].forms() > 1 {
+			w.malformed(hw(section)+":Content-Type", "charset parameter given more than once", strings.Join(charsets, ", "))
 		}
 	}
 
-	cteRaw, _, cteAmb := one(h, "Content-Transfer-Encoding")
-	cte := strings.ToLower(strings.TrimSpace(stripComment(cteRaw)))
-	if cteAmb {
-		w.malformed(hw(section)+":Content-Transfer-Encoding", "ambiguous MIME: Content-Transfer-Encoding given more than once with different values; scanned as opaque text", cteRaw)
-		part.opaque = true
-		part.Size = int64(len(body))
-		w.m.Parts = append(w.m.Parts, part)
-		w.keepText(body, nil, where, label, false)
-		return
-	}
-	switch cte {
-	case "", "7bit", "8bit", "binary", "base64", "quoted-printable":
-	default:
-		w.malformed(hw(section)+":Content-Transfer-Encoding", "unknown Content-Transfer-Encoding; taken as 8bit", cteRaw)
-		cte = "8bit"
-	}
+	cte := li.cte
 	part.cte = cte
 	if cte != "binary" && bytes.IndexByte(body, 0) >= 0 {
 		w.malformed(where, "NUL byte in body", "")
 	}
 
 	isText := li.ctype == "text/plain" || li.ctype == "text/html"
-	room := w.room()
+	room := w.text.room(w.lim)
 	var kept []byte
 	truncated := false
 	switch cte {
@@ -615,70 +787,17 @@ func (w *walker) leaf(h *headerBlock, body []byte, depth int, section string, li
 	if room <= 0 {
 		truncated = len(body) > 0
 	}
-	var csEnc = enc
-	w.keepText(kept, &csEnc, where, label, truncated)
-}
-
-// room returns how many more bytes of text may be kept.
-func (w *walker) room() int64 {
-	sep := int64(0)
-	if w.text.Len() > 0 {
-		sep = 1
+	first := ""
+	if len(charsets) > 0 {
+		first = charsets[0]
 	}
-	return w.lim.MaxDecodedBytes - int64(w.text.Len()) - sep
-}
-
-// keepText transcodes b to UTF-8 (charset nil: unlabelled raw bytes) and
-// appends it to the message text within the budget.
-func (w *walker) keepText(b []byte, charset *string, where, label string, truncated bool) {
-	room := w.room()
-	if room <= 0 {
-		if len(b) > 0 || truncated {
-			w.excludeText(where)
-		}
-		return
-	}
-	if int64(len(b)) > room {
-		b = b[:room]
-		truncated = true
-	}
-	var s string
-	switch {
-	case charset == nil || *charset == "":
-		s, _ = decodeUnlabelled(b)
-	default:
-		enc, ok := lookupCharset(*charset)
-		if !ok {
-			w.malformed(where, fmt.Sprintf("unknown charset %q", truncate(*charset, 40)), *charset)
-			s, _ = decodeUnlabelled(b)
+	w.keepText(kept, first, where, label, truncated)
+	// A charset given twice with different values: a reader may take
+	// either, so the text is kept in each.
+	for _, cs := range charsets[min(1, len(charsets)):] {
+		if !w.takeReading(where) {
 			break
 		}
-		var good bool
-		s, good = transcode(enc, b)
-		if !good && !truncated {
-			w.malformed(where, fmt.Sprintf("bytes not valid in charset %q", truncate(*charset, 40)), *charset)
-		}
+		w.keepText(kept, cs, where, label, truncated)
 	}
-	if int64(len(s)) > room {
-		cut := int(room)
-		for cut > 0 && !utf8.RuneStart(s[cut]) {
-			cut--
-		}
-		s = s[:cut]
-		truncated = true
-	}
-	if w.text.Len() > 0 {
-		w.text.WriteByte('\n')
-	}
-	start := w.text.Len()
-	w.text.WriteString(s)
-	w.m.spans = append(w.m.spans, textSpan{start: start, end: w.text.Len(), where: label})
-	if truncated {
-		w.excludeText(where)
-	}
-}
-
-func (w *walker) excludeText(where string) {
-	w.exclude("mime.max_decoded_bytes", w.lim.MaxDecodedBytes, where,
-		fmt.Sprintf("more than %d bytes of decoded text; the rest was not scanned", w.lim.MaxDecodedBytes))
 }
