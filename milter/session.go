@@ -225,8 +225,13 @@ func (s *Session) EOH() StageResult {
 	}
 	s.Facts.Headers = s.Facts.Headers[:0]
 	defer func() { s.Facts.Size = max(s.Facts.Size, s.hdrBytes+2) }()
+	// Raw 8-bit text is read in the charsets the header declares first.
+	var dec message.Decoder
 	for _, h := range s.headers {
-		v, _ := message.DecodeHeader(strings.TrimSpace(h.Value))
+		dec.Declare(h.Name, h.Value)
+	}
+	for _, h := range s.headers {
+		v, _ := dec.Decode(strings.TrimSpace(h.Value))
 		s.Facts.Headers = append(s.Facts.Headers, policy.HeaderField{Name: h.Name, Value: v})
 		if strings.EqualFold(h.Name, "Subject") && s.Facts.Subject == "" {
 			s.Facts.Subject = v

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailwarden/mailwarden/milter"
 	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/scanner"
 )
 
 // listFlag collects a repeated flag.
@@ -215,7 +216,11 @@ func printReport(out io.Writer, rep *milter.DryRunReport) {
 
 func sameMatches(a, b []policy.Match) bool {
 	return slices.EqualFunc(a, b, func(x, y policy.Match) bool {
-		return x.Rule == y.Rule && x.Stage == y.Stage && x.Action == y.Action && slices.Equal(x.Findings, y.Findings)
+		return x.Rule == y.Rule && x.Stage == y.Stage && x.Action == y.Action &&
+			slices.EqualFunc(x.Findings, y.Findings, func(f, g scanner.Finding) bool {
+				return f.Name == g.Name && f.Value == g.Value && f.Where == g.Where && f.Reason == g.Reason &&
+					slices.Equal(f.Recipients, g.Recipients)
+			})
 	})
 }
 
