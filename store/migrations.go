@@ -115,6 +115,13 @@ CREATE TABLE release_claims (
 CREATE INDEX release_claims_time ON release_claims (time_ns);
 ALTER TABLE events ADD COLUMN findings TEXT;  -- JSON array of Finding, NULL if none
 `,
+	// 4: a unique key per tracking row, so a row replayed from the daemon's
+	// journal is stored once. NULL keys (rows written without one) never
+	// conflict.
+	`
+ALTER TABLE events ADD COLUMN event_key TEXT;
+CREATE UNIQUE INDEX events_key ON events (event_key);
+`,
 }
 
 // migrate brings the schema up to len(list), applying each missing version in
