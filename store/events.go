@@ -87,11 +87,16 @@ func (s *Store) AddEvent(ctx context.Context, e *Event) (int64, error) {
 // one commit (and one fsync) per batch rather than per message. It sets each
 // ID; on error none is stored. An event whose Key is already stored is not
 // stored again: it gets the ID of the stored row.
+//
+// Tracking rows are bulk writes: a quarantine commit waiting for the writer
+// goes before them, but not before a transaction already running, so keep
+// batches small (the daemon writes at most 64 rows at a time).
 func (s *Store) AddEvents(ctx context.Context, events []*Event) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, done, err := s.beginWrite(ctx, bulk)
 	if err != nil {
 		return fmt.Errorf("store: add event: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	ids := make([]int64, len(events))
 	for i, e := range events {
