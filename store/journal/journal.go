@@ -8,7 +8,9 @@
 // # Format
 //
 // A journal is a directory of segment files named by a hexadecimal
-// sequence number, 0000000000000001.jnl, oldest first. A segment starts with
+// sequence number, 0000000000000001.jnl, oldest first, and a file "lock"
+// that an open journal holds an flock(2) on, so that two processes never
+// share one journal ([ErrLocked]). A segment starts with
 // the 8-byte magic "mwjrnl1\n", followed by records:
 //
 //	length   uint32, little-endian: the payload's length (at most MaxRecord)
@@ -57,6 +59,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"syscall"
 )
 
 // Errors returned by the journal; test for them with [errors.Is].
@@ -68,6 +71,9 @@ var (
 	ErrClosed = errors.New("journal: closed")
 	// ErrTooLarge reports a record over MaxRecord bytes.
 	ErrTooLarge = errors.New("journal: record too large")
+	// ErrLocked reports a journal directory that another open journal (of
+	// this or another process) holds.
+	ErrLocked = errors.New("journal: in use by another process")
 )
 
 const (
@@ -78,6 +84,7 @@ const (
 	DefaultMaxBytes = 256 << 20
 
 	magic    = "mwjrnl1\n"
+	lockFile = "lock"
 	hdrLen   = 8    // length + checksum
 	maxBatch = 1024 // records per write
 )
@@ -144,6 +151,7 @@ type Journal struct {
 	dir           string
 	max, segBytes int64
 	log           *slog.Logger
+	lock          *os.File // flock(2)ed for as long as the journal is open
 
 	reqs      chan *request // unbuffered: a request is either taken or refused
 	wake      chan struct{} // an Ack freed something
@@ -184,8 +192,24 @@ func Open(dir string, o Options) (*Journal, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
+	// One journal per directory: a second daemon on the same data
+	// directory would otherwise replay, cut and delete the first one's
+	// segments under it. The kernel drops the lock when the process dies.
+	lock, err := os.OpenFile(filepath.Join(dir, lockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("journal: %w", err)
+	}
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		lock.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s", ErrLocked, dir)
+		}
+		return nil, fmt.Errorf("journal: lock: %w", err)
+	}
+	j.lock = lock
 	entries, err := os.ReadDir(dir)
 	if err != nil {
+		j.closeFiles()
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	var last uint64
@@ -653,15 +677,18 @@ func (j *Journal) Close() error {
 			}
 		}
 	}
+	errs = append(errs, j.lock.Close())
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("journal: close: %w", err)
 	}
 	return nil
 }
 
-// closeFiles closes the segments opened so far by a failed Open.
+// closeFiles closes the segments opened so far and the lock, for a failed
+// Open.
 func (j *Journal) closeFiles() {
 	for _, s := range j.segs {
 		s.f.Close()
 	}
+	j.lock.Close()
 }

@@ -121,8 +121,8 @@ func TestAppendReadAck(t *testing.T) {
 	if err := j.Append(context.Background(), []byte("late")); !errors.Is(err, ErrClosed) {
 		t.Errorf("Append after Close: %v, want ErrClosed", err)
 	}
-	if segs := segments(t, dir); len(segs) != 0 {
-		t.Errorf("segments left after everything was acknowledged: %v", segs)
+	if segs := segments(t, dir); len(segs) != 1 || segs[lockFile] != 0 {
+		t.Errorf("files left after everything was acknowledged: %v, want only the lock", segs)
 	}
 }
 
@@ -152,7 +152,11 @@ func TestReopenReplays(t *testing.T) {
 	}
 	appendAll(t, j, "after ack") // the journal goroutine has reclaimed by now
 
-	j2, _ := open(t, dir, o) // j is never closed: abandoned
+	if _, err := Open(dir, o); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open while the first is open: %v, want ErrLocked", err)
+	}
+	j.lock.Close()           // j dies (kill -9 drops its lock) ...
+	j2, _ := open(t, dir, o) // ... and is never closed
 	replayed := readAll(j2, false)
 	all := append(want, "after ack")
 	// What comes back is a suffix of everything, starting at or before the
@@ -194,6 +198,7 @@ func TestTornAndDamagedTails(t *testing.T) {
 			if err := os.WriteFile(path, tt.damage(b), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			j.lock.Close() // as if j's process died
 			j2, lb := open(t, dir, Options{})
 			if got := fmt.Sprint(readAll(j2, false)); got != tt.want {
 				t.Errorf("read back %s, want %s", got, tt.want)
@@ -204,6 +209,7 @@ func TestTornAndDamagedTails(t *testing.T) {
 			// The tail is cut off: new records follow the good ones, and a
 			// third open finds no damage.
 			appendAll(t, j2, "new")
+			j2.lock.Close()
 			j3, lb3 := open(t, dir, Options{})
 			if got, want := fmt.Sprint(readAll(j3, false)), strings.TrimSuffix(tt.want, "]")+" new]"; got != want {
 				t.Errorf("after more appends: %s, want %s", got, want)
