@@ -12,16 +12,18 @@ import (
 type Checkpoint struct {
 	// Truncate is set for a TRUNCATE checkpoint, clear for a PASSIVE one.
 	Truncate bool
-	// Busy reports that a TRUNCATE could not get its locks: a reader (this
-	// process or another) was still on an older snapshot.
+	// Busy reports that a TRUNCATE could not get its locks (a reader, of
+	// this process or another, was still using the WAL), so the WAL file
+	// was not emptied.
 	Busy bool
 	// Frames is the number of frames in the WAL; Done how many of them are
 	// now in the database file.
 	Frames, Done int
 }
 
-// Complete reports whether the whole WAL reached the database file.
-func (c Checkpoint) Complete() bool { return !c.Busy && c.Done >= c.Frames }
+// Complete reports whether the whole WAL reached the database file. A busy
+// TRUNCATE can still be complete: it then only could not empty the file.
+func (c Checkpoint) Complete() bool { return c.Done >= c.Frames }
 
 // Checkpoint copies the write-ahead log into the database file. PASSIVE
 // (truncate false) copies what no reader still needs and never waits;
