@@ -64,7 +64,7 @@ func NewServer(rt *Runtime, st *store.Store, log *slog.Logger) *Server {
 		log.Warn("go-milter: " + fmt.Sprintf(format, v...))
 	}
 	s.rt.Store(rt)
-	s.events = newEventWriter(st, log)
+	s.events = newEventWriter(st, rt.Config.Store.JournalMax.N, log)
 	s.scanCap = rt.Config.Limits.ScanMemory.N
 	s.scanMem = semaphore.NewWeighted(s.scanCap)
 	s.metrics = newMetrics(s)
@@ -127,8 +127,10 @@ func (s *Server) acquireScan(n int64) (func(), error) {
 	return func() { s.scanMem.Release(n) }, nil
 }
 
-// record queues a tracking-log row and counts it in the metrics.
-func (s *Server) record(e *store.Event) {
+// record writes a tracking-log row durably (a bounded wait; the store's
+// speed does not reach the session) and counts it in the metrics. An error
+// wraps [ErrRowLost]: the row is neither in the journal nor in the store.
+func (s *Server) record(e *store.Event) error {
 	s.metrics.messages.WithLabelValues(e.Action, e.Stage).Inc()
 	for _, r := range e.Recipients {
 		s.metrics.recipients.WithLabelValues(r.Action).Inc()
@@ -136,7 +138,7 @@ func (s *Server) record(e *store.Event) {
 	for _, m := range e.Matches {
 		s.metrics.ruleMatches.WithLabelValues(m.Rule).Inc()
 	}
-	s.events.Add(e)
+	return s.events.Add(e)
 }
 
 // Runtime returns the configuration in force.
