@@ -126,6 +126,10 @@ type StoreConfig struct {
 	QuarantineRetention Duration `toml:"quarantine_retention"`
 	// PruneInterval is how often the daemon prunes old rows.
 	PruneInterval Duration `toml:"prune_interval"`
+	// JournalMax bounds the tracking-log journal (data_dir/journal/), which
+	// holds the rows the store has not taken yet, e.g. while it is locked or
+	// its disk is full. Read at start.
+	JournalMax Size `toml:"journal_max"`
 }
 
 // ReleaseConfig configures quarantine release.
@@ -413,6 +417,7 @@ func defaults() *Config {
 			EventRetention:      Dur(90 * 24 * time.Hour),
 			QuarantineRetention: Dur(30 * 24 * time.Hour),
 			PruneInterval:       Dur(time.Hour),
+			JournalMax:          Bytes(256 << 20),
 		},
 		Release: ReleaseConfig{
 			SMTP:     "127.0.0.1:25",
@@ -537,6 +542,10 @@ func (v *validator) validate(c *Config) *Policy {
 	v.duration("store.prune_interval", c.Store.PruneInterval)
 	if c.Store.PruneInterval.err == nil && c.Store.PruneInterval.D < time.Minute {
 		v.add("store.prune_interval", "", "must be at least 1m")
+	}
+	v.size("store.journal_max", c.Store.JournalMax)
+	if c.Store.JournalMax.err == nil && c.Store.JournalMax.N < 1<<20 {
+		v.add("store.journal_max", "e.g. 256MiB", "must be at least 1MiB")
 	}
 	if !strings.Contains(c.Release.SMTP, ":") {
 		v.add("release.smtp", "host:port, e.g. 127.0.0.1:25", "%q has no port", c.Release.SMTP)

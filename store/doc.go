@@ -36,6 +36,26 @@
 // far above what one MTA's milter produces; batching events is the lever to
 // pull if it ever is not.
 //
+// # Quarantine first
+//
+// All writes of one process share the writer connection, and database/sql
+// hands a freed connection to a random waiter. A quarantine commit, which
+// holds an SMTP reply, must not wait behind a queue of tracking-log batches:
+// writers pass a gate in which an urgent writer ([Store.AddQuarantine]) goes
+// before every waiting bulk writer ([Store.AddEvents], prune batches,
+// [Store.Checkpoint]). A bulk transaction already running is not
+// interrupted; bulk writers keep their transactions small instead, so an
+// urgent one waits for at most one of them.
+//
+// # Checkpoints
+//
+// SQLite checkpoints the WAL into the database file on its own, but an
+// automatic checkpoint that cannot finish (a reader keeps an old snapshot
+// open) is silent, and the WAL grows. [Store.Checkpoint] runs one and says
+// how far it got, and [Store.WALBytes] gives the WAL's size; the daemon
+// runs them periodically, logs an incomplete checkpoint and exports both as
+// metrics.
+//
 // # Schema
 //
 // Migrations are an ordered slice of SQL scripts; version N is migrations[N-1].
@@ -43,6 +63,10 @@
 // schema_version, so a crash leaves the schema at a whole version. A database
 // newer than the program is refused with [ErrSchemaTooNew] instead of being
 // written by code that does not know its tables.
+//
+// A tracking row may carry a unique key ([Event.Key]); a row whose key is
+// stored already is not stored again, which makes replaying the daemon's
+// tracking-log journal idempotent.
 //
 // Times are stored as INTEGER unix nanoseconds (UTC by definition), which
 // index and compare as numbers; they are read back as UTC [time.Time].

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -37,7 +38,11 @@ type RecipientOutcome struct {
 // Event is one row of the message-tracking log: one SMTP transaction (or a
 // connection that ended before one) with its facts and the decision taken.
 type Event struct {
-	ID         int64              `json:"id"`   // assigned by [Store.AddEvent]
+	ID int64 `json:"id"` // assigned by [Store.AddEvent]
+	// Key, when set, identifies the row for good: a second row with the
+	// same key is not stored, so a tracking row replayed from the daemon's
+	// journal after a crash appears once however often it is replayed.
+	Key        string             `json:"key,omitempty"`
 	Time       time.Time          `json:"time"` // start of the transaction or connection; read back in UTC
 	QueueID    string             `json:"queue_id,omitempty"`
 	ClientIP   string             `json:"client_ip,omitempty"`
@@ -80,12 +85,18 @@ func (s *Store) AddEvent(ctx context.Context, e *Event) (int64, error) {
 
 // AddEvents appends several events in one transaction, so a busy daemon pays
 // one commit (and one fsync) per batch rather than per message. It sets each
-// ID; on error none is stored.
+// ID; on error none is stored. An event whose Key is already stored is not
+// stored again: it gets the ID of the stored row.
+//
+// Tracking rows are bulk writes: a quarantine commit waiting for the writer
+// goes before them, but not before a transaction already running, so keep
+// batches small (the daemon writes at most 64 rows at a time).
 func (s *Store) AddEvents(ctx context.Context, events []*Event) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, done, err := s.beginWrite(ctx, bulk)
 	if err != nil {
 		return fmt.Errorf("store: add event: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	ids := make([]int64, len(events))
 	for i, e := range events {
@@ -121,20 +132,29 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e *Event) (int64, error) {
 		return 0, fmt.Errorf("store: add event: quarantine ids: %w", err)
 	}
 	senderKey, senderDomain := addrKey(e.Sender)
-	res, err := tx.ExecContext(ctx, `INSERT INTO events (
+	var key any // NULL: rows without a key never conflict
+	if e.Key != "" {
+		key = e.Key
+	}
+	var id int64
+	err = tx.QueryRowContext(ctx, `INSERT INTO events (
 		time_ns, queue_id, client_ip, client_name, helo, tls_version, tls_cipher,
 		auth_user, direction, stage, sender, sender_key, sender_domain,
 		header_from, header_to, subject, subject_fold, message_id, size,
-		attachments, matches, action, reply, duration_ns, quarantine_ids, findings
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		attachments, matches, action, reply, duration_ns, quarantine_ids, findings, event_key
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	ON CONFLICT (event_key) DO NOTHING RETURNING id`,
 		unixNano(e.Time), e.QueueID, e.ClientIP, e.ClientName, e.Helo, e.TLSVersion, e.TLSCipher,
 		e.AuthUser, e.Direction, e.Stage, e.Sender, senderKey, senderDomain,
 		e.HeaderFrom, e.HeaderTo, e.Subject, foldText(e.Subject), e.MessageID, e.Size,
-		atts, matches, e.Action, e.Reply, int64(e.Duration), qids, findings)
-	if err != nil {
-		return 0, fmt.Errorf("store: add event: %w", err)
+		atts, matches, e.Action, e.Reply, int64(e.Duration), qids, findings, key).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		// Stored before (a replay): keep that row and its recipients.
+		if err := tx.QueryRowContext(ctx, `SELECT id FROM events WHERE event_key = ?`, e.Key).Scan(&id); err != nil {
+			return 0, fmt.Errorf("store: add event: find stored key: %w", err)
+		}
+		return id, nil
 	}
-	id, err := res.LastInsertId()
 	if err != nil {
 		return 0, fmt.Errorf("store: add event: %w", err)
 	}
@@ -170,7 +190,7 @@ type EventQuery struct {
 	Limit int
 }
 
-const eventColumns = `id, time_ns, queue_id, client_ip, client_name, helo, tls_version, tls_cipher,
+const eventColumns = `id, COALESCE(event_key, ''), time_ns, queue_id, client_ip, client_name, helo, tls_version, tls_cipher,
 	auth_user, direction, stage, sender, header_from, header_to, subject, message_id, size,
 	attachments, matches, action, reply, duration_ns, quarantine_ids, findings`
 
@@ -241,7 +261,7 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 		atts, matches, qids sql.NullString
 		findings            sql.NullString
 	)
-	err := rows.Scan(&e.ID, &timeNS, &e.QueueID, &e.ClientIP, &e.ClientName, &e.Helo,
+	err := rows.Scan(&e.ID, &e.Key, &timeNS, &e.QueueID, &e.ClientIP, &e.ClientName, &e.Helo,
 		&e.TLSVersion, &e.TLSCipher, &e.AuthUser, &e.Direction, &e.Stage, &e.Sender,
 		&e.HeaderFrom, &e.HeaderTo, &e.Subject, &e.MessageID, &e.Size,
 		&atts, &matches, &e.Action, &e.Reply, &durNS, &qids, &findings)

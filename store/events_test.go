@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -245,5 +246,43 @@ func BenchmarkAddEvent(b *testing.B) {
 		if _, err := s.AddEvent(ctx, &ev); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestAddEventsKeyOnce: a row replayed with the same key is stored once,
+// recipients included, and gets the stored row's ID; rows without a key are
+// never merged.
+func TestAddEventsKeyOnce(t *testing.T) {
+	s := openTest(t, "")
+	ctx := context.Background()
+	mk := func(key, qid string) *Event {
+		return &Event{Key: key, QueueID: qid, Action: "accept",
+			Recipients: []RecipientOutcome{{Address: "bob@example.com", Action: "accept"}}}
+	}
+	first := mk("k1", "A")
+	if err := s.AddEvents(ctx, []*Event{first, mk("", "B")}); err != nil {
+		t.Fatal(err)
+	}
+	again := mk("k1", "A-replayed")
+	if err := s.AddEvents(ctx, []*Event{again, mk("", "B"), mk("k2", "C")}); err != nil {
+		t.Fatal(err)
+	}
+	if again.ID != first.ID {
+		t.Errorf("replayed row got ID %d, want the stored %d", again.ID, first.ID)
+	}
+	evs, err := s.Events(ctx, EventQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Key+"/"+e.QueueID+"/"+fmt.Sprint(len(e.Recipients)))
+	}
+	slices.Sort(got)
+	if want := "[/B/1 /B/1 k1/A/1 k2/C/1]"; fmt.Sprint(got) != want {
+		t.Errorf("stored %v, want %s", got, want)
+	}
+	if n := count(t, s, "event_recipients"); n != 4 {
+		t.Errorf("%d recipient rows, want 4", n)
 	}
 }

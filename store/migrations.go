@@ -120,6 +120,13 @@ ALTER TABLE events ADD COLUMN findings TEXT;  -- JSON array of Finding, NULL if 
 ALTER TABLE quarantine ADD COLUMN helo TEXT NOT NULL DEFAULT '';
 ALTER TABLE quarantine ADD COLUMN client_name TEXT NOT NULL DEFAULT '';
 `,
+	// 5: a unique key per tracking row, so a row replayed from the daemon's
+	// journal is stored once. NULL keys (rows written without one) never
+	// conflict.
+	`
+ALTER TABLE events ADD COLUMN event_key TEXT;
+CREATE UNIQUE INDEX events_key ON events (event_key);
+`,
 }
 
 // migrate brings the schema up to len(list), applying each missing version in

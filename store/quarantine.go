@@ -66,10 +66,13 @@ func (s *Store) AddQuarantine(ctx context.Context, q *QuarantineEntry) (string, 
 	}
 	senderKey, senderDomain := addrKey(q.Sender)
 
-	tx, err := s.w.BeginTx(ctx, nil)
+	// Urgent: the MTA waits for this commit, so it goes before queued
+	// tracking-log batches.
+	tx, done, err := s.beginWrite(ctx, urgent)
 	if err != nil {
 		return "", fmt.Errorf("store: add quarantine: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO quarantine (
 		id, time_ns, area, rule, reason, queue_id, client_ip, client_name, helo, sender, sender_key,

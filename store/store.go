@@ -51,9 +51,11 @@ var pruneBatch = 500
 // Store is mailwarden's persistent state in one SQLite database. It is safe
 // for concurrent use; writes are serialised on one connection.
 type Store struct {
-	w   *sql.DB // the one writer: MaxOpenConns(1), BEGIN IMMEDIATE; r when read-only
-	r   *sql.DB // reader pool: query_only
-	log *slog.Logger
+	w    *sql.DB   // the one writer: MaxOpenConns(1), BEGIN IMMEDIATE; r when read-only
+	gate writeGate // orders this process's writers on w: quarantine first
+	r    *sql.DB   // reader pool: query_only
+	log  *slog.Logger
+	dir  string // the directory given to Open, absolute
 }
 
 // Open opens dir/mailwarden.db, creating the directory and the database if
@@ -88,7 +90,7 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Store, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, log: log}
+	s := &Store{w: w, log: log, dir: filepath.Dir(path)}
 
 	if err := checkPragmas(ctx, w, true); err != nil {
 		w.Close()
@@ -114,6 +116,10 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Store, error) {
 	log.Debug("store: opened", "path", path)
 	return s, nil
 }
+
+// Dir is the store's data directory, absolute; the daemon keeps its
+// tracking-log journal there too.
+func (s *Store) Dir() string { return s.dir }
 
 // Close closes both connection pools. The last connection to close
 // checkpoints the write-ahead log into the database file.
@@ -355,11 +361,12 @@ func (s *Store) Prune(ctx context.Context, eventsBefore, quarantineBefore time.T
 	return events, quarantined, nil
 }
 
-// pruneTable runs the batched delete query until it deletes nothing.
+// pruneTable runs the batched delete query until it deletes nothing. Each
+// batch is a bulk write, so a quarantine commit goes before the next one.
 func (s *Store) pruneTable(ctx context.Context, query string, before int64) (int64, error) {
 	var total int64
 	for {
-		res, err := s.w.ExecContext(ctx, query, before, pruneBatch)
+		res, err := s.execWrite(ctx, bulk, query, before, pruneBatch)
 		if err != nil {
 			return total, err
 		}
