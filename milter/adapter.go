@@ -38,6 +38,9 @@ type milterSession struct {
 	// is set when the budget could not cover it.
 	held  int64
 	short bool
+	// rowLost: a tracking row of this callback could not be recorded (see
+	// [ErrRowLost]); guard then answers with the failure action.
+	rowLost bool
 }
 
 var _ gomilter.Milter = (*milterSession)(nil)
@@ -86,7 +89,18 @@ func (m *milterSession) guard(stage string, fn func() (*gomilter.Response, error
 	if h := faultHook.Load(); h != nil {
 		(*h)(stage)
 	}
-	return fn()
+	resp, err = fn()
+	if m.rowLost {
+		// Neither the journal nor the store took this answer's tracking
+		// row: with on_error = tempfail the client retries rather than
+		// the decision going unrecorded.
+		m.rowLost = false
+		if m.s != nil && m.s.rt.Config.Server.OnError != "accept" && stage != "abort" {
+			m.fail(stageOf(stage))
+			return m.failure(), nil
+		}
+	}
+	return resp, err
 }
 
 // faultHook, when set by a test, runs at the start of every callback, so
@@ -168,7 +182,7 @@ func replyFor(a policy.Action, rep policy.Reply) (*gomilter.Response, error) {
 func (m *milterSession) log(stage policy.Stage, action, reply string, matches []policy.Match, res *Result) {
 	e := m.s.Event(stage, action, reply, matches, res)
 	m.logged = true
-	m.srv.record(e)
+	m.rowLost = m.srv.record(e) != nil
 	m.logMessage(e)
 }
 
@@ -472,7 +486,7 @@ func (m *milterSession) logWithQuarantine(res *Result, action string, ids []stri
 	e := m.s.Event(policy.StageEOM, action, "", nil, res)
 	e.QuarantineIDs = ids
 	m.logged = true
-	m.srv.record(e)
+	m.rowLost = m.srv.record(e) != nil
 	m.logMessage(e)
 }
 
