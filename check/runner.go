@@ -247,6 +247,43 @@ func (u *Run) Findings(rcpt string) []Finding {
 	return out
 }
 
+// All are the findings of every finished check: the connection's, the
+// transaction's, and each recipient's limited to that recipient (see
+// Finding.For), so one list serves every recipient's rules.
+func (u *Run) All() []Finding {
+	out := u.Findings("")
+	u.mu.Lock()
+	rcpts := make([]string, 0, len(u.rcpt))
+	for r := range u.rcpt {
+		rcpts = append(rcpts, r)
+	}
+	u.mu.Unlock()
+	slices.Sort(rcpts)
+	for _, r := range rcpts {
+		u.mu.Lock()
+		m := u.rcpt[r]
+		names := sortedKeys(m)
+		u.mu.Unlock()
+		for _, name := range names {
+			res := m[name]
+			select {
+			case <-res.done:
+			default:
+				continue
+			}
+			for _, f := range res.findings {
+				f.Recipients = []string{r}
+				out = append(out, f)
+			}
+			if res.err != nil {
+				out = append(out, Finding{Name: FindingError, Value: name, Where: "check:" + name,
+					Reason: firstLine(res.err.Error()), Recipients: []string{r}})
+			}
+		}
+	}
+	return out
+}
+
 func sortedKeys(m map[string]*result) []string {
 	ks := make([]string, 0, len(m))
 	for k := range m {

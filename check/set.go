@@ -72,6 +72,9 @@ func (s *Set) declarer(name string) Check {
 // is known, which is its check's stage (RCPT at the earliest for a
 // recipient-scoped check).
 func (s *Set) FindingStage(name string) (policy.Stage, bool) {
+	if name == FindingError {
+		return policy.StageEOM, true // any check may fail, at any stage
+	}
 	c := s.declarer(name)
 	if c == nil {
 		return 0, false
@@ -86,7 +89,7 @@ func (s *Set) FindingStage(name string) (policy.Stage, bool) {
 // FindingNames implements [policy.Catalog]: every declared name, families
 // as "prefix.*", sorted.
 func (s *Set) FindingNames() []string {
-	var out []string
+	out := []string{FindingError}
 	for n := range s.exact {
 		out = append(out, n)
 	}

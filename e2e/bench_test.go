@@ -19,7 +19,7 @@ socket_mode = "0666"
 
 [[rule]]
 name = "gtube"
-gtube = true
+findings = ["content.gtube"]
 action = "quarantine"
 quarantine = "spam"
 

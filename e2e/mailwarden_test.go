@@ -182,7 +182,7 @@ quarantine = "policy"
 
 [[rule]]
 name = "gtube"
-gtube = true
+findings = ["content.gtube"]
 action = "quarantine"
 quarantine = "spam"
 

@@ -49,7 +49,7 @@ quarantine = "policy"
 
 [[rule]]
 name = "gtube"
-gtube = true
+findings = ["content.gtube"]
 action = "quarantine"
 quarantine = "spam"
 

@@ -164,19 +164,19 @@ func (c sizeCond) Match(_ *Organization, f *Facts, _ string) ([]scanner.Finding,
 // findingCond holds when any finding with one of the names was reported.
 // It is how rules reach every check, present and future, without the engine
 // knowing them.
-type findingCond struct{ names []string }
-
-func (c findingCond) Stage() Stage {
-	s := StageConnect
-	for _, n := range c.names {
-		s = max(s, FindingStage(n))
-	}
-	return s
+type findingCond struct {
+	names []string
+	stage Stage // where the latest of them is known, from the catalog
 }
+
+func (c findingCond) Stage() Stage { return c.stage }
 func (c findingCond) String() string { return "finding " + strings.Join(c.names, " or ") }
-func (c findingCond) Match(_ *Organization, f *Facts, _ string) ([]scanner.Finding, bool) {
+func (c findingCond) Match(_ *Organization, f *Facts, rcpt string) ([]scanner.Finding, bool) {
 	var out []scanner.Finding
 	for _, fd := range f.Findings {
+		if !fd.For(rcpt) {
+			continue // about other recipients
+		}
 		for _, n := range c.names {
 			if fd.Name == n {
 				out = append(out, fd)

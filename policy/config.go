@@ -291,12 +291,22 @@ func LoadDefault() (*Config, *Policy, error) {
 // Load decodes and validates src, named file in messages. A config that
 // loads may still have [Policy.Warnings].
 func Load(file string, src []byte) (*Config, *Policy, error) {
-	return load(file, src, true)
+	return load(file, src, true, nil)
 }
 
-// load is [Load]; compare says whether to warn about the protections of the
-// embedded default that src lacks, which the default itself is loaded without.
-func load(file string, src []byte, compare bool) (*Config, *Policy, error) {
+// LoadWith is [Load] against the findings the configuration's checks
+// declare: a rule naming a finding no check declares is refused with a
+// "did you mean" hint, and a rule on a finding is decided at the stage of
+// the check that reports it. [Load] (no catalog, for this package's tests)
+// accepts any name and takes it as known at end of message.
+func LoadWith(file string, src []byte, cat Catalog) (*Config, *Policy, error) {
+	return load(file, src, true, cat)
+}
+
+// load is [LoadWith]; compare says whether to warn about the protections of
+// the embedded default that src lacks, which the default itself is loaded
+// without.
+func load(file string, src []byte, compare bool, cat Catalog) (*Config, *Policy, error) {
 	lines := indexKeys(src)
 	// A type mismatch (max_sessions = "many") stops BurntSushi/toml at the
 	// first one. To report every problem at once, blank the offending line
@@ -334,7 +344,7 @@ func load(file string, src []byte, compare bool) (*Config, *Policy, error) {
 			return nil, nil, &ConfigError{Problems: typeProblems}
 		}
 	}
-	v := &validator{file: file, lines: lines, problems: typeProblems, lastLine: lastLine(src), compare: compare}
+	v := &validator{file: file, lines: lines, problems: typeProblems, lastLine: lastLine(src), compare: compare, cat: cat}
 	unknownSeen := map[string]int{}
 	for _, k := range md.Undecoded() {
 		path := k.String()            // quoted where needed, for the message
@@ -432,6 +442,7 @@ type validator struct {
 	lines    keyLines
 	lastLine int  // the last line that is not blank, 0 for none
 	compare  bool // warn about protections of the embedded default this config lacks
+	cat      Catalog
 	problems []Problem
 	warnings []Problem
 }

@@ -453,9 +453,36 @@ func TestExprErrorLine(t *testing.T) {
 	}
 }
 
+// testCatalog declares findings as checks would: a key ending in "." is a
+// family, any other an exact name.
+type testCatalog map[string]Stage
+
+func (c testCatalog) FindingStage(name string) (Stage, bool) {
+	for p, s := range c {
+		if p == name || (strings.HasSuffix(p, ".") && strings.HasPrefix(name, p)) {
+			return s, true
+		}
+	}
+	return 0, false
+}
+
+func (c testCatalog) FindingNames() []string {
+	var out []string
+	for p := range c {
+		if strings.HasSuffix(p, ".") {
+			p += "*"
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+var stageCatalog = testCatalog{"mwtest.connect.": StageConnect, "mwtest.helo.": StageHelo,
+	"message.": StageEOM, "scan.": StageEOM, "content.": StageEOM, "x": StageEOM}
+
+var _ Catalog = testCatalog{}
+
 func TestRuleStage(t *testing.T) {
-	RegisterFinding("mwtest.connect.", StageConnect)
-	RegisterFinding("mwtest.helo.", StageHelo)
 	tests := []struct {
 		conds string
 		want  Stage
@@ -475,7 +502,7 @@ func TestRuleStage(t *testing.T) {
 		{`headers = { "X-Spam" = "yes" }`, StageEOH},
 		{`subject = "(?i)viagra"`, StageEOH},
 		{`size_over = "1MB"`, StageEOM},
-		{`gtube = true`, StageEOM},
+		{`findings = ["content.gtube"]`, StageEOM},
 		{`findings = ["mwtest.connect.listed"]`, StageConnect},
 		{`findings = ["mwtest.helo.bad", "mwtest.connect.listed"]`, StageHelo},
 		{`findings = ["mwtest.connect.listed", "message.malformed"]`, StageEOM},
@@ -499,7 +526,10 @@ func TestRuleStage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.conds, func(t *testing.T) {
-			_, pol := mustLoad(t, "[[rule]]\nname = \"r\"\naction = \"reject\"\n"+tt.conds+"\n")
+			_, pol, err := LoadWith("c.toml", []byte("[[rule]]\nname = \"r\"\naction = \"reject\"\n"+tt.conds+"\n"), stageCatalog)
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got := pol.Rules[0].Stage; got != tt.want {
 				t.Errorf("stage %v, want %v", got, tt.want)
 			}
@@ -513,6 +543,26 @@ func TestRuleStage(t *testing.T) {
 	}
 }
 
+// TestUnknownFindings: a rule naming a finding no check declares is
+// refused at its line, with the closest declared name as the hint.
+func TestUnknownFindings(t *testing.T) {
+	for _, tc := range []struct{ conds, want string }{
+		{`findings = ["content.gtueb"]`, `c.toml:4: rule[0].findings[0]: no check reports the finding "content.gtueb"`},
+		{`findings = ["nosuch"]`, `no check reports the finding "nosuch"`},
+		{`expr = 'has("mwtest.conect.x")'`, `has("mwtest.conect.x"): no check reports that finding (hint: did you mean mwtest.connect.*?)`},
+		{`gtube = true`, `gtube is retired`},
+	} {
+		_, _, err := LoadWith("c.toml", []byte("[[rule]]\nname = \"r\"\naction = \"reject\"\n"+tc.conds+"\n"), testCatalog{"content.gtube": StageEOM, "mwtest.connect.": StageConnect})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.conds, err, tc.want)
+		}
+	}
+	_, _, err := LoadWith("c.toml", []byte("[[rule]]\nname = \"r\"\naction = \"reject\"\nfindings = [\"content.gtueb\"]\n"), testCatalog{"content.gtube": StageEOM})
+	if err == nil || !strings.Contains(err.Error(), "did you mean content.gtube?") {
+		t.Errorf("no did-you-mean: %v", err)
+	}
+}
+
 // TestExprEnvStage: $env reaches every variable by name, so an expression
 // using it must not be decided before the variable is known.
 func TestExprEnvStage(t *testing.T) {
@@ -521,7 +571,7 @@ func TestExprEnvStage(t *testing.T) {
 		`$env["subject"] contains "x"`: StageEOH,
 		`get($env, "size") > 4`:        StageEOM,
 	} {
-		c, _, err := compileExpr(src)
+		c, _, err := compileExpr(src, func(string) (Stage, bool) { return StageEOM, true })
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
@@ -531,18 +581,43 @@ func TestExprEnvStage(t *testing.T) {
 	}
 }
 
-func TestFindingStage(t *testing.T) {
-	RegisterFinding("mwtest.fs.", StageHelo)
-	RegisterFinding("mwtest.fs.deep.", StageRcpt)
-	for name, want := range map[string]Stage{
-		"mwtest.fs.x":        StageHelo,
-		"mwtest.fs.deep.x":   StageRcpt,
-		"mwtest.fs.deeper.x": StageHelo,
-		"mwtest.f":           StageEOM,
-		"unregistered.name":  StageEOM,
-	} {
-		if got := FindingStage(name); got != want {
-			t.Errorf("FindingStage(%q) = %v, want %v", name, got, want)
+// TestUsedFindings: the findings the enabled rules can use, with the
+// earliest stage of a rule using each, so unused checks need not run.
+func TestUsedFindings(t *testing.T) {
+	_, pol, err := LoadWith("c.toml", []byte(`
+[[rule]]
+name = "a"
+findings = ["mwtest.connect.x"]
+action = "reject"
+
+[[rule]]
+name = "b"
+findings = ["mwtest.connect.x", "content.gtube"]
+subject = "x"
+action = "reject"
+
+[[rule]]
+name = "c"
+expr = 'has("message.malformed") || has("mwtest.helo." + helo)'
+action = "reject"
+
+[[rule]]
+name = "off"
+enabled = false
+findings = ["scan.exclusion"]
+action = "reject"
+`), stageCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pol.UsedFindings()
+	want := map[string]Stage{"mwtest.connect.x": StageConnect, "content.gtube": StageEOM, "message.malformed": StageEOM, "*": StageEOM}
+	if len(got) != len(want) {
+		t.Errorf("used %v, want %v", got, want)
+	}
+	for n, s := range want {
+		if got[n] != s {
+			t.Errorf("used[%s] = %v, want %v (all: %v)", n, got[n], s, got)
 		}
 	}
 }

@@ -156,7 +156,7 @@ recipients = ["*@example.com"]
 action = "reject"
 [[rule]]
 name = "gtube"
-gtube = true
+findings = ["content.gtube"]
 action = "quarantine"
 [[rule]]
 name = "from-alice"
@@ -170,7 +170,7 @@ senders = ["*@sender.example"]
 action = "accept"
 [[rule]]
 name = "gtube"
-gtube = true
+findings = ["content.gtube"]
 action = "quarantine"
 `, want: "accept by allow-partner at mail; matched allow-partner"},
 		{name: "accept does not apply to other senders", upTo: StageEOM, rcpt: "bob@example.com", rules: `
@@ -180,7 +180,7 @@ senders = ["*@partner.example"]
 action = "accept"
 [[rule]]
 name = "gtube"
-gtube = true
+findings = ["content.gtube"]
 action = "quarantine"
 quarantine = "spam"
 `, want: "quarantine by gtube at eom area spam; matched gtube"},
@@ -256,7 +256,7 @@ func TestEvaluateMatches(t *testing.T) {
 	_, pol := mustLoad(t, `
 [[rule]]
 name = "tag-gtube"
-gtube = true
+findings = ["content.gtube"]
 tag_subject = "[GTUBE]"
 [[rule]]
 name = "big-malformed"
@@ -449,7 +449,7 @@ func TestBypass(t *testing.T) {
 	_, pol := mustLoad(t, `
 [[rule]]
 name = "gtube"
-gtube = true
+findings = ["content.gtube"]
 action = "quarantine"
 quarantine = "spam"
 [[rule]]
@@ -498,7 +498,7 @@ action = "reject"
 reply = "550 5.7.1"
 [[rule]]
 name = "quarantine"
-gtube = true
+findings = ["content.gtube"]
 action = "quarantine"
 `)
 	tests := []struct {

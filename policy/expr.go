@@ -54,11 +54,15 @@ type exprCond struct {
 	nets  map[string]NetList // constant in_net arguments, parsed at load
 	rcpt  bool               // uses rcpt, rcpt_index or direction
 	tree  ast.Node           // as written, unoptimised, for config check's warnings
+	// findings are the constant names given to has(); anyFinding is set
+	// when has() takes a computed name, which may be any finding.
+	findings   []string
+	anyFinding bool
 }
 
 // compileExpr compiles src. On error it returns the line and column inside
 // src, so the caller can point at the config line.
-func compileExpr(src string) (*exprCond, int, error) {
+func compileExpr(src string, findingStage func(string) (Stage, bool)) (*exprCond, int, error) {
 	prog, err := expr.Compile(src, expr.Env(exprEnv{}), expr.AsBool())
 	if err != nil {
 		line := 1
@@ -76,8 +80,10 @@ func compileExpr(src string) (*exprCond, int, error) {
 		return nil, 1, v.err
 	}
 	c.stage = v.stage
+	c.findings, c.anyFinding = v.findings, v.hasDynamic
 	for _, n := range v.findings {
-		c.stage = max(c.stage, FindingStage(n))
+		st, _ := findingStage(n)
+		c.stage = max(c.stage, st)
 	}
 	if v.hasDynamic {
 		c.stage = StageEOM
@@ -154,7 +160,7 @@ func (c *exprCond) Match(o *Organization, f *Facts, rcpt string) ([]scanner.Find
 		},
 		Has: func(name string) bool {
 			for _, fd := range f.Findings {
-				if fd.Name == name {
+				if fd.Name == name && fd.For(rcpt) {
 					used = append(used, fd)
 					return true
 				}

@@ -3,7 +3,6 @@ package policy
 import (
 	"net/netip"
 	"strings"
-	"sync"
 
 	"github.com/mailwarden/mailwarden/scanner"
 )
@@ -113,38 +112,22 @@ func (f *Facts) rcptOrdinal(rcpt string) int {
 	return 0
 }
 
+// FindingReleased is a verified release header (check/release): its value
+// names the rule the released message passes, for the recipients it is
+// limited to.
+const FindingReleased = "release.verified"
+
+// bypassed reports whether a verified release lets rcpt's copy past rule.
 func (f *Facts) bypassed(rule, rcpt string) bool {
+	for i := range f.Findings {
+		if fd := &f.Findings[i]; fd.Name == FindingReleased && fd.Value == rule && fd.For(rcpt) {
+			return true
+		}
+	}
 	for _, r := range f.Bypass[rule] {
 		if strings.EqualFold(r, rcpt) {
 			return true
 		}
 	}
 	return false
-}
-
-var (
-	findingStagesMu sync.RWMutex
-	findingStages   = map[string]Stage{}
-)
-
-// RegisterFinding declares the stage at which findings whose name starts
-// with prefix are known, so rules on them are decided as early as possible.
-// Checks call it from init. Unregistered names are taken as end-of-message.
-func RegisterFinding(prefix string, s Stage) {
-	findingStagesMu.Lock()
-	defer findingStagesMu.Unlock()
-	findingStages[prefix] = s
-}
-
-// FindingStage returns the stage at which a finding name is known.
-func FindingStage(name string) Stage {
-	findingStagesMu.RLock()
-	defer findingStagesMu.RUnlock()
-	best, bestLen := StageEOM, -1
-	for p, s := range findingStages {
-		if strings.HasPrefix(name, p) && len(p) > bestLen {
-			best, bestLen = s, len(p)
-		}
-	}
-	return best
 }

@@ -371,7 +371,7 @@ var (
 // baseline is the embedded default, compiled once, to compare configs with.
 func baseline() *Policy {
 	baselineOnce.Do(func() {
-		_, baselinePolicy, _ = load("(embedded default)", defaultTOML, false)
+		_, baselinePolicy, _ = load("(embedded default)", defaultTOML, false, nil)
 	})
 	return baselinePolicy
 }

@@ -38,7 +38,7 @@ const (
 	hintSize      = `(hint: the embedded default has: size_over = "150MB", action = "reject", reply = "552 5.3.4 Message too big")`
 	hintExclusion = `(hint: the embedded default has: findings = ["scan.exclusion"], action = "quarantine", quarantine = "exclusion")`
 	hintAmbiguous = `(hint: the embedded default has: findings = ["mime.ambiguous"], action = "quarantine", quarantine = "exclusion")`
-	hintGTUBE     = `(hint: the embedded default has: gtube = true, action = "quarantine", quarantine = "spam")`
+	hintGTUBE     = `(hint: the embedded default has: findings = ["content.gtube"], action = "quarantine", quarantine = "spam")`
 	hintMalformed = `(hint: the embedded default has: findings = ["message.malformed"], add_headers = ["X-Mailwarden-Warning: malformed message, scanned leniently"])`
 )
 

@@ -199,18 +199,26 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 		r.Conditions = append(r.Conditions, sizeCond{n: rc.SizeOver.N})
 	}
 	if rc.GTUBE {
-		r.Conditions = append(r.Conditions, findingCond{names: []string{"content.gtube"}})
+		v.add(key("gtube"), `findings = ["content.gtube"]`, "gtube is retired; name the finding instead")
 	}
 	if len(rc.Findings) > 0 {
+		fc := findingCond{names: rc.Findings}
 		for j, n := range rc.Findings {
+			k := fmt.Sprintf("%s[%d]", key("findings"), j)
 			if n == "" || strings.ContainsAny(n, " \t") {
-				v.add(fmt.Sprintf("%s[%d]", key("findings"), j), "a finding name such as message.malformed", "%q is not a finding name", n)
+				v.add(k, "a finding name such as message.malformed", "%q is not a finding name", n)
+				continue
 			}
+			st, ok := v.findingStage(n)
+			if !ok {
+				v.add(k, v.suggestFinding(n), "no check reports the finding %q", n)
+			}
+			fc.stage = max(fc.stage, st)
 		}
-		r.Conditions = append(r.Conditions, findingCond{names: rc.Findings})
+		r.Conditions = append(r.Conditions, fc)
 	}
 	if rc.Expr != "" {
-		c, line, err := compileExpr(rc.Expr)
+		c, line, err := compileExpr(rc.Expr, v.findingStage)
 		if err != nil {
 			p := Problem{File: v.file, Line: v.lines.line(key("expr")), Key: key("expr"),
 				Msg: "expression: " + err.Error(), Hint: "see the expression variables in the README"}
@@ -221,6 +229,11 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 		} else {
 			r.Conditions = append(r.Conditions, c)
 			v.directionWarnings(key("expr"), rc.Expr, c.tree)
+			for _, n := range c.findings {
+				if _, ok := v.findingStage(n); !ok {
+					v.add(key("expr"), v.suggestFinding(n), "has(%q): no check reports that finding", n)
+				}
+			}
 		}
 	}
 	for _, c := range r.Conditions {

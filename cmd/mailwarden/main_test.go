@@ -140,7 +140,7 @@ action = "quarantine"
 
 [[rule]]
 name = "gtube"
-gtube = true
+findings = ["content.gtube"]
 action = "quarantine"
 quarantine = "spam"
 

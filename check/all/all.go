@@ -1,0 +1,9 @@
+// Package all links in every check: import it for its side effect, as the
+// daemon and the CLI do, and [check.Build] sees them all.
+package all
+
+import (
+	_ "github.com/mailwarden/mailwarden/check/gtube"   // content.gtube
+	_ "github.com/mailwarden/mailwarden/check/mime"    // message.malformed, scan.exclusion, mime.ambiguous, charset.guessed
+	_ "github.com/mailwarden/mailwarden/check/release" // release.verified, release.invalid
+)
