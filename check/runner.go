@@ -30,14 +30,14 @@ type Activation struct {
 
 // NewRunner activates the checks of set that the policy can use: those
 // with a declared finding some enabled rule names (used maps a name to the
-// earliest stage of such a rule), and those that run always. The others
-// never run.
+// earliest stage of such a rule; "*" is any name), and those that run
+// always. The others never run.
 func NewRunner(set *Set, used map[string]policy.Stage) *Runner {
 	r := &Runner{}
 	for _, c := range set.Checks() {
 		await, why, ok := policy.StageEOM, "", false
 		for name, st := range used {
-			if set.declarer(name) == c {
+			if name == "*" || set.declarer(name) == c {
 				if !ok || st < await {
 					await, why = st, "rules use "+name
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/scanner/message"
+	"github.com/mailwarden/mailwarden/session"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -24,7 +25,7 @@ import (
 // configured failure answer, so one session's bug never stops the daemon.
 type milterSession struct {
 	srv       *Server
-	s         *Session
+	s         *session.Session
 	leadSpace bool
 	over      bool // over the session cap: answer 421 at connect
 	counted   bool
@@ -58,11 +59,9 @@ func (m *milterSession) NewConnection(_ gomilter.Modifier) error {
 	if m.s != nil {
 		m.s.Close()
 	}
-	m.s = NewSession(rt, m.srv.log)
-	m.s.leadSpace = m.leadSpace
-	m.s.Claim = func(nonce string, rcpts []string) ([]string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
+	m.s = session.NewSession(rt, m.srv.log)
+	m.s.LeadSpace = m.leadSpace
+	m.s.Env.ClaimRelease = func(ctx context.Context, nonce string, rcpts []string) ([]string, error) {
 		return m.srv.store.ClaimRelease(ctx, nonce, rcpts, time.Now())
 	}
 	return nil
@@ -95,7 +94,7 @@ func (m *milterSession) guard(stage string, fn func() (*gomilter.Response, error
 		// row: with on_error = tempfail the client retries rather than
 		// the decision going unrecorded.
 		m.rowLost = false
-		if m.s != nil && m.s.rt.Config.Server.OnError != "accept" && stage != "abort" {
+		if m.s != nil && m.s.Runtime().Config.Server.OnError != "accept" && stage != "abort" {
 			m.fail(stageOf(stage))
 			return m.failure(), nil
 		}
@@ -119,7 +118,7 @@ func stageOf(name string) policy.Stage {
 // failure is the answer on an internal error: tempfail by default, accept
 // when the operator chose to fail open.
 func (m *milterSession) failure() *gomilter.Response {
-	if m.s != nil && m.s.rt.Config.Server.OnError == "accept" {
+	if m.s != nil && m.s.Runtime().Config.Server.OnError == "accept" {
 		return gomilter.RespAccept
 	}
 	r, _ := gomilter.RejectWithCodeAndReason(451, "4.3.0 Temporary local problem, try again later (mailwarden)")
@@ -128,7 +127,7 @@ func (m *milterSession) failure() *gomilter.Response {
 
 // failureAction names the failure answer in the tracking log.
 func (m *milterSession) failureAction() string {
-	if m.s != nil && m.s.rt.Config.Server.OnError == "accept" {
+	if m.s != nil && m.s.Runtime().Config.Server.OnError == "accept" {
 		return "accept(internal)"
 	}
 	return "tempfail(internal)"
@@ -147,13 +146,13 @@ func (m *milterSession) internalError(stage policy.Stage, err error) *gomilter.R
 	m.fail(stage)
 	m.srv.metrics.internal.WithLabelValues(stage.String()).Inc()
 	m.srv.log.Error("internal error; answering with the failure action", "stage", stage.String(), "err", err,
-		"on_error", m.s.rt.Config.Server.OnError)
+		"on_error", m.s.Runtime().Config.Server.OnError)
 	m.log(stage, m.failureAction(), err.Error(), nil, nil)
 	return m.failure()
 }
 
 // reply turns a verdict into an SMTP reply, logging the refusal.
-func (m *milterSession) reply(r StageResult) (*gomilter.Response, error) {
+func (m *milterSession) reply(r session.StageResult) (*gomilter.Response, error) {
 	if r.Verdict == nil {
 		return gomilter.RespContinue, nil
 	}
@@ -179,7 +178,7 @@ func replyFor(a policy.Action, rep policy.Reply) (*gomilter.Response, error) {
 	return gomilter.RejectWithCodeAndReason(uint16(rep.Code), text)
 }
 
-func (m *milterSession) log(stage policy.Stage, action, reply string, matches []policy.Match, res *Result) {
+func (m *milterSession) log(stage policy.Stage, action, reply string, matches []policy.Match, res *session.Result) {
 	e := m.s.Event(stage, action, reply, matches, res)
 	m.logged = true
 	m.rowLost = m.srv.record(e) != nil
@@ -199,7 +198,7 @@ func (m *milterSession) logMessage(e *store.Event) {
 		}
 		rcpts = append(rcpts, out)
 	}
-	if n := m.s.rejectedN - len(m.s.rejected); n > 0 {
+	if n := m.s.MoreRefused(); n > 0 {
 		rcpts = append(rcpts, fmt.Sprintf("(+%d more refused)", n))
 	}
 	for _, mt := range e.Matches {
@@ -241,7 +240,7 @@ func (m *milterSession) Connect(host, family string, _ uint16, addr string, mod 
 		if m.over {
 			m.srv.Refused.Add(1)
 			if m.srv.warnLimit.allow() {
-				m.srv.log.Warn("session cap reached; answering 421", "max_sessions", m.s.rt.Config.Server.MaxSessions,
+				m.srv.log.Warn("session cap reached; answering 421", "max_sessions", m.s.Runtime().Config.Server.MaxSessions,
 					"refused_total", m.srv.Refused.Load())
 			}
 			// Answer, then close: the connection is not held until the MTA
@@ -327,7 +326,7 @@ const holdStep = 64 << 10
 // It never waits: when the budget is spent the message is tempfailed
 // (see [milterSession.shortReply]).
 func (m *milterSession) hold() {
-	need := m.s.HeaderBytes() + m.s.body.inMemory()
+	need := m.s.MemoryHeld()
 	if m.short || need <= m.held {
 		return
 	}
@@ -399,7 +398,7 @@ func (m *milterSession) EndOfMessage(mod gomilter.Modifier) (*gomilter.Response,
 		}
 		// The scan's reservation covers what the session held so far.
 		m.unhold()
-		done, err := m.srv.acquireScan(scanCost(m.s.body.size))
+		done, err := m.srv.acquireScan(scanCost(m.s.BodySize()))
 		if err != nil {
 			return m.internalError(policy.StageEOM, err), nil
 		}
@@ -416,7 +415,7 @@ func (m *milterSession) EndOfMessage(mod gomilter.Modifier) (*gomilter.Response,
 
 // finish carries out the end-of-message decision. Quarantine copies are
 // committed before any recipient is removed or the message discarded.
-func (m *milterSession) finish(res *Result, mod gomilter.Modifier) (*gomilter.Response, error) {
+func (m *milterSession) finish(res *session.Result, mod gomilter.Modifier) (*gomilter.Response, error) {
 	d := &res.Decision
 	if d.Action == policy.ActionReject || d.Action == policy.ActionTempfail {
 		resp, err := replyFor(d.Action, d.Reply)
@@ -427,7 +426,7 @@ func (m *milterSession) finish(res *Result, mod gomilter.Modifier) (*gomilter.Re
 	for _, g := range d.Quarantine {
 		id, err := m.quarantine(res, g)
 		if err != nil {
-			if m.s.rt.Config.Server.OnError == "accept" {
+			if m.s.Runtime().Config.Server.OnError == "accept" {
 				m.srv.log.Error("quarantine failed; delivering instead (on_error = accept)", "err", err)
 				d.Deliver = append(d.Deliver, g.Recipients...)
 				for _, r := range g.Recipients {
@@ -447,7 +446,7 @@ func (m *milterSession) finish(res *Result, mod gomilter.Modifier) (*gomilter.Re
 	}
 	if len(d.Deliver) == 0 && len(ids) > 0 {
 		// Every copy is safely in the quarantine: drop the original.
-		m.logWithQuarantine(res, quarantineAction(d.Quarantine), ids)
+		m.logWithQuarantine(res, session.QuarantineAction(d.Quarantine), ids)
 		return gomilter.RespDiscard, nil
 	}
 	for _, r := range m.s.Facts.Recipients {
@@ -470,19 +469,7 @@ func (m *milterSession) finish(res *Result, mod gomilter.Modifier) (*gomilter.Re
 	return gomilter.RespAccept, nil
 }
 
-// quarantineAction names the outcome of a message none of whose recipients
-// is delivered: quarantine, discard (copy kept), or both.
-func quarantineAction(gs []policy.QuarantineGroup) string {
-	a := gs[0].Action
-	for _, g := range gs[1:] {
-		if g.Action != a {
-			return "quarantine+discard"
-		}
-	}
-	return a.String()
-}
-
-func (m *milterSession) logWithQuarantine(res *Result, action string, ids []string) {
+func (m *milterSession) logWithQuarantine(res *session.Result, action string, ids []string) {
 	e := m.s.Event(policy.StageEOM, action, "", nil, res)
 	e.QuarantineIDs = ids
 	m.logged = true
@@ -490,7 +477,7 @@ func (m *milterSession) logWithQuarantine(res *Result, action string, ids []stri
 	m.logMessage(e)
 }
 
-func (m *milterSession) quarantine(res *Result, g policy.QuarantineGroup) (string, error) {
+func (m *milterSession) quarantine(res *session.Result, g policy.QuarantineGroup) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	msg := res.Message
@@ -513,7 +500,7 @@ func (m *milterSession) quarantine(res *Result, g policy.QuarantineGroup) (strin
 
 // modify applies the header changes: subject tags, added fields, and the
 // removal of a release header so the token never reaches the recipient.
-func (m *milterSession) modify(res *Result, mod gomilter.Modifier) error {
+func (m *milterSession) modify(res *session.Result, mod gomilter.Modifier) error {
 	d := &res.Decision
 	lead := ""
 	if m.leadSpace {
@@ -521,7 +508,7 @@ func (m *milterSession) modify(res *Result, mod gomilter.Modifier) error {
 	}
 	if len(d.TagSubject) > 0 {
 		raw, found := "", false
-		for _, h := range m.s.headers {
+		for _, h := range m.s.Headers() {
 			if strings.EqualFold(h.Name, "Subject") {
 				raw, found = strings.TrimSpace(h.Value), true
 				break
@@ -563,9 +550,10 @@ func (m *milterSession) modify(res *Result, mod gomilter.Modifier) error {
 // message but refused recipients on the way (all RCPTs rejected, then RSET
 // or QUIT).
 func (m *milterSession) endTx() {
-	if m.s != nil && m.s.inTx && !m.logged && len(m.s.rejected) > 0 {
-		last := m.s.rejected[len(m.s.rejected)-1]
-		m.log(policy.StageRcpt, last.Action, last.Reply, nil, nil)
+	if m.s != nil && !m.logged {
+		if last, ok := m.s.LastRefused(); ok {
+			m.log(policy.StageRcpt, last.Action, last.Reply, nil, nil)
+		}
 	}
 	m.logged = false
 	m.unhold()

@@ -2,6 +2,7 @@ package milter
 
 import (
 	"context"
+	"github.com/mailwarden/mailwarden/session"
 	"strings"
 	"testing"
 	"time"
@@ -154,7 +155,7 @@ func TestScanMemoryCountsHeaders(t *testing.T) {
 		if _, err := s.DataStart(); err != nil {
 			t.Fatal(err)
 		}
-		hs, _ := SplitMessage([]byte("Subject: held\r\n" + big + "\r\n"))
+		hs, _ := session.SplitMessage([]byte("Subject: held\r\n" + big + "\r\n"))
 		for _, h := range hs {
 			if _, err := s.HeaderField(h.Name, h.Value, nil); err != nil {
 				t.Fatal(err)

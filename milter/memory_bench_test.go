@@ -3,6 +3,7 @@ package milter
 import (
 	"bytes"
 	"encoding/base64"
+	"github.com/mailwarden/mailwarden/session"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -98,7 +99,7 @@ func BenchmarkEOMMemory(b *testing.B) {
 	}
 	for _, sh := range shapes {
 		b.Run(sh.name, func(b *testing.B) {
-			hs, body := SplitMessage([]byte("From: a@example.net\r\nTo: bob@example.com\r\nMessage-ID: <big@example.net>\r\n" + sh.msg))
+			hs, body := session.SplitMessage([]byte("From: a@example.net\r\nTo: bob@example.com\r\nMessage-ID: <big@example.net>\r\n" + sh.msg))
 			total := int64(len(body))
 			for _, h := range hs {
 				total += int64(len(h.Name) + len(h.Value) + 3)

@@ -1,6 +1,8 @@
 package milter
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -15,6 +17,16 @@ type metrics struct {
 	quarantined *prometheus.CounterVec
 	scanSeconds prometheus.Histogram
 	internal    *prometheus.CounterVec
+	checkTime   *prometheus.HistogramVec
+	checkErrors *prometheus.CounterVec
+}
+
+// observeCheck records one check run (check.Runner.Observe).
+func (m *metrics) observeCheck(name string, d time.Duration, err error) {
+	m.checkTime.WithLabelValues(name).Observe(d.Seconds())
+	if err != nil {
+		m.checkErrors.WithLabelValues(name).Inc()
+	}
 }
 
 func newMetrics(s *Server) *metrics {
@@ -32,8 +44,12 @@ func newMetrics(s *Server) *metrics {
 			Help: "Time to scan and decide a message at end of message.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14)}),
 		internal: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailwarden_internal_errors_total",
 			Help: "Internal errors and recovered panics, answered with the on_error action, by stage."}, []string{"stage"}),
+		checkTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mailwarden_check_seconds",
+			Help: "Time each check took, by check.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, []string{"check"}),
+		checkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailwarden_check_errors_total",
+			Help: "Checks that failed (an error, their time budget spent, a panic), by check."}, []string{"check"}),
 	}
-	m.reg.MustRegister(m.messages, m.recipients, m.ruleMatches, m.quarantined, m.scanSeconds, m.internal,
+	m.reg.MustRegister(m.checkTime, m.checkErrors, m.messages, m.recipients, m.ruleMatches, m.quarantined, m.scanSeconds, m.internal,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailwarden_sessions_active",
 			Help: "Open milter sessions."}, func() float64 { return float64(s.active.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailwarden_sessions_refused_total",

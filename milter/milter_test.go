@@ -3,7 +3,7 @@ package milter
 import (
 	"bytes"
 	"context"
-	"fmt"
+	"github.com/mailwarden/mailwarden/session"
 	"io"
 	"log/slog"
 	"math/rand"
@@ -18,7 +18,6 @@ import (
 	gomilter "github.com/d--j/go-milter"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/store"
 )
@@ -62,7 +61,7 @@ type testServer struct {
 	addr  string
 	srv   *Server
 	store *store.Store
-	rt    *Runtime
+	rt    *session.Runtime
 }
 
 func startServer(t testing.TB, config string) *testServer {
@@ -73,7 +72,7 @@ func startServer(t testing.TB, config string) *testServer {
 // startServerLog is [startServer] with the daemon's log also written to w.
 func startServerLog(t testing.TB, config string, w io.Writer) *testServer {
 	t.Helper()
-	cfg, pol, err := policy.Load("test.toml", []byte(config))
+	cfg, pol, err := session.LoadConfig("test.toml", []byte(config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +81,10 @@ func startServerLog(t testing.TB, config string, w io.Writer) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := &Runtime{Config: cfg, Policy: pol, ReleaseKey: bytes.Repeat([]byte{7}, 32), SpoolDir: dir}
+	rt, err := session.NewRuntime(cfg, pol, bytes.Repeat([]byte{7}, 32), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	if testing.Verbose() {
 		log = slog.New(slog.NewTextHandler(&testWriter{t}, nil))
@@ -204,7 +206,7 @@ func send(t *testing.T, addr string, x txn) outcome {
 	if _, err = s.DataStart(); err != nil {
 		t.Fatal(err)
 	}
-	hs, body := SplitMessage([]byte(x.msg))
+	hs, body := session.SplitMessage([]byte(x.msg))
 	for _, h := range hs {
 		if _, err = s.HeaderField(h.Name, h.Value, nil); err != nil {
 			t.Fatal(err)
@@ -549,7 +551,7 @@ func TestSessionCap(t *testing.T) {
 
 func TestReloadAppliesToNewSessions(t *testing.T) {
 	ts := startServer(t, testConfig)
-	cfg, pol, err := policy.Load("new.toml", []byte(testConfig+`
+	cfg, pol, err := session.LoadConfig("new.toml", []byte(testConfig+`
 [[rule]]
 name = "new-block"
 senders = ["*@spam.example"]
@@ -562,24 +564,14 @@ action = "reject"
 	if o := send(t, ts.addr, x); o.stage != "eom" {
 		t.Fatalf("before reload: stopped at %s", o.stage)
 	}
-	rt := *ts.rt
-	rt.Config, rt.Policy = cfg, pol
-	ts.srv.SetRuntime(&rt)
+	rt, err := session.NewRuntime(cfg, pol, ts.rt.ReleaseKey, ts.rt.SpoolDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.srv.SetRuntime(rt)
 	if o := send(t, ts.addr, x); o.stage != "mail" || o.action.SMTPCode != 550 {
 		t.Fatalf("after reload: %s %+v", o.stage, o.action)
 	}
-}
-
-func ExampleSplitMessage() {
-	hs, body := SplitMessage([]byte("Subject: a\n b\nTo: x\n\nbody\n"))
-	for _, h := range hs {
-		fmt.Printf("%q=%q\n", h.Name, h.Value)
-	}
-	fmt.Printf("%q\n", body)
-	// Output:
-	// "Subject"=" a\r\n b"
-	// "To"=" x"
-	// "body\r\n"
 }
 
 // FuzzMilterInput sends arbitrary bytes after a valid negotiation: whatever
@@ -606,37 +598,6 @@ func FuzzMilterInput(f *testing.F) {
 		io.Copy(io.Discard, c)
 		if n := ts.srv.Panics.Load(); n != 0 {
 			t.Fatalf("%d panics recovered in sessions", n)
-		}
-	})
-}
-
-// FuzzSplitMessage checks that a message split into milter header fields and
-// body is rebuilt byte for byte, as the quarantine needs.
-func FuzzSplitMessage(f *testing.F) {
-	f.Add([]byte("Subject: a\r\n b\r\nTo: x\r\n\r\nbody\r\n"))
-	f.Add([]byte("From: a\n\nbody"))
-	f.Add([]byte("X:\r\n\r\n"))
-	f.Fuzz(func(t *testing.T, in []byte) {
-		var b bytes.Buffer
-		writeCRLF(&b, string(in))
-		want := b.Bytes()
-		hs, body := SplitMessage(in)
-		if !bytes.Contains(want, []byte("\r\n\r\n")) || len(hs) == 0 {
-			return
-		}
-		s := &Session{leadSpace: true}
-		got := append(append(s.headerBytes(hs), "\r\n"...), body...)
-		// Only a clean header block (every line a field or a continuation,
-		// ended by an empty line) round-trips; SplitMessage stops at the
-		// first line that is neither.
-		head, _, _ := bytes.Cut(want, []byte("\r\n\r\n"))
-		for _, line := range bytes.Split(head, []byte("\r\n")) {
-			if len(line) == 0 || (line[0] != ' ' && line[0] != '\t' && bytes.IndexByte(line, ':') <= 0) {
-				return
-			}
-		}
-		if !bytes.Equal(got, want) {
-			t.Fatalf("rebuilt\n%q\nwant\n%q", got, want)
 		}
 	})
 }

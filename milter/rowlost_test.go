@@ -3,6 +3,7 @@ package milter
 import (
 	"bytes"
 	"context"
+	"github.com/mailwarden/mailwarden/session"
 	"io"
 	"log/slog"
 	"net"
@@ -13,7 +14,6 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
-	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -26,7 +26,7 @@ func TestRowLostFailureMode(t *testing.T) {
 		code    uint16 // 0: accepted
 	}{{"tempfail", 451}, {"accept", 0}} {
 		t.Run(tc.onError, func(t *testing.T) {
-			cfg, pol, err := policy.Load("test.toml", []byte("[server]\non_error = \""+tc.onError+"\"\n"+testConfig))
+			cfg, pol, err := session.LoadConfig("test.toml", []byte("[server]\non_error = \""+tc.onError+"\"\n"+testConfig))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -39,7 +39,10 @@ func TestRowLostFailureMode(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			rt := &Runtime{Config: cfg, Policy: pol, ReleaseKey: bytes.Repeat([]byte{7}, 32), SpoolDir: dir}
+			rt, err := session.NewRuntime(cfg, pol, bytes.Repeat([]byte{7}, 32), dir)
+			if err != nil {
+				t.Fatal(err)
+			}
 			srv := NewServer(rt, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			ln, err := net.Listen("tcp", "127.0.0.1:0")
 			if err != nil {

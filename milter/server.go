@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/semaphore"
 
 	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/session"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -30,7 +31,7 @@ const maxPacket = 2 << 20
 type Server struct {
 	log    *slog.Logger
 	store  *store.Store
-	rt     atomic.Pointer[Runtime]
+	rt     atomic.Pointer[session.Runtime]
 	active atomic.Int64
 	milter *gomilter.Server
 	events *eventWriter
@@ -64,7 +65,7 @@ func (e *everySecond) allow() bool {
 }
 
 // NewServer builds a server on a runtime and a store.
-func NewServer(rt *Runtime, st *store.Store, log *slog.Logger) *Server {
+func NewServer(rt *session.Runtime, st *store.Store, log *slog.Logger) *Server {
 	s := &Server{log: log, store: st}
 	gomilter.LogWarning = func(format string, v ...any) {
 		for _, a := range v {
@@ -82,6 +83,7 @@ func NewServer(rt *Runtime, st *store.Store, log *slog.Logger) *Server {
 		debug.SetMemoryLimit(memoryLimit(s.scanCap))
 	}
 	s.metrics = newMetrics(s)
+	s.observeChecks(rt)
 	cfg := rt.Config.Server
 	s.milter = gomilter.NewServer(
 		gomilter.WithDynamicMilter(func(version uint32, action gomilter.OptAction, protocol gomilter.OptProtocol, maxData gomilter.DataSize) gomilter.Milter {
@@ -174,11 +176,21 @@ func (s *Server) record(e *store.Event) error {
 }
 
 // Runtime returns the configuration in force.
-func (s *Server) Runtime() *Runtime { return s.rt.Load() }
+func (s *Server) Runtime() *session.Runtime { return s.rt.Load() }
 
 // SetRuntime swaps the configuration atomically; sessions already running
 // keep theirs.
-func (s *Server) SetRuntime(rt *Runtime) { s.rt.Store(rt) }
+func (s *Server) SetRuntime(rt *session.Runtime) {
+	s.observeChecks(rt)
+	s.rt.Store(rt)
+}
+
+// observeChecks counts the runtime's check runs in the metrics.
+func (s *Server) observeChecks(rt *session.Runtime) {
+	if rt.Checks != nil {
+		rt.Checks.Observe = s.metrics.observeCheck
+	}
+}
 
 // Serve accepts MTA connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {

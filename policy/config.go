@@ -275,17 +275,17 @@ func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
 
 // LoadFile reads, decodes and validates a config file, and compiles its
 // rules. Errors are a *[ConfigError] listing every problem at once.
-func LoadFile(path string) (*Config, *Policy, error) {
+func LoadFile(path string, cat Catalog) (*Config, *Policy, error) {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("policy: read config: %w", err)
 	}
-	return Load(path, src)
+	return LoadWith(path, src, cat)
 }
 
 // LoadDefault loads the embedded default configuration.
-func LoadDefault() (*Config, *Policy, error) {
-	return Load("(embedded default)", defaultTOML)
+func LoadDefault(cat Catalog) (*Config, *Policy, error) {
+	return LoadWith("(embedded default)", defaultTOML, cat)
 }
 
 // Load decodes and validates src, named file in messages. A config that

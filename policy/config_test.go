@@ -57,7 +57,7 @@ func ruleByName(t testing.TB, p *Policy, name string) *Rule {
 }
 
 func TestLoadDefault(t *testing.T) {
-	cfg, pol, err := LoadDefault()
+	cfg, pol, err := LoadDefault(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -618,7 +618,7 @@ func TestCombine(t *testing.T) {
 // TestEvaluateThenCombine runs the embedded default policy the way the milter
 // does at end of message.
 func TestEvaluateThenCombine(t *testing.T) {
-	_, pol, err := LoadDefault()
+	_, pol, err := LoadDefault(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

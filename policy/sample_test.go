@@ -58,7 +58,7 @@ func TestDefaultRulesMatchSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, def, err := LoadDefault()
+	_, def, err := LoadDefault(nil)
 	if err != nil {
 		t.Fatal(err)
 	}

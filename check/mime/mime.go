@@ -25,6 +25,10 @@ func (Check) Scope() check.Scope     { return check.ScopeTransaction }
 func (Check) Budget() time.Duration  { return 5 * time.Second }
 func (Check) OnError() check.OnError { return check.OnErrorSkip }
 
+// Always: the walk is done for every message anyway, and the tracking log
+// records the message's form whether or not a rule acts on it.
+func (Check) Always() string { return "the tracking log records the message's form" }
+
 func (Check) Findings() []check.Declared {
 	return []check.Declared{
 		{Name: message.FindingMalformed, Doc: "the message breaks RFC 5322/2045 and was scanned leniently; the value says how"},

@@ -11,9 +11,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mailwarden/mailwarden/milter"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
+	"github.com/mailwarden/mailwarden/session"
 )
 
 // listFlag collects a repeated flag.
@@ -74,6 +74,7 @@ Exit status: the message's verdict, so scripts need not parse the output:
 			var rcpts listFlag
 			fs.Var(&rcpts, "rcpt", "envelope `recipient` (repeat for several)")
 			asJSON := fs.Bool("json", false, "print one JSON document")
+			offline := fs.Bool("offline", false, "answer every network lookup of the checks (DNS and the like) as a failure, so the dry run never waits on the network")
 			return func(_ context.Context, args []string, s *stdio) error {
 				var missing []string
 				if len(rcpts) == 0 {
@@ -110,9 +111,12 @@ Exit status: the message's verdict, so scripts need not parse the output:
 				if err != nil {
 					return err
 				}
-				rt := &milter.Runtime{Config: cfg, Policy: pol, SpoolDir: os.TempDir()}
-				rep := milter.DryRun(rt, milter.DryRunInput{ClientIP: addr, ClientName: *name, Helo: *helo,
-					AuthUser: *auth, From: *from, Rcpts: rcpts, Message: msg}, quietLogger())
+				rt, err := session.NewRuntime(cfg, pol, nil, os.TempDir())
+				if err != nil {
+					return err
+				}
+				rep := session.DryRun(rt, session.DryRunInput{ClientIP: addr, ClientName: *name, Helo: *helo,
+					AuthUser: *auth, From: *from, Rcpts: rcpts, Message: msg, Offline: *offline}, quietLogger())
 				stageOnly(rep)
 				if *asJSON {
 					enc := json.NewEncoder(s.out)
@@ -135,7 +139,7 @@ Exit status: the message's verdict, so scripts need not parse the output:
 // stageOnly leaves each stage with the matches decided at that stage: the
 // engine reports every match up to a stage, so without this a connect-stage
 // rule would be shown again at HELO, MAIL and every RCPT.
-func stageOnly(rep *milter.DryRunReport) {
+func stageOnly(rep *session.DryRunReport) {
 	for i := range rep.Stages {
 		st := &rep.Stages[i]
 		st.Matches = slices.DeleteFunc(st.Matches, func(m policy.Match) bool { return m.Stage.String() != st.Stage })
@@ -147,7 +151,7 @@ func stageOnly(rep *milter.DryRunReport) {
 // its own, and each recipient's verdict holds those decided there.
 func contentStage(stage string) bool { return stage == "eoh" || stage == "eom" }
 
-func printReport(out io.Writer, rep *milter.DryRunReport) {
+func printReport(out io.Writer, rep *session.DryRunReport) {
 	for _, s := range rep.Stages {
 		who := ""
 		if s.Rcpt != "" {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
+	"github.com/mailwarden/mailwarden/session"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -213,11 +214,14 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 func (c *configFlags) load() (*policy.Config, *policy.Policy, error) {
 	var cfg *policy.Config
 	var pol *policy.Policy
-	var err error
+	checks, err := session.Checks()
+	if err != nil {
+		return nil, nil, err
+	}
 	if c.file == "" {
-		cfg, pol, err = policy.LoadDefault()
+		cfg, pol, err = policy.LoadDefault(checks)
 	} else {
-		cfg, pol, err = policy.LoadFile(c.file)
+		cfg, pol, err = policy.LoadFile(c.file, checks)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -24,6 +24,7 @@ import (
 	"github.com/mailwarden/mailwarden/milter"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
+	"github.com/mailwarden/mailwarden/session"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -74,7 +75,7 @@ func newLogger(cfg *policy.Config) *slog.Logger {
 
 // buildRuntime turns a loaded config into a runtime, with the release key
 // from config or the data directory.
-func buildRuntime(cfg *policy.Config, pol *policy.Policy) (*milter.Runtime, error) {
+func buildRuntime(cfg *policy.Config, pol *policy.Policy) (*session.Runtime, error) {
 	dir, err := filepath.Abs(cfg.Server.DataDir)
 	if err != nil {
 		return nil, err
@@ -89,7 +90,7 @@ func buildRuntime(cfg *policy.Config, pol *policy.Policy) (*milter.Runtime, erro
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}
-	return &milter.Runtime{Config: cfg, Policy: pol, ReleaseKey: key, SpoolDir: spool}, nil
+	return session.NewRuntime(cfg, pol, key, spool)
 }
 
 func serve(ctx context.Context, cf *configFlags, s *stdio) error {

@@ -1,4 +1,4 @@
-package milter
+package session
 
 import (
 	"bytes"
@@ -19,6 +19,8 @@ type DryRunInput struct {
 	From       string
 	Rcpts      []string
 	Message    []byte // the message as a file; LF line ends are taken as CRLF
+	// Offline answers every network lookup of the checks as a failure.
+	Offline bool
 }
 
 // StageReport is what happened at one stage.
@@ -55,7 +57,8 @@ type DryRunReport struct {
 // adapter does, but acts on nothing: no reply is sent, nothing is stored.
 func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	s := NewSession(rt, log)
-	s.leadSpace = true
+	s.LeadSpace = true
+	s.Env.DryRun, s.Env.Offline = true, in.Offline
 	defer s.Close()
 	rep := &DryRunReport{}
 	stop := func(r StageResult, rcpt string) bool {
@@ -121,7 +124,7 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	case d.Action == policy.ActionAccept && len(d.Quarantine) > 0:
 		rep.Action = "split"
 	case d.Action == policy.ActionDiscard:
-		rep.Action = quarantineAction(d.Quarantine)
+		rep.Action = QuarantineAction(d.Quarantine)
 	}
 	rep.TagSubject, rep.AddHeaders = d.TagSubject, d.AddHeaders
 	for _, r := range s.Facts.Recipients {

@@ -1,9 +1,13 @@
-package milter
+// Package session is the protocol-free state of one SMTP session, stage by
+// stage: the facts as they become known, the checks run through the
+// [check.Runner] at each stage, the rules decided per recipient, the spool
+// of the message, and the tracking-log row. The milter adapter (milter/)
+// and the dry run (`mailwarden check`, [DryRun]) drive the same [Session],
+// so there is one engine path.
+package session
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -11,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailwarden/mailwarden/check"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/scanner"
@@ -26,25 +31,25 @@ type Runtime struct {
 	ReleaseKey []byte
 	// SpoolDir is where message bodies over the memory limit are spooled.
 	SpoolDir string
+	// Checks runs the configuration's active checks; see [NewRuntime].
+	Checks *check.Runner
 }
 
 // Session is the state of one SMTP session, stage by stage, independent of
-// the milter protocol: the go-milter adapter ([milterSession]) and
-// `mailwarden check` both drive it, so there is one engine path.
+// the milter protocol.
 type Session struct {
 	rt  *Runtime
 	log *slog.Logger
+	// Env is what the session's checks get; set DryRun, Offline and
+	// ClaimRelease before Connect.
+	Env *check.Env
+	run *check.Run
 
 	Facts      policy.Facts
 	ConnStart  time.Time
 	TLSVersion string
 	TLSCipher  string
 	QueueID    string
-
-	// Claim records the use of a release token for recipients and returns
-	// those claimed now (see [store.Store.ClaimRelease]); nil honours no
-	// release header.
-	Claim func(nonce string, rcpts []string) ([]string, error)
 
 	// connection-level decision from connect or HELO, repeated for every
 	// later command, as the MTA would.
@@ -64,7 +69,9 @@ type Session struct {
 	hdrFields int
 	hdrBytes  int64
 	hdrOver   string
-	leadSpace bool // header values carry their own leading white space
+	// LeadSpace says header values carry their own leading white space
+	// (the MTA was asked to keep it).
+	LeadSpace bool
 	// body spools the whole message: the header block as the client sent
 	// it is written at end of headers, then the body chunks; bodyAt is where
 	// the body starts (-1 before end of headers).
@@ -73,14 +80,65 @@ type Session struct {
 }
 
 // RawHeader is a header field as the MTA passed it.
-type RawHeader struct {
-	Name, Value string
-}
+type RawHeader = check.RawHeader
 
 // NewSession starts a session on a runtime snapshot.
 func NewSession(rt *Runtime, log *slog.Logger) *Session {
 	s := &Session{rt: rt, log: log, ConnStart: time.Now(), bodyAt: -1}
 	s.body = spool{dir: rt.SpoolDir, memLimit: rt.Config.Limits.SpoolMemory.N, maxSize: rt.Config.Limits.MaxMessageSize.N}
+	s.Env = &check.Env{Log: log, ReleaseKey: rt.ReleaseKey, Trusted: rt.Policy.Org.TrustedClient}
+	return s
+}
+
+// Runtime is the configuration the session runs on.
+func (s *Session) Runtime() *Runtime { return s.rt }
+
+// input is what the checks see now.
+func (s *Session) input() *check.Input {
+	return &check.Input{ClientIP: s.Facts.ClientIP, ClientName: s.Facts.ClientName, Helo: s.Facts.Helo,
+		AuthUser: s.Facts.AuthUser, Sender: s.Facts.Sender, Recipients: slices.Clone(s.Facts.Recipients),
+		Headers: s.headers, HeaderBytes: s.headerBytes}
+}
+
+// checks starts the checks of stage (and, from RCPT, those of rcpt) and
+// waits for those the rules of this stage need; their findings go in the
+// facts. A failed check whose failure mode is tempfail gives the verdict.
+func (s *Session) checks(stage policy.Stage, rcpts []string, in *check.Input) *policy.Verdict {
+	if s.rt.Checks == nil {
+		return nil
+	}
+	if s.run == nil {
+		s.run = s.rt.Checks.NewRun(s.Env)
+	}
+	s.run.Start(stage, in)
+	var fail *check.Failure
+	for _, r := range rcpts {
+		s.run.StartRcpt(stage, r, in)
+	}
+	if len(rcpts) == 0 {
+		fail = s.run.Await(stage, "")
+	}
+	for _, r := range rcpts {
+		if f := s.run.Await(stage, r); f != nil && fail == nil {
+			fail = f
+		}
+	}
+	s.Facts.Findings = s.run.All()
+	if fail == nil {
+		return nil
+	}
+	rule := "check." + fail.Check
+	f := scanner.Finding{Name: check.FindingError, Value: fail.Check, Where: "check:" + fail.Check, Reason: firstLine(fail.Err.Error())}
+	s.log.Error("check failed; tempfailing", "check", fail.Check, "err", fail.Err)
+	return &policy.Verdict{Action: policy.ActionTempfail, Rule: rule, Stage: stage,
+		Reply:   policy.Reply{Code: 451, Enhanced: "4.3.0", Text: "Temporary local problem, try again later (rule " + rule + ": " + check.FindingError + ")"},
+		Matches: []policy.Match{{Rule: rule, Stage: stage, Action: "tempfail", Findings: []scanner.Finding{f}}}}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
 	return s
 }
 
@@ -93,6 +151,13 @@ type StageResult struct {
 }
 
 func (s *Session) decide(stage policy.Stage, rcpt string) StageResult {
+	var rcpts []string
+	if rcpt != "" {
+		rcpts = []string{rcpt}
+	}
+	if v := s.checks(stage, rcpts, s.input()); v != nil {
+		return StageResult{Stage: stage, Verdict: v, Matches: v.Matches}
+	}
 	v := s.rt.Policy.Evaluate(stage, &s.Facts, rcpt)
 	r := StageResult{Stage: stage, Matches: v.Matches}
 	if v.Action == policy.ActionReject || v.Action == policy.ActionTempfail {
@@ -105,6 +170,10 @@ func (s *Session) decide(stage policy.Stage, rcpt string) StageResult {
 func (s *Session) Connect(ip netip.Addr, name string) StageResult {
 	s.Facts = policy.Facts{ClientIP: ip.Unmap(), ClientName: name}
 	s.connVerdict = nil
+	if s.run != nil { // the MTA reuses the milter connection for a new client
+		s.run.Close()
+		s.run = nil
+	}
 	r := s.decide(policy.StageConnect, "")
 	s.connVerdict = r.Verdict
 	return r
@@ -241,6 +310,9 @@ func (s *Session) EOH() StageResult {
 		v := s.headerLimitVerdict()
 		return StageResult{Stage: policy.StageEOH, Verdict: v, Matches: v.Matches}
 	}
+	if v := s.checks(policy.StageEOH, s.Facts.Recipients, s.input()); v != nil {
+		return StageResult{Stage: policy.StageEOH, Verdict: v, Matches: v.Matches}
+	}
 	verdicts := map[string]policy.Verdict{}
 	for _, r := range s.Facts.Recipients {
 		v := s.rt.Policy.Evaluate(policy.StageEOH, &s.Facts, r)
@@ -276,11 +348,11 @@ type Result struct {
 	Message        *message.Message
 	Raw            []byte
 	Findings       []scanner.Finding
-	Released       *release.Token // a verified, claimed release header
-	ReleaseHeaders int            // how many release headers to remove
+	ReleaseHeaders int // how many release headers to remove
 }
 
-// EOM scans the message and decides every recipient.
+// EOM parses the message once, runs the end-of-message checks on it, and
+// decides every recipient.
 func (s *Session) EOM() (*Result, error) {
 	if s.bodyAt < 0 {
 		if r := s.EOH(); r.Err != nil {
@@ -291,25 +363,32 @@ func (s *Session) EOM() (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := raw[min(s.bodyAt, len(raw)):]
 	lim := message.DefaultLimits()
 	lim.MaxDepth, lim.MaxParts = s.rt.Config.Limits.MIMEDepth, s.rt.Config.Limits.MIMEParts
 	msg := message.ParseBytes(raw, lim)
 	res := &Result{Message: msg, Raw: raw}
-	res.Findings = append(res.Findings, msg.Findings...)
-	if f, ok := msg.GTUBE(); ok {
-		res.Findings = append(res.Findings, f)
-	}
-	if s.body.truncated {
-		res.Findings = append(res.Findings, scanner.Finding{Name: "scan.exclusion", Value: "limits.max_message_size",
-			Where: "message", Reason: "message is larger than the spool limit; the rest was not scanned"})
+	for _, h := range s.headers {
+		if strings.EqualFold(h.Name, release.Header) {
+			res.ReleaseHeaders++
+		}
 	}
 	s.Facts.Size = s.body.size
-	if err := s.checkRelease(res, body); err != nil {
-		return nil, err
+	in := s.input()
+	in.Message, in.Raw, in.Body = msg, raw, raw[min(s.bodyAt, len(raw)):]
+	failed := s.checks(policy.StageEOM, s.Facts.Recipients, in)
+	if s.body.truncated {
+		s.Facts.Findings = append(s.Facts.Findings, scanner.Finding{Name: message.FindingExclusion, Value: "limits.max_message_size",
+			Where: "message", Reason: "message is larger than the spool limit; the rest was not scanned"})
 	}
-	s.Facts.Findings = res.Findings
+	res.Findings = s.Facts.Findings
 	res.Verdicts = map[string]policy.Verdict{}
+	if failed != nil {
+		for _, r := range s.Facts.Recipients {
+			res.Verdicts[r] = *failed
+		}
+		res.Decision = policy.Decision{Action: policy.ActionTempfail, Rule: failed.Rule, Reply: failed.Reply}
+		return res, nil
+	}
 	for _, r := range s.Facts.Recipients {
 		res.Verdicts[r] = s.rt.Policy.Evaluate(policy.StageEOM, &s.Facts, r)
 	}
@@ -323,92 +402,21 @@ func (s *Session) EOM() (*Result, error) {
 	return res, nil
 }
 
-// checkRelease verifies a release header and claims its use. Everything
-// after the header is the original message, so its digest must be the one
-// the token was signed over; only the MTA's trace fields (Received:) may
-// stand before it. The header must come from a loopback or trusted client,
-// with the envelope sender the token names, and each recipient's use is
-// claimed in the store, so a replayed copy bypasses nothing. Every outcome
-// is a finding, so the tracking log says why a release did or did not pass.
-func (s *Session) checkRelease(res *Result, body []byte) error {
-	first := -1
-	for i, h := range s.headers {
-		if strings.EqualFold(h.Name, release.Header) {
-			res.ReleaseHeaders++
-			if first < 0 {
-				first = i
-			}
-		}
-	}
-	if first < 0 {
-		return nil
-	}
-	fail := func(why string) {
-		res.Findings = append(res.Findings, scanner.Finding{Name: "release.invalid", Value: why,
-			Where: "header:" + release.Header, Reason: "release header not honoured: " + why})
-	}
-	if res.ReleaseHeaders > 1 {
-		fail("more than one release header")
-		return nil
-	}
-	for _, h := range s.headers[:first] {
-		if !strings.EqualFold(h.Name, "Received") {
-			fail("header " + h.Name + " stands before it")
-			return nil
-		}
-	}
-	if ip := s.Facts.ClientIP; !ip.IsLoopback() && !s.rt.Policy.Org.TrustedClient(ip) {
-		fail("client " + ip.String() + " is neither loopback nor in trusted_networks")
-		return nil
-	}
-	sum := sha256.New()
-	sum.Write(s.headerBytes(s.headers[first+1:]))
-	sum.Write([]byte("\r\n"))
-	sum.Write(body)
-	tok, err := release.Verify(s.rt.ReleaseKey, strings.TrimSpace(s.headers[first].Value), hex.EncodeToString(sum.Sum(nil)), time.Now())
-	if err != nil {
-		fail(err.Error())
-		return nil
-	}
-	if !strings.EqualFold(tok.Sender, s.Facts.Sender) {
-		fail("envelope sender <" + s.Facts.Sender + "> is not the released one")
-		return nil
-	}
-	var allowed []string
-	for _, r := range s.Facts.Recipients {
-		if slices.ContainsFunc(tok.Recipients, func(t string) bool { return strings.EqualFold(r, t) }) {
-			allowed = append(allowed, r)
-		}
-	}
-	if s.Claim == nil || len(allowed) == 0 {
-		fail("no released recipient in this transaction")
-		return nil
-	}
-	claimed, err := s.Claim(tok.Nonce, allowed)
-	if err != nil {
-		return err
-	}
-	if len(claimed) < len(allowed) {
-		fail("already used for some recipients (replay)")
-	}
-	if len(claimed) > 0 {
-		res.Released = &tok
-		s.Facts.Bypass = map[string][]string{tok.Rule: claimed}
-		res.Findings = append(res.Findings, scanner.Finding{Name: "release.verified", Value: tok.ID,
-			Where: "header:" + release.Header, Reason: fmt.Sprintf("released from quarantine entry %s past rule %s for %s",
-				tok.ID, tok.Rule, strings.Join(claimed, ", "))})
-	}
-	return nil
-}
-
 // headerBytes rebuilds the header block as the client sent it: go-milter
 // gives folded values with bare LF, and the wire form is CRLF.
 func (s *Session) headerBytes(hs []RawHeader) []byte {
+	return HeaderBytes(hs, s.LeadSpace)
+}
+
+// HeaderBytes rebuilds header fields as the client sent them: go-milter
+// gives folded values with bare LF, and the wire form is CRLF. leadSpace
+// says the values keep their leading white space.
+func HeaderBytes(hs []RawHeader, leadSpace bool) []byte {
 	var b bytes.Buffer
 	for _, h := range hs {
 		b.WriteString(h.Name)
 		b.WriteByte(':')
-		if !s.leadSpace {
+		if !leadSpace {
 			b.WriteByte(' ')
 		}
 		writeCRLF(&b, h.Value)
@@ -431,13 +439,57 @@ func (s *Session) ResetTx() {
 	s.inTx = false
 	s.Facts.Sender, s.Facts.AuthUser = "", ""
 	s.Facts.Recipients, s.Facts.Headers, s.Facts.Findings = nil, nil, nil
-	s.Facts.Subject, s.Facts.Size, s.Facts.Bypass = "", 0, nil
+	s.Facts.Subject, s.Facts.Size = "", 0
 	s.rejected, s.rcptMatches, s.headers = nil, nil, nil
 	s.rejectedN, s.hdrFields, s.hdrBytes, s.hdrOver = 0, 0, 0, ""
 	s.QueueID, s.declaredSz = "", 0
 	s.body.Reset()
 	s.bodyAt = -1
+	if s.run != nil {
+		s.run.ResetTx()
+	}
 }
 
-// Close releases the spool.
-func (s *Session) Close() { s.body.Reset() }
+// Close releases the spool and stops the checks still running.
+func (s *Session) Close() {
+	s.body.Reset()
+	if s.run != nil {
+		s.run.Close()
+		s.run = nil
+	}
+}
+
+// QuarantineAction names the outcome of a message none of whose recipients
+// is delivered: quarantine, discard (copy kept), or both.
+func QuarantineAction(gs []policy.QuarantineGroup) string {
+	a := gs[0].Action
+	for _, g := range gs[1:] {
+		if g.Action != a {
+			return "quarantine+discard"
+		}
+	}
+	return a.String()
+}
+
+// BodySize is the size of the message received so far, kept or not.
+func (s *Session) BodySize() int64 { return s.body.size }
+
+// MemoryHeld is what the session keeps in memory before end of message:
+// the header fields and the in-memory spool.
+func (s *Session) MemoryHeld() int64 { return s.HeaderBytes() + s.body.inMemory() }
+
+// Headers are the header fields as the MTA passed them.
+func (s *Session) Headers() []RawHeader { return s.headers }
+
+// MoreRefused is how many refused recipients were counted but not kept.
+func (s *Session) MoreRefused() int { return s.rejectedN - len(s.rejected) }
+
+// LastRefused is the last refused recipient of a transaction that is still
+// open and has refused some, for its row when it ends before end of
+// message (all RCPTs refused, then RSET or QUIT).
+func (s *Session) LastRefused() (store.RecipientOutcome, bool) {
+	if !s.inTx || len(s.rejected) == 0 {
+		return store.RecipientOutcome{}, false
+	}
+	return s.rejected[len(s.rejected)-1], true
+}

@@ -1,4 +1,4 @@
-package milter
+package session
 
 import (
 	"bytes"
