@@ -5,8 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
+	"github.com/mailwarden/mailwarden/check"
 	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/session"
 )
 
 func init() {
@@ -47,11 +50,46 @@ value it never has.`,
 				for _, w := range pol.Warnings {
 					fmt.Fprintln(out, w)
 				}
+				if err := printChecks(out, pol); err != nil {
+					return err
+				}
 				printRules(out, pol)
 				return nil
 			}
 		},
 	})
+}
+
+// printChecks lists the checks this config runs, with their stage, scope,
+// budget and failure mode and why each runs, then those it never runs.
+func printChecks(out io.Writer, pol *policy.Policy) error {
+	set, err := session.Checks()
+	if err != nil {
+		return err
+	}
+	runner := check.NewRunner(set, pol.UsedFindings())
+	active := map[string]bool{}
+	fmt.Fprintln(out, "\nchecks that run:")
+	for _, a := range runner.Active() {
+		c := a.Check
+		active[c.Name()] = true
+		fmt.Fprintf(out, "  %-10s from %s, awaited %s, per %s, budget %v, on error %s: %s\n",
+			c.Name(), c.Stage(), a.Await, c.Scope(), c.Budget(), c.OnError(), a.Why)
+	}
+	var idle []string
+	for _, c := range set.Checks() {
+		if !active[c.Name()] {
+			var names []string
+			for _, d := range c.Findings() {
+				names = append(names, d.Name)
+			}
+			idle = append(idle, fmt.Sprintf("%s (%s)", c.Name(), strings.Join(names, ", ")))
+		}
+	}
+	if len(idle) > 0 {
+		fmt.Fprintf(out, "checks that never run (no rule uses their findings): %s\n", strings.Join(idle, "; "))
+	}
+	return nil
 }
 
 func printRules(out io.Writer, pol *policy.Policy) {

@@ -62,3 +62,29 @@ func TestConfigCheckWarnings(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigCheckChecks: config check lists the checks a config runs and
+// why, and those it never runs; a rule on a finding no check declares is
+// refused with a did-you-mean hint.
+func TestConfigCheckChecks(t *testing.T) {
+	code, out, errOut := runCmd(t, "config", "check")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"checks that run:", "gtube      from eom, awaited eom, per transaction", "rules use content.gtube",
+		"release    from eom", "released mail must pass the rule it was quarantined by"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	noGTUBE := writeFile(t, "nogtube.toml", "[[rule]]\nname = \"big\"\nsize_over = \"1MB\"\naction = \"reject\"\n")
+	_, out, _ = runCmd(t, "config", "check", "-c", noGTUBE)
+	if !strings.Contains(out, "checks that never run (no rule uses their findings): gtube (content.gtube)") {
+		t.Errorf("gtube not listed as idle:\n%s", out)
+	}
+	typo := writeFile(t, "typo.toml", "[[rule]]\nname = \"t\"\nfindings = [\"content.gtueb\"]\naction = \"reject\"\n")
+	code, _, errOut = runCmd(t, "config", "check", "-c", typo)
+	if code != 1 || !strings.Contains(errOut, typo+`:3: rule[0].findings[0]: no check reports the finding "content.gtueb" (hint: did you mean content.gtube?)`) {
+		t.Errorf("exit %d, stderr:\n%s", code, errOut)
+	}
+}
