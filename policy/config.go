@@ -193,7 +193,8 @@ type RuleConfig struct {
 	Subject string `toml:"subject"`
 	// SizeOver holds when the message is larger than this.
 	SizeOver Size `toml:"size_over"`
-	// GTUBE holds when the message contains the GTUBE test string.
+	// GTUBE is retired: a rule that sets it is refused with the hint
+	// findings = ["content.gtube"], which the gtube check reports.
 	GTUBE bool `toml:"gtube"`
 	// Findings holds when any finding with one of these names was reported
 	// (e.g. "message.malformed", "scan.exclusion"). New checks add new names.
