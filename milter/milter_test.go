@@ -232,17 +232,24 @@ func mkmsg(subject, body string) string {
 		"\r\nMessage-ID: <1@example.net>\r\n\r\n" + body + "\r\n"
 }
 
-// waitEvents waits for the async tracking log writer.
+// waitEvents waits until the tracking log holds exactly n rows, newest
+// first, and fails the test when it holds more or not that many in time:
+// a caller reading [0] then reads the row its own transaction wrote.
 func waitEvents(t *testing.T, st *store.Store, n int) []store.Event {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for {
-		evs, err := st.Events(context.Background(), store.EventQuery{})
+		evs, err := st.Events(context.Background(), store.EventQuery{Limit: n + 10})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(evs) >= n || time.Now().After(deadline) {
+		switch {
+		case len(evs) > n:
+			t.Fatalf("%d tracking rows, want %d", len(evs), n)
+		case len(evs) == n:
 			return evs
+		case time.Now().After(deadline):
+			t.Fatalf("%d tracking rows after 10s, want %d", len(evs), n)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
