@@ -72,11 +72,17 @@ func startServer(t testing.TB, config string) *testServer {
 // startServerLog is [startServer] with the daemon's log also written to w.
 func startServerLog(t testing.TB, config string, w io.Writer) *testServer {
 	t.Helper()
+	return startServerIn(t, config, t.TempDir(), w)
+}
+
+// startServerIn is [startServerLog] on the data directory dir, which the
+// test may have prepared.
+func startServerIn(t testing.TB, config, dir string, w io.Writer) *testServer {
+	t.Helper()
 	cfg, pol, err := session.LoadConfig("test.toml", []byte(config))
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
 	st, err := store.Open(context.Background(), dir, nil)
 	if err != nil {
 		t.Fatal(err)
