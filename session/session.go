@@ -293,7 +293,6 @@ func (s *Session) EOH() StageResult {
 		s.bodyAt = len(head)
 	}
 	s.Facts.Headers = s.Facts.Headers[:0]
-	defer func() { s.Facts.Size = max(s.Facts.Size, s.hdrBytes+2) }()
 	// Raw 8-bit text is read in the charsets the header declares first.
 	var dec message.Decoder
 	for _, h := range s.headers {
