@@ -27,7 +27,7 @@ import (
 var testTimes = writerTimes{
 	journalWait: 5 * time.Second,
 	directWait:  200 * time.Millisecond,
-	storeWait:   500 * time.Millisecond, // 64 rows take 200 ms with -race
+	storeWait:   time.Second, // 64 rows take 200 ms with -race, more on a loaded disk
 	retryMin:    10 * time.Millisecond,
 	retryMax:    50 * time.Millisecond,
 	linger:      5 * time.Millisecond,
@@ -116,7 +116,7 @@ func storedRows(t *testing.T, st *store.Store) map[string]int {
 // queue IDs is there exactly once.
 func waitRows(t *testing.T, st *store.Store, n int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		got := storedRows(t, st)
 		total := 0
@@ -191,7 +191,7 @@ func TestTrackingStoreLocked(t *testing.T) {
 	addAll(t, w, 0, n)
 	// Let the writer fail several store attempts (each gives up after
 	// storeWait): the old writer dropped its batch after three.
-	for fs.attempt.Load() < 5 {
+	for fs.attempt.Load() < 4 {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if !strings.Contains(lg.String(), "store unavailable; rows are kept in the journal") {
@@ -343,9 +343,9 @@ func TestTrackingCloseFlushes(t *testing.T) {
 	st := openStore(t, dir)
 	lg := &syncLog{}
 	w := openEventWriter(st, filepath.Join(dir, "journal"), 1<<20, writerTimes{
-		journalWait: time.Second, directWait: time.Second, storeWait: time.Second,
-		retryMin: time.Hour, retryMax: time.Hour, linger: time.Hour, // only Close writes
-		startWait: time.Second, closeWait: 5 * time.Second, checkpoint: time.Hour,
+		journalWait: 10 * time.Second, directWait: 10 * time.Second, storeWait: 10 * time.Second,
+		retryMin: time.Hour, retryMax: time.Hour, linger: time.Hour, // Close writes the rest
+		startWait: 10 * time.Second, closeWait: 30 * time.Second, checkpoint: time.Hour,
 	}, lg.logger())
 	addAll(t, w, 0, 200)
 	w.Close()
