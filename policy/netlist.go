@@ -1,8 +1,11 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -25,23 +28,87 @@ func (r IPRange) Contains(ip netip.Addr) bool {
 // ("123.123.123.123/24", "2001:db8:10ff::ac:44f2/64", host bits allowed as
 // those consoles allow them), last-group ranges ("123.123.123.123-223",
 // "2001:db8:10ff::ac:44f2-45ff") and full ranges ("10.0.0.1-10.0.0.9"),
-// separated by commas or spaces.
-type NetList []IPRange
+// separated by commas, semicolons or white space.
+//
+// A list holds one element per entry, sorted by address so that a lookup is
+// a binary search: sender lists of 100,000 entries are common, and a linear
+// scan of them per connection is not. Build lists with [ParseNetList] or
+// [NewNetList]; a slice put together by hand is not sorted or indexed.
+type NetList []NetEntry
 
-// Contains reports whether any range holds ip.
-func (l NetList) Contains(ip netip.Addr) bool {
-	for _, r := range l {
-		if r.Contains(ip) {
-			return true
-		}
-	}
-	return false
+// NetEntry is one entry of a [NetList]: its range and the text the operator
+// wrote, so that a match can name the entry.
+type NetEntry struct {
+	IPRange
+	Text string
+	// reach is the index of the entry that ends last among this one and
+	// those before it of the same family. Overlapping entries are kept as
+	// written, so the entry found by the binary search may end before the
+	// address while an earlier, wider one holds it.
+	reach int
 }
 
-// ParseNetList parses list elements, each of which may hold several entries.
-// It returns every problem.
+// NewNetList sorts and indexes entries into a [NetList].
+func NewNetList(entries []NetEntry) NetList {
+	return index(slices.Clone(entries))
+}
+
+// index sorts l in place by start, then end (IPv4 before IPv6, as
+// [netip.Addr.Compare] orders them), and sets each entry's reach.
+func index(l NetList) NetList {
+	// Equal ranges keep the order written: reach holds the position until
+	// it is set below.
+	for i := range l {
+		l[i].reach = i
+	}
+	slices.SortFunc(l, func(a, b NetEntry) int {
+		if c := a.From.Compare(b.From); c != 0 {
+			return c
+		}
+		if c := a.To.Compare(b.To); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.reach, b.reach)
+	})
+	for i := range l {
+		l[i].reach = i
+		if i > 0 && l[i-1].From.BitLen() == l[i].From.BitLen() {
+			if r := l[i-1].reach; l[r].To.Compare(l[i].To) >= 0 {
+				l[i].reach = r
+			}
+		}
+	}
+	return l
+}
+
+// Contains reports whether any entry holds ip.
+func (l NetList) Contains(ip netip.Addr) bool {
+	_, ok := l.Lookup(ip)
+	return ok
+}
+
+// Lookup returns an entry that holds ip: of those that do, the one that
+// ends last, then starts first, then was written first. An IPv4-mapped ip
+// is looked up as IPv4, as [IPRange.Contains] does.
+func (l NetList) Lookup(ip netip.Addr) (NetEntry, bool) {
+	ip = ip.Unmap()
+	// The last entry starting at or below ip.
+	i := sort.Search(len(l), func(i int) bool { return l[i].From.Compare(ip) > 0 }) - 1
+	if i < 0 || l[i].From.BitLen() != ip.BitLen() {
+		return NetEntry{}, false
+	}
+	e := l[l[i].reach]
+	if e.To.Compare(ip) < 0 {
+		return NetEntry{}, false
+	}
+	return e, true
+}
+
+// ParseNetList parses list elements, each of which may hold several entries,
+// into a sorted [NetList]. It returns every problem, and keeps the entries
+// that parse.
 func ParseNetList(items []string) (NetList, []error) {
-	var l NetList
+	var entries []NetEntry
 	var errs []error
 	for _, item := range items {
 		for _, f := range splitList(item) {
@@ -50,10 +117,13 @@ func ParseNetList(items []string) (NetList, []error) {
 				errs = append(errs, err)
 				continue
 			}
-			l = append(l, r)
+			entries = append(entries, NetEntry{IPRange: r, Text: f})
 		}
 	}
-	return l, errs
+	if len(entries) == 0 {
+		return nil, errs
+	}
+	return index(entries), errs
 }
 
 // ParseIPRange parses one entry of a [NetList].

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"testing"
@@ -242,5 +244,237 @@ func FuzzParseIPRange(f *testing.F) {
 		if err != nil || back != r {
 			t.Fatalf("%q: %v-%v parses back as %v-%v, %v", s, r.From, r.To, back.From, back.To, err)
 		}
+	})
+}
+
+func TestNetListLookup(t *testing.T) {
+	tests := []struct {
+		name  string
+		list  string
+		ip    string
+		entry string // the entry Lookup names; "" for no match
+	}{
+		{"single", "192.0.2.1", "192.0.2.1", "192.0.2.1"},
+		{"empty", "", "192.0.2.1", ""},
+		{"below all", "192.0.2.1 192.0.2.5", "192.0.2.0", ""},
+		{"above all", "192.0.2.1 192.0.2.5", "192.0.2.6", ""},
+		{"between", "192.0.2.1 192.0.2.5", "192.0.2.3", ""},
+		// The entry that starts last below the address ends before it; an
+		// earlier, wider one holds it.
+		{"wide before narrow", "10.0.0.0/8, 10.1.0.0-10.1.0.5", "10.2.0.0", "10.0.0.0/8"},
+		{"wide before several narrow", "10.0.0.0/8 10.0.0.1 10.0.0.3 10.0.0.5-9", "10.0.0.10", "10.0.0.0/8"},
+		{"narrow inside wide", "10.0.0.0/8 10.0.0.1", "10.0.0.1", "10.0.0.0/8"},
+		{"the one ending last", "10.0.0.0-10.0.0.9 10.0.0.0-10.0.0.20 10.0.0.5-10.0.0.15", "10.0.0.7", "10.0.0.0-10.0.0.20"},
+		{"same range, first written", "10.0.0.0/24 10.0.0.0-255", "10.0.0.7", "10.0.0.0/24"},
+		{"same range, first written, reversed", "10.0.0.0-255 10.0.0.0/24", "10.0.0.7", "10.0.0.0-255"},
+		{"written out of order", "192.0.2.9 10.0.0.1 192.0.2.0-3", "192.0.2.2", "192.0.2.0-3"},
+		// Families never mix: IPv4 sorts before IPv6, and the widest IPv4
+		// entry does not reach into IPv6.
+		{"all IPv4, IPv6 address", "0.0.0.0/0", "::1", ""},
+		{"all IPv6, IPv4 address", "::/0", "1.2.3.4", ""},
+		{"all IPv6, mapped address", "::/0", "::ffff:1.2.3.4", ""},
+		{"last IPv4 and first IPv6", "255.255.255.255 ::", "::", "::"},
+		{"last IPv4 and first IPv6, IPv4", "255.255.255.255 ::", "255.255.255.255", "255.255.255.255"},
+		{"IPv4 then IPv6 beyond", "0.0.0.0/0 ::5", "::6", ""},
+		{"IPv4 then IPv6 below", "0.0.0.0/0 ::5", "::1", ""},
+		{"mapped client", "192.0.2.0/24 2001:db8::/32", "::ffff:192.0.2.77", "192.0.2.0/24"},
+		{"mapped entry", "::ffff:192.0.2.0/120", "192.0.2.77", "::ffff:192.0.2.0/120"},
+		{"IPv6 wide before narrow", "2001:db8::/32 2001:db8::ac:44f2-45ff", "2001:db8::ac:4600", "2001:db8::/32"},
+		{"IPv6 last group", "2001:db8::/48 2001:db8:1::ac:44f2-45ff", "2001:db8:1::ac:4500", "2001:db8:1::ac:44f2-45ff"},
+		{"invalid address", "0.0.0.0/0 ::/0", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l, errs := ParseNetList([]string{tt.list})
+			if len(errs) != 0 {
+				t.Fatalf("errors: %v", errs)
+			}
+			var ip netip.Addr
+			if tt.ip != "" {
+				ip = netip.MustParseAddr(tt.ip)
+			}
+			e, ok := l.Lookup(ip)
+			if ok != (tt.entry != "") || e.Text != tt.entry {
+				t.Errorf("Lookup(%s) in %q = %q, %v; want %q", tt.ip, tt.list, e.Text, ok, tt.entry)
+			}
+			if got := l.Contains(ip); got != ok {
+				t.Errorf("Contains(%s) = %v, Lookup says %v", tt.ip, got, ok)
+			}
+			if ok && !e.Contains(ip) {
+				t.Errorf("Lookup(%s) names %q, %v-%v, which does not hold it", tt.ip, e.Text, e.From, e.To)
+			}
+		})
+	}
+}
+
+// TestNewNetList checks that a list built from entries in any order looks
+// up like the list parsed, and that NewNetList leaves its argument alone.
+func TestNewNetList(t *testing.T) {
+	entries := []NetEntry{}
+	for _, s := range []string{"192.0.2.9", "10.0.0.0/8", "2001:db8::/32", "10.1.0.0-10.1.0.5", "::1"} {
+		r, err := ParseIPRange(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, NetEntry{IPRange: r, Text: s})
+	}
+	l := NewNetList(entries)
+	if entries[0].Text != "192.0.2.9" || entries[4].Text != "::1" {
+		t.Errorf("NewNetList reordered its argument: %v", entries)
+	}
+	for _, s := range []string{"10.2.0.0", "192.0.2.9", "::1", "2001:db8::5", "192.0.2.8", "::2"} {
+		ip := netip.MustParseAddr(s)
+		if got, want := l.Contains(ip), linearContains(entries, ip); got != want {
+			t.Errorf("Contains(%s) = %v, want %v", s, got, want)
+		}
+	}
+}
+
+// linearContains is the reference lookup: a scan of every entry.
+func linearContains(entries []NetEntry, ip netip.Addr) bool {
+	for _, e := range entries {
+		if e.IPRange.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// netListCase turns bytes into list entries and probe addresses in a small
+// address space (10.0.0.0/22 and 2001:db8::/118, with IPv4-mapped forms),
+// so that entries overlap and probes hit and miss them.
+type netListCase struct {
+	data []byte
+}
+
+func (c *netListCase) next() byte {
+	if len(c.data) == 0 {
+		return 0
+	}
+	b := c.data[0]
+	c.data = c.data[1:]
+	return b
+}
+
+func (c *netListCase) v4() netip.Addr {
+	return netip.AddrFrom4([4]byte{10, 0, c.next() % 4, c.next()})
+}
+
+func (c *netListCase) v6() netip.Addr {
+	return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 14: c.next() % 4, 15: c.next()})
+}
+
+// entry returns one entry's text in one of the forms a list takes.
+func (c *netListCase) entry() string {
+	switch c.next() % 12 {
+	case 0:
+		return c.v4().String()
+	case 1:
+		return fmt.Sprintf("%s/%d", c.v4(), 22+c.next()%11)
+	case 2:
+		a := c.v4()
+		end := int(a.As4()[3]) + int(c.next())%(256-int(a.As4()[3]))
+		return fmt.Sprintf("%s-%d", a, end)
+	case 3:
+		a, b := c.v4(), c.v4()
+		if b.Less(a) {
+			a, b = b, a
+		}
+		return a.String() + "-" + b.String()
+	case 4:
+		return c.v6().String()
+	case 5:
+		return fmt.Sprintf("%s/%d", c.v6(), 118+c.next()%11)
+	case 6:
+		a := c.v6()
+		end := int(a.As16()[15]) + int(c.next())%(256-int(a.As16()[15]))
+		return fmt.Sprintf("%s-%x", a, int(a.As16()[14])<<8|end)
+	case 7:
+		a, b := c.v6(), c.v6()
+		if b.Less(a) {
+			a, b = b, a
+		}
+		return a.String() + "-" + b.String()
+	case 8:
+		return "::ffff:" + c.v4().String()
+	case 9:
+		return fmt.Sprintf("::ffff:%s/%d", c.v4(), 118+c.next()%11)
+	case 10:
+		return [...]string{"0.0.0.0/0", "::/0", "10.0.0.0/8", "2001:db8::/32", "::ffff:0:0/96", "::/80"}[c.next()%6]
+	default:
+		return "bad-entry"
+	}
+}
+
+func (c *netListCase) probe() netip.Addr {
+	switch c.next() % 4 {
+	case 0, 1:
+		return c.v4()
+	case 2:
+		return netip.AddrFrom16(c.v4().As16())
+	default:
+		return c.v6()
+	}
+}
+
+// checkNetList parses a list built from data and compares every lookup
+// with the linear reference.
+func checkNetList(t *testing.T, data []byte) {
+	t.Helper()
+	c := &netListCase{data: data}
+	var texts []string
+	var entries []NetEntry
+	for n := int(c.next()%64) + 1; n > 0; n-- {
+		s := c.entry()
+		texts = append(texts, s)
+		if r, err := ParseIPRange(s); err == nil {
+			entries = append(entries, NetEntry{IPRange: r, Text: s})
+		}
+	}
+	l, _ := ParseNetList([]string{strings.Join(texts, ", ")})
+	if len(l) != len(entries) {
+		t.Fatalf("%q: %d entries, want %d", texts, len(l), len(entries))
+	}
+	for len(c.data) > 0 {
+		ip := c.probe()
+		want := linearContains(entries, ip)
+		e, ok := l.Lookup(ip)
+		if ok != want {
+			t.Fatalf("%q: Lookup(%s) = %v, linear scan says %v", texts, ip, ok, want)
+		}
+		if !ok {
+			continue
+		}
+		if !e.IPRange.Contains(ip) {
+			t.Fatalf("%q: Lookup(%s) names %q, which does not hold it", texts, ip, e.Text)
+		}
+		// It is the containing entry that ends last.
+		for _, o := range entries {
+			if o.IPRange.Contains(ip) && e.To.Less(o.To) {
+				t.Fatalf("%q: Lookup(%s) names %q; %q holds it and ends later", texts, ip, e.Text, o.Text)
+			}
+		}
+	}
+}
+
+func TestNetListRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 2000 {
+		data := make([]byte, 16+r.IntN(400))
+		for i := range data {
+			data[i] = byte(r.Uint32())
+		}
+		checkNetList(t, data)
+	}
+}
+
+// FuzzNetList compares [NetList.Lookup] with a linear scan of the entries
+// on lists and addresses built from the input.
+func FuzzNetList(f *testing.F) {
+	f.Add([]byte{})
+	f.Add([]byte{3, 1, 0, 0, 24, 2, 0, 5, 9, 0, 0, 0, 4, 0, 0, 7, 1, 2, 3, 4, 5, 6})
+	f.Add([]byte("wide lists and narrow ones, IPv4 and IPv6, mapped and not"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkNetList(t, data)
 	})
 }
