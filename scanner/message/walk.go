@@ -61,7 +61,10 @@ func (w *walker) add(f scanner.Finding) {
 	if w.seen == nil {
 		w.seen = make(map[string]bool)
 	}
-	if len(w.m.Findings) >= maxFindings {
+	// Past the cap, exclusions still get through: each names a limit that
+	// left part of the message unscanned, and each limit is reported once,
+	// so they stay bounded.
+	if len(w.m.Findings) >= maxFindings && f.Name != FindingExclusion {
 		if !w.seen["\x00max"] {
 			w.seen["\x00max"] = true
 			w.m.Findings = append(w.m.Findings, scanner.Finding{
