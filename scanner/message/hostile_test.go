@@ -73,7 +73,6 @@ func subjectIs(s string) func(t *testing.T, m *Message) {
 	}
 }
 
-
 func hostileCases() []hostileCase {
 	const mb = 1 << 20
 	lim := DefaultLimits()
@@ -154,7 +153,7 @@ func hostileCases() []hostileCase {
 				{FindingExclusion, maxParts, ""},
 			},
 			exclusions: []string{maxFind, maxParts},
-			parts: lim.MaxParts, maxDepth: 1, unseen: []string{after}},
+			parts:      lim.MaxParts, maxDepth: 1, unseen: []string{after}},
 		// A header block past MaxHeaderBytes: the fields after the limit
 		// are not read, the body is scanned.
 		{name: "long folded header",
@@ -216,7 +215,7 @@ func hostileCases() []hostileCase {
 				{FindingExclusion, maxParts, ""},
 			},
 			exclusions: []string{maxFind, maxParts},
-			parts: lim.MaxParts, maxDepth: 1, unseen: []string{after}},
+			parts:      lim.MaxParts, maxDepth: 1, unseen: []string{after}},
 		{name: "many Content-Type fields",
 			msg: strings.Repeat("Content-Type: multipart/mixed; boundary=q\r\nContent-Type: text/plain\r\n", mb/70) + "\r\n" +
 				strings.Repeat("--q\r\n", mb/5) + textPart("q"),
@@ -257,7 +256,7 @@ func hostileCases() []hostileCase {
 				{FindingExclusion, maxParts, ""},
 			},
 			exclusions: []string{maxFind, maxParts},
-			parts: lim.MaxParts, maxDepth: 1, unseen: []string{after}},
+			parts:      lim.MaxParts, maxDepth: 1, unseen: []string{after}},
 		// Bare CRs in the header are line ends; there is no LF, so there
 		// is no other reading.
 		{name: "bare CR lines",
