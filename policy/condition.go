@@ -169,7 +169,7 @@ type findingCond struct {
 	stage Stage // where the latest of them is known, from the catalog
 }
 
-func (c findingCond) Stage() Stage { return c.stage }
+func (c findingCond) Stage() Stage   { return c.stage }
 func (c findingCond) String() string { return "finding " + strings.Join(c.names, " or ") }
 func (c findingCond) Match(_ *Organization, f *Facts, rcpt string) ([]scanner.Finding, bool) {
 	var out []scanner.Finding
