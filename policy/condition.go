@@ -31,15 +31,20 @@ func (c clientCond) Match(_ *Organization, f *Facts, _ string) ([]scanner.Findin
 	if !f.ClientIP.IsValid() {
 		return nil, false
 	}
-	if len(c.in) > 0 && !c.in.Contains(f.ClientIP) || c.except.Contains(f.ClientIP) {
+	if c.except.Contains(f.ClientIP) {
 		return nil, false
 	}
 	if len(c.in) == 0 {
 		return nil, true
 	}
+	e, ok := c.in.Lookup(f.ClientIP)
+	if !ok {
+		return nil, false
+	}
+	// Name the entry that matched, not the list: a list may have 100,000.
 	ip := f.ClientIP.Unmap().String()
 	return []scanner.Finding{{Name: "client.network", Value: ip, Where: "client",
-		Reason: fmt.Sprintf("client %s is in %s", ip, c.text)}}, true
+		Reason: fmt.Sprintf("client %s is in %s", ip, e.Text)}}, true
 }
 
 // regexCond matches a regular expression on one session string.

@@ -478,3 +478,17 @@ func FuzzNetList(f *testing.F) {
 		checkNetList(t, data)
 	})
 }
+
+// TestClientReasonNamesEntry: a client.network finding names the entry the
+// client is in, not the whole list (which may have 100,000 entries).
+func TestClientReasonNamesEntry(t *testing.T) {
+	_, pol := mustLoad(t, "[[rule]]\nname = \"r\"\nclients = [\"198.51.100.0/24\", \"192.0.2.10-20\", \"2001:db8::/32\"]\naction = \"reject\"\n")
+	f := &Facts{ClientIP: netip.MustParseAddr("192.0.2.15")}
+	v := pol.Evaluate(StageConnect, f, "")
+	if len(v.Matches) != 1 || len(v.Matches[0].Findings) != 1 {
+		t.Fatalf("matches %+v", v.Matches)
+	}
+	if got := v.Matches[0].Findings[0].Reason; got != "client 192.0.2.15 is in 192.0.2.10-20" {
+		t.Errorf("reason %q", got)
+	}
+}
