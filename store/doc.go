@@ -77,7 +77,10 @@
 // state.db, with its own writer, its own gate (counter and entry writes are
 // urgent there, prunes and list edits bulk) and its own SQLite write lock.
 // A quarantine commit in progress, in this process or another, never delays
-// a state write, and BenchmarkIncrDuringQuarantine measures it.
+// a state write, and BenchmarkIncrDuringQuarantine measures it. state.db
+// is opened (created, migrated) at the first state call or by
+// [Store.OpenState], which the daemon calls at start; a command that only
+// touches the log or the quarantine, perhaps run as root, never creates it.
 //
 // state.db runs with synchronous=NORMAL: in WAL mode a commit is then not
 // fsynced, only written to the WAL, and the WAL is synced at checkpoints.

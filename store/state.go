@@ -10,12 +10,24 @@ import (
 	"math"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // StateFile is the name of the state database inside the store's
 // directory.
 const StateFile = "state.db"
+
+// Files returns the names of the files the store may create in its
+// directory: the databases and their -wal and -shm files. A command run as
+// root gives them back to the daemon's user.
+func Files() []string {
+	var names []string
+	for _, db := range []string{DBFile, StateFile} {
+		names = append(names, db, db+"-wal", db+"-shm")
+	}
+	return names
+}
 
 // stateVersionTable records the state schema's migrations. It is not
 // schema_version, so that the state's tables can also live in
@@ -70,11 +82,12 @@ type stateDB struct {
 	r    *sql.DB
 	own  writeGate // the gate of a database of its own
 	path string    // of state.db; "" when the tables live in mailwarden.db
-	// A read-only store opens state.db at its first use, so that the log
-	// and quarantine commands never depend on it; a failed open is tried
-	// again at the next use.
-	mu     sync.Mutex
-	opened bool
+	// state.db is opened at its first use (or [Store.OpenState]), so that
+	// commands that only read or edit the log and the quarantine never
+	// create it, nor depend on it; a failed open is tried again at the
+	// next use.
+	mu    sync.Mutex
+	ready atomic.Bool
 }
 
 // open opens state.db at path with synchronous=NORMAL, creating and
@@ -84,9 +97,9 @@ func (st *stateDB) open(ctx context.Context, path string, log *slog.Logger) erro
 		return migrateDB(ctx, w, stateVersionTable, stateMigrations, log)
 	})
 	if err != nil {
-		return fmt.Errorf("%w (%s)", err, StateFile)
+		return err
 	}
-	st.w, st.r, st.gate, st.path = w, r, &st.own, path
+	st.w, st.r, st.gate = w, r, &st.own
 	return nil
 }
 
@@ -104,20 +117,36 @@ func (st *stateDB) close() error {
 	return errors.Join(errs...)
 }
 
-// state returns the state database, opening it first in a read-only store.
-// Its w and r are nil when a read-only store's directory has no state.db.
+// state returns the state database, opening it at the first use: in a
+// read-only store its w and r are nil when the directory has no state.db.
 func (s *Store) state(ctx context.Context) (*stateDB, error) {
-	if s.readOnly {
-		s.st.mu.Lock()
-		defer s.st.mu.Unlock()
-		if !s.st.opened {
-			if err := s.openStateReadOnly(ctx); err != nil {
-				return nil, fmt.Errorf("store: %s: %w", StateFile, err)
-			}
-			s.st.opened = true
+	if s.st.ready.Load() {
+		return &s.st, nil
+	}
+	s.st.mu.Lock()
+	defer s.st.mu.Unlock()
+	if !s.st.ready.Load() {
+		var err error
+		if s.readOnly {
+			err = s.openStateReadOnly(ctx)
+		} else {
+			err = s.st.open(ctx, s.st.path, s.log)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("store: %s: %w", StateFile, err)
+		}
+		s.st.ready.Store(true)
 	}
 	return &s.st, nil
+}
+
+// OpenState opens the state database now, creating and migrating
+// data_dir/state.db when needed, instead of at the first state call. The
+// daemon calls it at start, so that a state.db it cannot open stops it
+// there; commands that do not use the state never create the file.
+func (s *Store) OpenState(ctx context.Context) error {
+	_, err := s.state(ctx)
+	return err
 }
 
 // stateWriter returns the state database for a write, or an error when there is

@@ -14,9 +14,18 @@ import (
 	"time"
 )
 
+// openState opens s's state database, as the daemon does at start.
+func openState(t *testing.T, s *Store) {
+	t.Helper()
+	if err := s.OpenState(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestStatePragmas(t *testing.T) {
 	dir := t.TempDir()
 	s := openTest(t, dir)
+	openState(t, s)
 	for _, tt := range []struct {
 		pool, pragma, want string
 	}{
@@ -146,6 +155,78 @@ func insertQuarantineRow(t *testing.T, tx *sql.Tx) {
 	}
 }
 
+// TestStateOpenedAtFirstUse: state.db is not created by opening the store,
+// nor by using the log and the quarantine (a command run as root would
+// leave it root-owned); the first state call or OpenState creates it. A
+// state.db that cannot be opened fails the state calls, not the log.
+func TestStateOpenedAtFirstUse(t *testing.T) {
+	ctx := context.Background()
+	exists := func(dir string) bool {
+		_, err := os.Stat(filepath.Join(dir, StateFile))
+		return err == nil
+	}
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	if _, err := s.AddEvent(ctx, &Event{QueueID: "Q"}); err != nil {
+		t.Fatal(err)
+	}
+	id, err := s.AddQuarantine(ctx, &QuarantineEntry{Raw: rawMessage, Recipients: []string{"a@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkReleased(ctx, id, nil, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if exists(dir) {
+		t.Fatalf("%s created without a state call", StateFile)
+	}
+	if n, err := s.Incr(ctx, "k", time.Minute, 1, time.Time{}); err != nil || n != 1 {
+		t.Fatalf("first Incr: %d, %v", n, err)
+	}
+	if !exists(dir) {
+		t.Errorf("%s not created by the first state call", StateFile)
+	}
+
+	dir = t.TempDir()
+	openState(t, openTest(t, dir))
+	if !exists(dir) {
+		t.Errorf("%s not created by OpenState", StateFile)
+	}
+
+	dir = t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, StateFile), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, dir)
+	if err := s.OpenState(ctx); err == nil {
+		t.Error("OpenState on a directory named state.db succeeded")
+	}
+	if _, err := s.Incr(ctx, "k", time.Minute, 1, time.Time{}); err == nil {
+		t.Error("Incr without a usable state.db succeeded")
+	}
+	if _, err := s.AddEvent(ctx, &Event{QueueID: "Q"}); err != nil {
+		t.Errorf("the log failed with the state: %v", err)
+	}
+}
+
+func TestFiles(t *testing.T) {
+	dir := t.TempDir()
+	s := openTest(t, dir)
+	openState(t, s)
+	if _, err := s.Incr(context.Background(), "k", time.Minute, 1, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !slices.Contains(Files(), e.Name()) {
+			t.Errorf("%s made by the store is not in Files() %v", e.Name(), Files())
+		}
+	}
+}
+
 // TestCounterRowsBounded: a counter keeps at most 17 buckets however long
 // it is incremented, and PruneState removes the buckets of idle counters.
 func TestCounterRowsBounded(t *testing.T) {
@@ -223,6 +304,7 @@ func TestPruneStateBatches(t *testing.T) {
 func TestListEditsDurable(t *testing.T) {
 	ctx := context.Background()
 	s := openTest(t, "")
+	openState(t, s)
 	sync := func(q interface{ QueryRow(string, ...any) *sql.Row }) string {
 		t.Helper()
 		var v string
@@ -329,6 +411,7 @@ func TestOpenReadOnlyState(t *testing.T) {
 	t.Run("too new", func(t *testing.T) {
 		dir := t.TempDir()
 		s := openTest(t, dir)
+		openState(t, s)
 		if _, err := s.st.w.Exec(`INSERT INTO `+stateVersionTable+` (version, applied_ns) VALUES (?, 0)`, len(stateMigrations)+1); err != nil {
 			t.Fatal(err)
 		}
@@ -347,8 +430,13 @@ func TestOpenReadOnlyState(t *testing.T) {
 			t.Errorf("ListItems = %v, want ErrSchemaTooNew", err)
 		}
 		// And the daemon refuses to start on it.
-		if _, err := Open(ctx, dir, nil); !errors.Is(err, ErrSchemaTooNew) {
-			t.Errorf("Open = %v, want ErrSchemaTooNew", err)
+		rw, err := Open(ctx, dir, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rw.Close()
+		if err := rw.OpenState(ctx); !errors.Is(err, ErrSchemaTooNew) {
+			t.Errorf("OpenState = %v, want ErrSchemaTooNew", err)
 		}
 	})
 }
@@ -458,6 +546,9 @@ func BenchmarkIncrDuringQuarantine(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
+			if err := s.OpenState(ctx); err != nil {
+				b.Fatal(err)
+			}
 			raw := make([]byte, 1<<20)
 			for i := range raw {
 				raw[i] = byte(i*7 + i>>8)

@@ -63,9 +63,10 @@ type Store struct {
 	st       stateDB
 }
 
-// Open opens dir/mailwarden.db and dir/state.db, creating the directory
-// and the databases if needed, checks the connection settings and applies
-// pending migrations. A nil log discards log output.
+// Open opens dir/mailwarden.db, creating the directory and the database if
+// needed, checks the connection settings and applies pending migrations.
+// dir/state.db is opened the same way at the first state call, or by
+// [Store.OpenState]. A nil log discards log output.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Store, error) {
 	return open(ctx, dir, log, false)
 }
@@ -91,15 +92,14 @@ func open(ctx context.Context, dir string, log *slog.Logger, sharedState bool) (
 		return nil, err
 	}
 	s := &Store{w: w, r: r, log: log, dir: filepath.Dir(path)}
+	s.st.path = filepath.Join(s.dir, StateFile)
 	if sharedState {
-		s.st = stateDB{w: w, r: r, gate: &s.gate}
-		err = migrateDB(ctx, w, stateVersionTable, stateMigrations, log)
-	} else {
-		err = s.st.open(ctx, filepath.Join(s.dir, StateFile), log)
-	}
-	if err != nil {
-		s.Close()
-		return nil, err
+		s.st.w, s.st.r, s.st.gate, s.st.path = w, r, &s.gate, ""
+		if err := migrateDB(ctx, w, stateVersionTable, stateMigrations, log); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.st.ready.Store(true)
 	}
 	log.Debug("store: opened", "path", path)
 	return s, nil
