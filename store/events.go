@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -141,13 +143,13 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e *Event) (int64, error) {
 		time_ns, queue_id, client_ip, client_name, helo, tls_version, tls_cipher,
 		auth_user, direction, stage, sender, sender_key, sender_domain,
 		header_from, header_to, subject, subject_fold, message_id, size,
-		attachments, matches, action, reply, duration_ns, quarantine_ids, findings, event_key
-	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		attachments, matches, action, reply, duration_ns, quarantine_ids, findings, event_key, client_addr
+	) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 	ON CONFLICT (event_key) DO NOTHING RETURNING id`,
 		unixNano(e.Time), e.QueueID, e.ClientIP, e.ClientName, e.Helo, e.TLSVersion, e.TLSCipher,
 		e.AuthUser, e.Direction, e.Stage, e.Sender, senderKey, senderDomain,
 		e.HeaderFrom, e.HeaderTo, e.Subject, foldText(e.Subject), e.MessageID, e.Size,
-		atts, matches, e.Action, e.Reply, int64(e.Duration), qids, findings, key).Scan(&id)
+		atts, matches, e.Action, e.Reply, int64(e.Duration), qids, findings, key, ip16(e.ClientIP)).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		// Stored before (a replay): keep that row and its recipients.
 		if err := tx.QueryRowContext(ctx, `SELECT id FROM events WHERE event_key = ?`, e.Key).Scan(&id); err != nil {
@@ -182,7 +184,17 @@ type EventQuery struct {
 	// Recipient matches events with at least one such recipient.
 	Sender, Recipient string
 	Action            string
-	ClientIP          string
+	// ClientIP matches the client address as stored, exactly.
+	ClientIP string
+	// ClientNet matches client addresses in a network; the zero Prefix
+	// does not filter. An IPv4 network matches IPv4 clients however their
+	// address was written (192.0.2.1 or ::ffff:192.0.2.1); an IPv6 network
+	// matches IPv6 clients only, unless it is written IPv4-mapped
+	// (::ffff:192.0.2.0/120), as netip.Prefix.Contains on unmapped
+	// addresses does.
+	ClientNet netip.Prefix
+	// QueueID matches the MTA's queue ID exactly but case-insensitively.
+	QueueID string
 	// Subject matches a case-insensitive substring of the decoded subject;
 	// case folding is Unicode-aware.
 	Subject string
@@ -194,9 +206,8 @@ const eventColumns = `id, COALESCE(event_key, ''), time_ns, queue_id, client_ip,
 	auth_user, direction, stage, sender, header_from, header_to, subject, message_id, size,
 	attachments, matches, action, reply, duration_ns, quarantine_ids, findings`
 
-// Events returns the events matching q, newest first, each with its
-// recipients.
-func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
+// eventsQuery builds the query of [Store.Events] for q.
+func eventsQuery(q EventQuery) (query string, args []any) {
 	var w whereBuilder
 	w.period("e.time_ns", q.Since, q.Until)
 	if q.Direction != "" {
@@ -214,12 +225,30 @@ func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
 	if q.ClientIP != "" {
 		w.add("e.client_ip = ?", q.ClientIP)
 	}
+	if q.ClientNet.IsValid() {
+		lo, hi := prefixRange(q.ClientNet)
+		w.add("e.client_addr BETWEEN ? AND ?", lo, hi)
+		if overlapsMapped(q.ClientNet) {
+			lo, hi := prefixRange(ipv4Mapped)
+			w.add("e.client_addr NOT BETWEEN ? AND ?", lo, hi)
+		}
+	}
+	if id := strings.TrimSpace(q.QueueID); id != "" {
+		// lower(), as ASCII, matches the expression index events_queue_id.
+		w.add("lower(e.queue_id) = ?", asciiLower(id))
+	}
 	if q.Subject != "" {
 		w.add("instr(e.subject_fold, ?) > 0", foldText(q.Subject))
 	}
-	query := "SELECT " + eventColumns + " FROM events e" + w.String() +
+	query = "SELECT " + eventColumns + " FROM events e" + w.String() +
 		" ORDER BY e.time_ns DESC, e.id DESC LIMIT ?"
-	args := append(w.args, limitOrDefault(q.Limit))
+	return query, append(w.args, limitOrDefault(q.Limit))
+}
+
+// Events returns the events matching q, newest first, each with its
+// recipients.
+func (s *Store) Events(ctx context.Context, q EventQuery) ([]Event, error) {
+	query, args := eventsQuery(q)
 
 	// One read transaction, so events and their recipients come from one
 	// snapshot even while a prune runs.
@@ -317,4 +346,16 @@ func loadEventRecipients(ctx context.Context, tx *sql.Tx, events []Event) error 
 		}
 	}
 	return rows.Err()
+}
+
+// asciiLower lower-cases the ASCII letters of s only, as SQLite's lower()
+// does.
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }

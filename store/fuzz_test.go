@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"net/netip"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -52,5 +53,50 @@ func FuzzQuarantineRoundTrip(f *testing.F) {
 			}
 		}
 		t.Fatalf("subject %q not found by substring %q", subject, part)
+	})
+}
+
+// FuzzClientNet checks the client network filter's byte ranges against
+// netip: an address is in the SQL range of a network exactly when the
+// documented EventQuery.ClientNet rule says it matches.
+func FuzzClientNet(f *testing.F) {
+	for _, s := range [][2]string{
+		{"192.0.2.1", "192.0.2.0/24"}, {"192.0.2.200", "192.0.2.0/25"}, {"::ffff:192.0.2.1", "192.0.2.0/24"},
+		{"192.0.2.1", "::ffff:192.0.2.0/120"}, {"192.0.2.1", "::/0"}, {"2001:db8::1", "::/0"},
+		{"2001:db8::1", "2001:db8::/32"}, {"2001:db8:1::", "2001:db8::/48"}, {"::ffff:0:0", "::/80"},
+		{"10.0.0.1", "0.0.0.0/0"}, {"fe80::1%eth0", "fe80::/10"}, {"::1", "::1/128"}, {"1.2.3.4", "1.2.3.4/32"},
+		{"::fffe:1:2", "::fffe:0:0/95"}, {"::ffff:1.2.3.4", "::fffe:0:0/95"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, addr, prefix string) {
+		a, err := netip.ParseAddr(addr)
+		if err != nil {
+			return
+		}
+		p, err := netip.ParsePrefix(prefix)
+		if err != nil {
+			return
+		}
+		var want bool
+		switch u := a.Unmap().WithZone(""); {
+		case p.Addr().Is4():
+			want = u.Is4() && p.Contains(u)
+		case p.Addr().Is4In6():
+			want = p.Contains(netip.AddrFrom16(a.As16()))
+		default:
+			want = u.Is6() && p.Contains(u)
+		}
+		in := func(b, lo, hi []byte) bool { return bytes.Compare(b, lo) >= 0 && bytes.Compare(b, hi) <= 0 }
+		b := ip16(addr)
+		lo, hi := prefixRange(p)
+		got := in(b, lo, hi)
+		if overlapsMapped(p) {
+			mlo, mhi := prefixRange(ipv4Mapped)
+			got = got && !in(b, mlo, mhi)
+		}
+		if got != want {
+			t.Errorf("%s in %s: filter says %t, want %t (range %x..%x)", addr, prefix, got, want, lo, hi)
+		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"log/slog"
 	"time"
 )
 
@@ -127,26 +128,42 @@ ALTER TABLE quarantine ADD COLUMN client_name TEXT NOT NULL DEFAULT '';
 ALTER TABLE events ADD COLUMN event_key TEXT;
 CREATE UNIQUE INDEX events_key ON events (event_key);
 `,
+	// 6: the queue ID and client network filters of the log, in SQL. The
+	// client address as 16 bytes (IPv4 mapped into IPv6, NULL when not an
+	// address) makes a network one range of an index; rows written before
+	// are filled by mailwarden_ip16, a Go function (see ipaddr.go). Queue
+	// IDs are matched case-insensitively, as ASCII.
+	`
+ALTER TABLE events ADD COLUMN client_addr BLOB;
+UPDATE events SET client_addr = mailwarden_ip16(client_ip) WHERE client_ip <> '';
+CREATE INDEX events_client_addr ON events (client_addr, time_ns);
+CREATE INDEX events_queue_id ON events (lower(queue_id), time_ns);
+`,
 }
 
-// migrate brings the schema up to len(list), applying each missing version in
-// its own transaction together with its schema_version row.
+// migrate brings mailwarden.db's schema up to len(list).
 func (s *Store) migrate(ctx context.Context, list []string) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+	return migrateDB(ctx, s.w, "schema_version", list, s.log)
+}
+
+// migrateDB brings the schema of db up to len(list), applying each missing
+// version in its own transaction together with its row in table.
+func migrateDB(ctx context.Context, db *sql.DB, table string, list []string, log *slog.Logger) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS `+table+` (
 		version    INTEGER PRIMARY KEY,
 		applied_ns INTEGER NOT NULL
 	)`); err != nil {
-		return fmt.Errorf("store: create schema_version: %w", err)
+		return fmt.Errorf("store: create %s: %w", table, err)
 	}
-	cur, err := schemaVersion(ctx, s.w)
+	cur, err := tableVersion(ctx, db, table)
 	if err != nil {
 		return err
 	}
 	if cur > len(list) {
-		return fmt.Errorf("%w: database is at version %d, this program knows %d", ErrSchemaTooNew, cur, len(list))
+		return fmt.Errorf("%w: %s is at version %d, this program knows %d", ErrSchemaTooNew, table, cur, len(list))
 	}
 	for v := cur + 1; v <= len(list); v++ {
-		if err := s.applyMigration(ctx, v, list[v-1]); err != nil {
+		if err := applyMigration(ctx, db, table, v, list[v-1], log); err != nil {
 			return err
 		}
 	}
@@ -157,13 +174,13 @@ func (s *Store) migrate(ctx context.Context, list []string) error {
 // the version is checked again inside the IMMEDIATE transaction, which holds
 // the write lock, so two processes opening a fresh database cannot both
 // apply it.
-func (s *Store) applyMigration(ctx context.Context, v int, script string) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+func applyMigration(ctx context.Context, db *sql.DB, table string, v int, script string, log *slog.Logger) error {
+	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: migration %d: %w", v, err)
+		return fmt.Errorf("store: %s %d: %w", table, v, err)
 	}
 	defer tx.Rollback()
-	cur, err := schemaVersion(ctx, tx)
+	cur, err := tableVersion(ctx, tx, table)
 	if err != nil {
 		return err
 	}
@@ -171,16 +188,16 @@ func (s *Store) applyMigration(ctx context.Context, v int, script string) error 
 		return nil
 	}
 	if _, err := tx.ExecContext(ctx, script); err != nil {
-		return fmt.Errorf("store: migration %d: %w", v, err)
+		return fmt.Errorf("store: %s %d: %w", table, v, err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_version (version, applied_ns) VALUES (?, ?)`,
+	if _, err := tx.ExecContext(ctx, `INSERT INTO `+table+` (version, applied_ns) VALUES (?, ?)`,
 		v, time.Now().UnixNano()); err != nil {
-		return fmt.Errorf("store: migration %d: record version: %w", v, err)
+		return fmt.Errorf("store: %s %d: record version: %w", table, v, err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: migration %d: commit: %w", v, err)
+		return fmt.Errorf("store: %s %d: commit: %w", table, v, err)
 	}
-	s.log.Info("store: applied migration", "version", v)
+	log.Info("store: applied migration", "table", table, "version", v)
 	return nil
 }
 
@@ -188,11 +205,11 @@ type queryRower interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// schemaVersion returns the highest applied migration, 0 for a new database.
-func schemaVersion(ctx context.Context, db queryRower) (int, error) {
+// tableVersion returns the highest version recorded in table.
+func tableVersion(ctx context.Context, db queryRower, table string) (int, error) {
 	var v int
-	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
-		return 0, fmt.Errorf("store: read schema version: %w", err)
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM `+table).Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: read %s: %w", table, err)
 	}
 	return v, nil
 }

@@ -286,7 +286,7 @@ func (s *Store) GetQuarantine(ctx context.Context, id string) (*QuarantineEntry,
 // DeleteQuarantine removes the entry id with its message and recipients. It
 // returns an error wrapping [ErrNotFound] when there is no such entry.
 func (s *Store) DeleteQuarantine(ctx context.Context, id string) error {
-	res, err := s.w.ExecContext(ctx, `DELETE FROM quarantine WHERE id = ?`, id)
+	res, err := s.execWrite(ctx, bulk, `DELETE FROM quarantine WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("store: delete quarantine %q: %w", id, err)
 	}
@@ -308,10 +308,11 @@ func (s *Store) DeleteQuarantine(ctx context.Context, id string) error {
 // entry or one of rcpts is not there.
 func (s *Store) MarkReleased(ctx context.Context, id string, rcpts []string, at time.Time) error {
 	ns := unixNano(nowIfZero(at))
-	tx, err := s.w.BeginTx(ctx, nil)
+	tx, done, err := s.beginWrite(ctx, bulk)
 	if err != nil {
 		return fmt.Errorf("store: mark released: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 
 	var one int

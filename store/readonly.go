@@ -27,6 +27,9 @@ var ErrSchemaTooOld = errors.New("store: database schema is older than this prog
 // returned store fails. It returns an error wrapping [ErrNoStore] when there
 // is no database in dir.
 //
+// The state database (state.db) is opened the same way when a state method
+// first needs it; a directory without one reads as an empty state.
+//
 // SQLite may still create the -wal and -shm files next to the database when
 // it can, as every reader of a WAL database must share them. When it cannot
 // and no -wal file exists, so that the main file is the whole database and
@@ -49,54 +52,67 @@ func OpenReadOnly(ctx context.Context, dir string, log *slog.Logger) (*Store, er
 	if !fi.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a file", ErrNoStore, path)
 	}
-	s, err := openReadOnly(ctx, path, false, log)
+	db, err := openReadOnlyDB(ctx, path, "schema_version", len(migrations))
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{w: db, r: db, log: log, dir: filepath.Dir(path), readOnly: true}
+	s.st.path = filepath.Join(s.dir, StateFile)
+	log.Debug("store: opened read-only", "path", path)
+	return s, nil
+}
+
+// openReadOnlyDB opens an existing database at path for reading, as
+// [OpenReadOnly] does mailwarden.db: immutable when it cannot be opened
+// otherwise and has no WAL; its schema, recorded in table, must be at
+// version want.
+func openReadOnlyDB(ctx context.Context, path, table string, want int) (*sql.DB, error) {
+	db, err := openReadOnlyPool(ctx, path, false, table, want)
 	if err != nil {
 		if _, werr := os.Stat(path + "-wal"); !errors.Is(werr, os.ErrNotExist) {
 			return nil, err
 		}
 		var ierr error
-		if s, ierr = openReadOnly(ctx, path, true, log); ierr != nil {
+		if db, ierr = openReadOnlyPool(ctx, path, true, table, want); ierr != nil {
 			return nil, err // the first error says more
 		}
 	}
-	return s, nil
+	return db, nil
 }
 
-func openReadOnly(ctx context.Context, path string, immutable bool, log *slog.Logger) (*Store, error) {
+func openReadOnlyPool(ctx context.Context, path string, immutable bool, table string, want int) (*sql.DB, error) {
 	db, err := sql.Open("sqlite", readOnlyDSN(path, immutable))
 	if err != nil {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(readerConns)
 	db.SetMaxIdleConns(readerConns)
-	s := &Store{w: db, r: db, log: log}
-	if err := s.checkReadOnly(ctx); err != nil {
+	if err := checkReadOnly(ctx, db, table, want); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	log.Debug("store: opened read-only", "path", path, "immutable", immutable)
-	return s, nil
+	return db, nil
 }
 
-// checkReadOnly reads the schema version and refuses a database of another
-// schema than this program's.
-func (s *Store) checkReadOnly(ctx context.Context) error {
+// checkReadOnly reads the schema version recorded in table and refuses a
+// database of another schema than this program's.
+func checkReadOnly(ctx context.Context, db *sql.DB, table string, want int) error {
 	var n int
-	if err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = 'schema_version'`).Scan(&n); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE name = ?`, table).Scan(&n); err != nil {
 		return fmt.Errorf("read schema: %w", err)
 	}
 	if n == 0 {
-		return fmt.Errorf("%w: no schema_version table", ErrNoStore)
+		return fmt.Errorf("%w: no %s table", ErrNoStore, table)
 	}
-	cur, err := schemaVersion(ctx, s.r)
+	cur, err := tableVersion(ctx, db, table)
 	if err != nil {
 		return err
 	}
 	switch {
-	case cur > len(migrations):
-		return fmt.Errorf("%w: database is at version %d, this program knows %d", ErrSchemaTooNew, cur, len(migrations))
-	case cur < len(migrations):
-		return fmt.Errorf("%w: database is at version %d, this program needs %d; the daemon upgrades it when it starts", ErrSchemaTooOld, cur, len(migrations))
+	case cur > want:
+		return fmt.Errorf("%w: database is at version %d, this program knows %d", ErrSchemaTooNew, cur, want)
+	case cur < want:
+		return fmt.Errorf("%w: database is at version %d, this program needs %d; the daemon upgrades it when it starts", ErrSchemaTooOld, cur, want)
 	}
 	return nil
 }

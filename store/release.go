@@ -13,14 +13,17 @@ import (
 // once per recipient, however often the copy is replayed.
 func (s *Store) ClaimRelease(ctx context.Context, nonce string, rcpts []string, at time.Time) ([]string, error) {
 	at = nowIfZero(at)
-	tx, err := s.w.BeginTx(ctx, nil)
+	// Urgent, like a quarantine commit: the message's reply waits for it.
+	tx, done, err := s.beginWrite(ctx, urgent)
 	if err != nil {
 		return nil, fmt.Errorf("store: claim release: %w", err)
 	}
+	defer done()
 	defer tx.Rollback()
 	var claimed []string
 	for _, r := range rcpts {
-		res, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO release_claims (nonce, address, time_ns) VALUES (?, ?, ?)`,
+		res, err := tx.ExecContext(ctx, `INSERT INTO release_claims (nonce, address, time_ns) VALUES (?, ?, ?)
+			ON CONFLICT (nonce, address) DO NOTHING`,
 			nonce, strings.ToLower(r), unixNano(at))
 		if err != nil {
 			return nil, fmt.Errorf("store: claim release: %w", err)

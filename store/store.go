@@ -48,20 +48,33 @@ const (
 // how long a prune holds the write lock. A variable so tests can shrink it.
 var pruneBatch = 500
 
-// Store is mailwarden's persistent state in one SQLite database. It is safe
-// for concurrent use; writes are serialised on one connection.
+// Store is mailwarden's persistent state in two SQLite databases: the log,
+// the quarantine and the release claims in dir/mailwarden.db, and the
+// checks' [State] in dir/state.db. It is safe for concurrent use; the writes
+// of each database are serialised on one connection.
 type Store struct {
 	w    *sql.DB   // the one writer: MaxOpenConns(1), BEGIN IMMEDIATE; r when read-only
 	gate writeGate // orders this process's writers on w: quarantine first
 	r    *sql.DB   // reader pool: query_only
 	log  *slog.Logger
 	dir  string // the directory given to Open, absolute
+
+	readOnly bool
+	st       stateDB
 }
 
 // Open opens dir/mailwarden.db, creating the directory and the database if
 // needed, checks the connection settings and applies pending migrations.
-// A nil log discards log output.
+// dir/state.db is opened the same way at the first state call, or by
+// [Store.OpenState]. A nil log discards log output.
 func Open(ctx context.Context, dir string, log *slog.Logger) (*Store, error) {
+	return open(ctx, dir, log, false)
+}
+
+// open is [Open]; sharedState keeps the state's tables in mailwarden.db on
+// its writer, as they would be without a database of their own, which tests
+// and benchmarks compare against.
+func open(ctx context.Context, dir string, log *slog.Logger, sharedState bool) (*Store, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -72,59 +85,85 @@ func Open(ctx context.Context, dir string, log *slog.Logger) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
+	w, r, err := openPools(ctx, path, syncFull, func(w *sql.DB) error {
+		return migrateDB(ctx, w, "schema_version", migrations, log)
+	})
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{w: w, r: r, log: log, dir: filepath.Dir(path)}
+	s.st.path = filepath.Join(s.dir, StateFile)
+	if sharedState {
+		s.st.w, s.st.r, s.st.gate, s.st.path = w, r, &s.gate, ""
+		if err := migrateDB(ctx, w, stateVersionTable, stateMigrations, log); err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.st.ready.Store(true)
+	}
+	log.Debug("store: opened", "path", path)
+	return s, nil
+}
+
+// Synchronous settings, as PRAGMA synchronous reads them back.
+const (
+	syncNormal = "1"
+	syncFull   = "2"
+)
+
+// openPools opens the writer and the reader pool of the database at path,
+// creating it with mode 0600, checks their settings and runs migrate on the
+// writer before the readers open.
+func openPools(ctx context.Context, path, synchronous string, migrate func(w *sql.DB) error) (w, r *sql.DB, err error) {
 	// Create the file ourselves so that it, and the -wal and -shm files
 	// SQLite derives from it, are not readable by others: it holds mail.
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
-		return nil, fmt.Errorf("store: create database: %w", err)
+		return nil, nil, fmt.Errorf("store: create database: %w", err)
 	}
 	if err := f.Close(); err != nil {
-		return nil, fmt.Errorf("store: create database: %w", err)
+		return nil, nil, fmt.Errorf("store: create database: %w", err)
 	}
-
-	w, err := sql.Open("sqlite", dsn(path, false))
+	w, err = sql.Open("sqlite", dsn(path, false, synchronous))
 	if err != nil {
-		return nil, fmt.Errorf("store: open writer: %w", err)
+		return nil, nil, fmt.Errorf("store: open writer: %w", err)
 	}
 	w.SetMaxOpenConns(1)
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	s := &Store{w: w, log: log, dir: filepath.Dir(path)}
-
-	if err := checkPragmas(ctx, w, true); err != nil {
+	if err := checkPragmas(ctx, w, true, synchronous); err != nil {
 		w.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	if err := s.migrate(ctx, migrations); err != nil {
+	if err := migrate(w); err != nil {
 		w.Close()
-		return nil, err
+		return nil, nil, err
 	}
-
-	r, err := sql.Open("sqlite", dsn(path, true))
+	r, err = sql.Open("sqlite", dsn(path, true, synchronous))
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("store: open readers: %w", err)
+		return nil, nil, fmt.Errorf("store: open readers: %w", err)
 	}
 	r.SetMaxOpenConns(readerConns)
 	r.SetMaxIdleConns(readerConns)
-	s.r = r
-	if err := checkPragmas(ctx, r, false); err != nil {
-		s.Close()
-		return nil, err
+	if err := checkPragmas(ctx, r, false, synchronous); err != nil {
+		r.Close()
+		w.Close()
+		return nil, nil, err
 	}
-	log.Debug("store: opened", "path", path)
-	return s, nil
+	return w, r, nil
 }
 
 // Dir is the store's data directory, absolute; the daemon keeps its
 // tracking-log journal there too.
 func (s *Store) Dir() string { return s.dir }
 
-// Close closes both connection pools. The last connection to close
-// checkpoints the write-ahead log into the database file.
+// Close closes the connection pools. The last connection to a database to
+// close checkpoints its write-ahead log into the database file.
 func (s *Store) Close() error {
 	var errs []error
+	errs = append(errs, s.st.close())
 	if s.r != nil && s.r != s.w { // a read-only store has one pool
 		errs = append(errs, s.r.Close())
 	}
@@ -135,16 +174,17 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// dsn builds the modernc.org/sqlite data source name for path. The path is
-// given as a file: URI so that characters such as '?' and '#' in it are
-// escaped instead of being taken for URI syntax.
-func dsn(path string, reader bool) string {
+// dsn builds the modernc.org/sqlite data source name for path, with
+// synchronous set to syncFull or syncNormal. The path is given as a file:
+// URI so that characters such as '?' and '#' in it are escaped instead of
+// being taken for URI syntax.
+func dsn(path string, reader bool, synchronous string) string {
 	v := url.Values{}
 	v.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
 	if !reader {
 		v.Add("_pragma", "journal_mode(WAL)")
 	}
-	v.Add("_pragma", "synchronous(FULL)")
+	v.Add("_pragma", "synchronous("+synchronous+")")
 	v.Add("_pragma", "foreign_keys(ON)")
 	// Read-only transactions begin DEFERRED regardless (the driver only
 	// applies _txlock to read-write ones), so readers never take the lock.
@@ -159,7 +199,7 @@ func dsn(path string, reader bool) string {
 // checkPragmas verifies on one connection of db that the DSN settings took
 // effect; a silent fallback (say, to a rollback journal) would weaken the
 // durability the milter relies on.
-func checkPragmas(ctx context.Context, db *sql.DB, writer bool) error {
+func checkPragmas(ctx context.Context, db *sql.DB, writer bool, synchronous string) error {
 	conn, err := db.Conn(ctx)
 	if err != nil {
 		return fmt.Errorf("store: connect: %w", err)
@@ -169,7 +209,7 @@ func checkPragmas(ctx context.Context, db *sql.DB, writer bool) error {
 		pragma, value string
 	}{
 		{"journal_mode", "wal"},
-		{"synchronous", "2"}, // FULL
+		{"synchronous", synchronous},
 		{"foreign_keys", "1"},
 		{"busy_timeout", fmt.Sprint(busyTimeoutMS)},
 	}
@@ -330,7 +370,8 @@ func idsJSON[T any](ids []T) string {
 // Prune deletes events older than eventsBefore and quarantine entries older
 // than quarantineBefore, and returns how many of each it deleted. A zero time
 // leaves that kind alone. It deletes in small transactions so that it never
-// holds up a quarantine commit for long.
+// holds up a quarantine commit for long. The state has its own
+// [Store.PruneState].
 func (s *Store) Prune(ctx context.Context, eventsBefore, quarantineBefore time.Time) (events, quarantined int64, err error) {
 	start := time.Now()
 	if !eventsBefore.IsZero() {
