@@ -74,21 +74,14 @@ creates nothing, and fails when the data directory holds no store.`,
 				if *limit < 1 {
 					return fmt.Errorf("--limit: %d is not a positive number", *limit)
 				}
-				var keep []func(*store.Event) bool
 				if *ip != "" {
-					f, exact, err := ipFilter(*ip)
+					net, err := ipFilter(*ip)
 					if err != nil {
 						return err
 					}
-					if exact != "" {
-						q.ClientIP = exact // the store's index answers
-					} else {
-						keep = append(keep, f)
-					}
+					q.ClientNet = net // the store's index answers
 				}
-				if id := strings.TrimSpace(*queueID); id != "" {
-					keep = append(keep, func(e *store.Event) bool { return strings.EqualFold(e.QueueID, id) })
-				}
+				q.QueueID = strings.TrimSpace(*queueID)
 				var err error
 				now := time.Now()
 				if q.Since, err = parseWhen(*since, now); err != nil {
@@ -102,7 +95,7 @@ creates nothing, and fails when the data directory holds no store.`,
 					return err
 				}
 				defer done()
-				evs, more, err := queryEvents(ctx, st, q, keep, *limit)
+				evs, more, err := queryEvents(ctx, st, q, nil, *limit)
 				if err != nil {
 					return err
 				}
@@ -118,21 +111,18 @@ creates nothing, and fails when the data directory holds no store.`,
 	})
 }
 
-// ipFilter reads --ip: an address, matched by the store, or a network,
-// matched here.
-func ipFilter(s string) (keep func(*store.Event) bool, exact string, err error) {
+// ipFilter reads --ip: an address (as the one-address network, so its
+// IPv4-mapped spelling matches too) or a network.
+func ipFilter(s string) (netip.Prefix, error) {
 	if a, err := netip.ParseAddr(s); err == nil {
-		return nil, a.Unmap().String(), nil
+		a = a.Unmap()
+		return netip.PrefixFrom(a, a.BitLen()), nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return nil, "", fmt.Errorf("--ip: %q is neither an IP address nor a network such as 192.0.2.0/24", s)
+		return netip.Prefix{}, fmt.Errorf("--ip: %q is neither an IP address nor a network such as 192.0.2.0/24", s)
 	}
-	p = p.Masked()
-	return func(e *store.Event) bool {
-		a, err := netip.ParseAddr(e.ClientIP)
-		return err == nil && p.Contains(a.Unmap())
-	}, "", nil
+	return p.Masked(), nil
 }
 
 // eventPage is how many rows queryEvents reads at a time when it filters.

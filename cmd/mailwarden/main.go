@@ -298,7 +298,7 @@ func keepOwner(dir string) {
 	if !ok || st.Uid == 0 {
 		return
 	}
-	for _, name := range []string{store.DBFile, store.DBFile + "-wal", store.DBFile + "-shm", release.KeyFile} {
+	for _, name := range append(store.Files(), release.KeyFile) {
 		_ = os.Lchown(filepath.Join(dir, name), int(st.Uid), int(st.Gid))
 	}
 }

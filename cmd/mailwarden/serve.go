@@ -108,6 +108,10 @@ func serve(ctx context.Context, cf *configFlags, s *stdio) error {
 		return err
 	}
 	defer st.Close()
+	// A bad state database stops the daemon here, not at a check's first use.
+	if err := st.OpenState(ctx); err != nil {
+		return err
+	}
 	rt, err := buildRuntime(cfg, pol)
 	if err != nil {
 		return err
@@ -238,6 +242,11 @@ func pruneLoop(ctx context.Context, st *store.Store, srv *milter.Server, log *sl
 			log.Error("prune failed", "err", err)
 		} else if ev+q > 0 {
 			log.Info("pruned", "events", ev, "quarantined", q)
+		}
+		if n, err := st.PruneState(ctx, now); err != nil && ctx.Err() == nil {
+			log.Error("prune of check state failed", "err", err)
+		} else if n > 0 {
+			log.Info("pruned check state", "entries", n)
 		}
 		select {
 		case <-ctx.Done():
