@@ -1,4 +1,4 @@
-package milter_test
+package session_test
 
 // Golden pipeline cases: every testdata/pipeline/*.txtar file is one SMTP
 // transaction (config, session, message) and the outcome the dry run must
@@ -22,10 +22,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mailwarden/mailwarden/milter"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/scanner/message"
+	"github.com/mailwarden/mailwarden/session"
 )
 
 var update = flag.Bool("update", false, "rewrite the want section of testdata/pipeline/*.txtar from what the dry run does")
@@ -81,12 +81,15 @@ func TestPipeline(t *testing.T) {
 // loads the case's config, runs the dry run, and turns the report into an
 // [outcome] the rest of the test renders.
 func dryRun(t *testing.T, c *pipelineCase) (*outcome, error) {
-	cfg, pol, err := policy.Load(c.configName, c.config)
+	cfg, pol, err := session.LoadConfig(c.configName, c.config)
 	if err != nil {
 		return nil, err
 	}
-	rt := &milter.Runtime{Config: cfg, Policy: pol, ReleaseKey: bytes.Repeat([]byte{7}, 32), SpoolDir: t.TempDir()}
-	rep := milter.DryRun(rt, milter.DryRunInput{ClientIP: c.ip, ClientName: c.clientName, Helo: c.helo,
+	rt, err := session.NewRuntime(cfg, pol, bytes.Repeat([]byte{7}, 32), t.TempDir())
+	if err != nil {
+		return nil, err
+	}
+	rep := session.DryRun(rt, session.DryRunInput{ClientIP: c.ip, ClientName: c.clientName, Helo: c.helo,
 		AuthUser: c.authUser, From: c.from, Rcpts: c.rcpts, Message: c.message}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	out := &outcome{action: rep.Action, reply: rep.Reply, subject: rep.Subject, tags: rep.TagSubject,
 		headers: rep.AddHeaders, findings: rep.Findings}
