@@ -51,7 +51,8 @@ type ServerConfig struct {
 	// SocketGroup is the group that owns a unix socket, e.g. "postfix", so a
 	// chrooted smtpd can reach it.
 	SocketGroup string `toml:"socket_group"`
-	// DataDir holds the SQLite database, the spool and the release key.
+	// DataDir holds the SQLite databases (mailwarden.db, state.db), the
+	// tracking-log journal, the spool and the release key.
 	DataDir string `toml:"data_dir"`
 	// MaxSessions caps concurrent milter sessions; beyond it a new session is
 	// answered with tempfail.
