@@ -322,8 +322,14 @@ func scoreEUCJP(b []byte, f *freqSet) (int, bool) {
 	return score, true
 }
 
-// scoreEUCKR weighs b as EUC-KR (WHATWG: CP949, with the UHC extension).
-func scoreEUCKR(b []byte, f *freqSet) (int, bool) {
+// scoreMultibyte walks b as a double-byte charset: ASCII passes (and
+// marks whether a letter precedes), a byte badLead rejects ends the walk as
+// a misfit, and every other sequence is weighed by seq, which returns its
+// weight and length (0: cut off at the end), or false when the bytes
+// cannot be this charset. A two-byte character among the language's most
+// frequent earns wFrequent on top.
+func scoreMultibyte(b []byte, f *freqSet, badLead func(c byte) bool,
+	seq func(b []byte, i int, prevLetter bool) (w, n int, ok bool)) (int, bool) {
 	score, prevLetter := 0, false
 	for i := 0; i < len(b); {
 		c := b[i]
@@ -332,143 +338,114 @@ func scoreEUCKR(b []byte, f *freqSet) (int, bool) {
 			i++
 			continue
 		}
-		if c < 0x81 || c == 0xFF {
+		if badLead(c) {
 			return score, false
 		}
 		if i+1 >= len(b) {
 			break
 		}
-		t := b[i+1]
-		var w int
-		switch {
-		case c >= 0xA1 && t >= 0xA1 && t <= 0xFE: // KS X 1001
-			switch {
-			case c >= 0xB0 && c <= 0xC8:
-				w = wCommon
-			case c == 0xA1:
-				w = wPunct
-			case c >= 0xA2 && c <= 0xAC || c >= 0xCA && c <= 0xFD:
-				w = wRare
-			default:
-				w = wBad
-			}
-		case c <= 0xC6 && (t >= 0x41 && t <= 0x5A || t >= 0x61 && t <= 0x7A || t >= 0x81 && t <= 0xFE):
-			w = wOdd + glued(b, i, prevLetter) // UHC: the rarer hangul syllables
-		default:
+		w, n, ok := seq(b, i, prevLetter)
+		if !ok {
 			return score, false
 		}
-		if f.has(uint16(c)<<8 | uint16(t)) {
+		if n == 0 {
+			break
+		}
+		if n == 2 && f.has(uint16(c)<<8|uint16(b[i+1])) {
 			w += wFrequent
 		}
 		score += w
 		prevLetter = false
-		i += 2
+		i += n
 	}
 	return score, true
+}
+
+// scoreEUCKR weighs b as EUC-KR (WHATWG: CP949, with the UHC extension).
+func scoreEUCKR(b []byte, f *freqSet) (int, bool) {
+	return scoreMultibyte(b, f, func(c byte) bool { return c < 0x81 || c == 0xFF },
+		func(b []byte, i int, prevLetter bool) (int, int, bool) {
+			c, t := b[i], b[i+1]
+			switch {
+			case c >= 0xA1 && t >= 0xA1 && t <= 0xFE: // KS X 1001
+				switch {
+				case c >= 0xB0 && c <= 0xC8:
+					return wCommon, 2, true
+				case c == 0xA1:
+					return wPunct, 2, true
+				case c >= 0xA2 && c <= 0xAC || c >= 0xCA && c <= 0xFD:
+					return wRare, 2, true
+				default:
+					return wBad, 2, true
+				}
+			case c <= 0xC6 && (t >= 0x41 && t <= 0x5A || t >= 0x61 && t <= 0x7A || t >= 0x81 && t <= 0xFE):
+				return wOdd + glued(b, i, prevLetter), 2, true // UHC: the rarer hangul syllables
+			default:
+				return 0, 0, false
+			}
+		})
 }
 
 // scoreGBK weighs b as GBK / GB18030.
 func scoreGBK(b []byte, f *freqSet) (int, bool) {
-	score, prevLetter := 0, false
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < 0x80 {
-			prevLetter = asciiLetter(c)
-			i++
-			continue
-		}
-		if c == 0x80 || c == 0xFF {
-			return score, false
-		}
-		if i+1 >= len(b) {
-			break
-		}
-		t := b[i+1]
-		if t >= 0x30 && t <= 0x39 { // GB18030 four-byte sequence
-			if i+3 >= len(b) {
-				break
+	return scoreMultibyte(b, f, func(c byte) bool { return c == 0x80 || c == 0xFF },
+		func(b []byte, i int, prevLetter bool) (int, int, bool) {
+			c, t := b[i], b[i+1]
+			if t >= 0x30 && t <= 0x39 { // GB18030 four-byte sequence
+				if i+3 >= len(b) {
+					return 0, 0, true
+				}
+				if b[i+2] < 0x81 || b[i+2] == 0xFF || b[i+3] < 0x30 || b[i+3] > 0x39 {
+					return 0, 0, false
+				}
+				return wBad, 4, true
 			}
-			if b[i+2] < 0x81 || b[i+2] == 0xFF || b[i+3] < 0x30 || b[i+3] > 0x39 {
-				return score, false
+			if t < 0x40 || t == 0x7F || t == 0xFF {
+				return 0, 0, false
 			}
-			score += wBad
-			prevLetter = false
-			i += 4
-			continue
-		}
-		if t < 0x40 || t == 0x7F || t == 0xFF {
-			return score, false
-		}
-		var w int
-		switch {
-		case c >= 0xA1 && c <= 0xF7 && t >= 0xA1: // GB2312
 			switch {
-			case c >= 0xB0 && c <= 0xD7:
-				w = wCommon
-			case c == 0xA1 || c == 0xA3:
-				w = wPunct
-			case c >= 0xD8:
-				w = wRare
-			case c >= 0xAA && c <= 0xAF:
-				w = wBad
+			case c >= 0xA1 && c <= 0xF7 && t >= 0xA1: // GB2312
+				switch {
+				case c >= 0xB0 && c <= 0xD7:
+					return wCommon, 2, true
+				case c == 0xA1 || c == 0xA3:
+					return wPunct, 2, true
+				case c >= 0xD8:
+					return wRare, 2, true
+				case c >= 0xAA && c <= 0xAF:
+					return wBad, 2, true
+				default:
+					return wOdd, 2, true
+				}
+			case c >= 0xAA && c <= 0xAF && t >= 0xA1 || c >= 0xF8 && t >= 0xA1:
+				return wBad, 2, true // user-defined
 			default:
-				w = wOdd
+				return wOdd + glued(b, i, prevLetter), 2, true // GBK extensions
 			}
-		case c >= 0xAA && c <= 0xAF && t >= 0xA1 || c >= 0xF8 && t >= 0xA1:
-			w = wBad // user-defined
-		default:
-			w = wOdd + glued(b, i, prevLetter) // GBK extensions
-		}
-		if f.has(uint16(c)<<8 | uint16(t)) {
-			w += wFrequent
-		}
-		score += w
-		prevLetter = false
-		i += 2
-	}
-	return score, true
+		})
 }
 
 // scoreBig5 weighs b as Big5.
 func scoreBig5(b []byte, f *freqSet) (int, bool) {
-	score, prevLetter := 0, false
-	for i := 0; i < len(b); {
-		c := b[i]
-		if c < 0x80 {
-			prevLetter = asciiLetter(c)
-			i++
-			continue
-		}
-		if c < 0x81 || c == 0xFF {
-			return score, false
-		}
-		if i+1 >= len(b) {
-			break
-		}
-		t := b[i+1]
-		if t < 0x40 || t > 0x7E && t < 0xA1 || t == 0xFF {
-			return score, false
-		}
-		code := uint16(c)<<8 | uint16(t)
-		var w int
-		switch {
-		case c == 0xA1:
-			w = wPunct
-		case code >= 0xA440 && code <= 0xC67E:
-			w = wCommon
-		case c == 0xA2 || c == 0xA3 || code >= 0xC940 && code <= 0xF9D5:
-			w = wRare
-		default: // HKSCS, ETEN and user-defined areas
-			w = wBad
-		}
-		if f.has(code) {
-			w += wFrequent
-		}
-		score += w + glued(b, i, prevLetter)
-		prevLetter = false
-		i += 2
-	}
-	return score, true
+	return scoreMultibyte(b, f, func(c byte) bool { return c < 0x81 || c == 0xFF },
+		func(b []byte, i int, prevLetter bool) (int, int, bool) {
+			c, t := b[i], b[i+1]
+			if t < 0x40 || t > 0x7E && t < 0xA1 || t == 0xFF {
+				return 0, 0, false
+			}
+			code := uint16(c)<<8 | uint16(t)
+			g := glued(b, i, prevLetter)
+			switch {
+			case c == 0xA1:
+				return wPunct + g, 2, true
+			case code >= 0xA440 && code <= 0xC67E:
+				return wCommon + g, 2, true
+			case c == 0xA2 || c == 0xA3 || code >= 0xC940 && code <= 0xF9D5:
+				return wRare + g, 2, true
+			default: // HKSCS, ETEN and user-defined areas
+				return wBad + g, 2, true
+			}
+		})
 }
 
 // scoreUTF8 weighs b as UTF-8 with some invalid bytes: mail that is
