@@ -95,7 +95,7 @@ creates nothing, and fails when the data directory holds no store.`,
 					return err
 				}
 				defer done()
-				evs, more, err := queryEvents(ctx, st, q, nil, *limit)
+				evs, more, err := queryEvents(ctx, st, q, *limit)
 				if err != nil {
 					return err
 				}
@@ -125,69 +125,18 @@ func ipFilter(s string) (netip.Prefix, error) {
 	return p.Masked(), nil
 }
 
-// eventPage is how many rows queryEvents reads at a time when it filters.
-var eventPage = 500
-
-// queryEvents returns at most limit events matching q and every keep
-// filter, newest first, and whether more match. Filters the store cannot
-// apply are applied here, page by page down the time index.
-func queryEvents(ctx context.Context, st *store.Store, q store.EventQuery, keep []func(*store.Event) bool, limit int) ([]store.Event, bool, error) {
-	if len(keep) == 0 {
-		q.Limit = limit + 1
-		evs, err := st.Events(ctx, q)
-		if err != nil {
-			return nil, false, err
-		}
-		if len(evs) > limit {
-			return evs[:limit], true, nil
-		}
-		return evs, false, nil
+// queryEvents returns at most limit events matching q, newest first, and
+// whether more match; every filter is applied by the store.
+func queryEvents(ctx context.Context, st *store.Store, q store.EventQuery, limit int) ([]store.Event, bool, error) {
+	q.Limit = limit + 1
+	evs, err := st.Events(ctx, q)
+	if err != nil {
+		return nil, false, err
 	}
-	var out []store.Event
-	seen := map[int64]bool{} // events at the page boundary, read twice
-	q.Limit = eventPage
-	for {
-		page, err := st.Events(ctx, q)
-		if err != nil {
-			return nil, false, err
-		}
-		fresh := 0
-	rows:
-		for i := range page {
-			e := &page[i]
-			if seen[e.ID] {
-				continue
-			}
-			fresh++
-			for _, k := range keep {
-				if !k(e) {
-					continue rows
-				}
-			}
-			if len(out) == limit {
-				return out, true, nil
-			}
-			out = append(out, *e)
-		}
-		if len(page) < q.Limit {
-			return out, false, nil
-		}
-		// Next page: up to and including the last time read, since Until is
-		// exclusive and other rows may share that time; the rows already
-		// read at that time are skipped by ID.
-		last := page[len(page)-1].Time
-		clear(seen)
-		for _, e := range page {
-			if e.Time.Equal(last) {
-				seen[e.ID] = true
-			}
-		}
-		q.Until = last.Add(time.Nanosecond)
-		if fresh == 0 { // a whole page at one instant: step past it
-			q.Until = last
-			clear(seen)
-		}
+	if len(evs) > limit {
+		return evs[:limit], true, nil
 	}
+	return evs, false, nil
 }
 
 func rcptSummary(rs []store.RecipientOutcome) string {

@@ -175,8 +175,6 @@ func TestLogTable(t *testing.T) {
 
 func TestLogLimit(t *testing.T) {
 	dir, _, _ := seed(t)
-	defer func(n int) { eventPage = n }(eventPage)
-	eventPage = 1 // page through one row at a time
 	for _, tc := range []struct {
 		args  []string
 		rows  int
