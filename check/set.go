@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 )
 
@@ -100,9 +101,13 @@ func (s *Set) FindingNames() []string {
 	return out
 }
 
-// Builder makes a configuration's checks of one kind. Check packages
-// register one from init; later ones read their config section.
-type Builder func() []Check
+// Builder makes the checks of one kind for a loaded configuration, reading
+// its section with [config.Section]. The section's validator has already
+// reported every problem in it, so a builder skips what is invalid rather
+// than failing: the load fails on the report, and the checks of a config
+// with problems are only used to check its rules' finding names. Check
+// packages register a builder from init.
+type Builder func(cfg *config.Config) []Check
 
 var (
 	buildersMu sync.Mutex
@@ -116,15 +121,15 @@ func Register(b Builder) {
 	builders = append(builders, b)
 }
 
-// Build runs every registered builder and returns the set, with extra
-// checks (the session's own, tests' fakes) added.
-func Build(extra ...Check) (*Set, error) {
+// Build runs every registered builder for cfg and returns the set, with
+// extra checks (tests' fakes) added.
+func Build(cfg *config.Config, extra ...Check) (*Set, error) {
 	buildersMu.Lock()
 	bs := slices.Clone(builders)
 	buildersMu.Unlock()
 	var all []Check
 	for _, b := range bs {
-		all = append(all, b()...)
+		all = append(all, b(cfg)...)
 	}
 	return NewSet(append(all, extra...)...)
 }

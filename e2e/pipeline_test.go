@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/scanner/message"
 )
 
@@ -358,7 +358,7 @@ func wireCases(t *testing.T) []*wireCase {
 // parseWireCase returns the case in data, or nil when it is not tagged wire.
 func parseWireCase(t *testing.T, name string, data []byte) *wireCase {
 	t.Helper()
-	c := &wireCase{name: name, config: string(policy.DefaultTOML())}
+	c := &wireCase{name: name, config: string(config.DefaultTOML())}
 	wire, auth := false, ""
 	var comment, want []byte
 	section := ""

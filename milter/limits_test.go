@@ -2,10 +2,11 @@ package milter
 
 import (
 	"context"
-	"github.com/mailwarden/mailwarden/session"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mailwarden/mailwarden/session"
 
 	gomilter "github.com/d--j/go-milter"
 

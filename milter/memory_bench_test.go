@@ -3,7 +3,6 @@ package milter
 import (
 	"bytes"
 	"encoding/base64"
-	"github.com/mailwarden/mailwarden/session"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mailwarden/mailwarden/session"
 
 	gomilter "github.com/d--j/go-milter"
 )

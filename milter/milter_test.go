@@ -3,7 +3,6 @@ package milter
 import (
 	"bytes"
 	"context"
-	"github.com/mailwarden/mailwarden/session"
 	"io"
 	"log/slog"
 	"math/rand"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mailwarden/mailwarden/session"
 
 	gomilter "github.com/d--j/go-milter"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -79,7 +80,7 @@ func startServerLog(t testing.TB, config string, w io.Writer) *testServer {
 // test may have prepared.
 func startServerIn(t testing.TB, config, dir string, w io.Writer) *testServer {
 	t.Helper()
-	cfg, pol, err := session.LoadConfig("test.toml", []byte(config))
+	l, err := session.LoadConfig("test.toml", []byte(config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +88,7 @@ func startServerIn(t testing.TB, config, dir string, w io.Writer) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := session.NewRuntime(cfg, pol, bytes.Repeat([]byte{7}, 32), dir)
+	rt, err := session.NewRuntime(l, bytes.Repeat([]byte{7}, 32), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -564,7 +565,7 @@ func TestSessionCap(t *testing.T) {
 
 func TestReloadAppliesToNewSessions(t *testing.T) {
 	ts := startServer(t, testConfig)
-	cfg, pol, err := session.LoadConfig("new.toml", []byte(testConfig+`
+	l, err := session.LoadConfig("new.toml", []byte(testConfig+`
 [[rule]]
 name = "new-block"
 senders = ["*@spam.example"]
@@ -577,7 +578,7 @@ action = "reject"
 	if o := send(t, ts.addr, x); o.stage != "eom" {
 		t.Fatalf("before reload: stopped at %s", o.stage)
 	}
-	rt, err := session.NewRuntime(cfg, pol, ts.rt.ReleaseKey, ts.rt.SpoolDir)
+	rt, err := session.NewRuntime(l, ts.rt.ReleaseKey, ts.rt.SpoolDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,14 +8,14 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
-	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/store"
 )
 
 // TestDefaultConfigHostileMIME runs the embedded default against messages
 // built to hide content: each is held, never delivered unscanned.
 func TestDefaultConfigHostileMIME(t *testing.T) {
-	ts := startServer(t, string(policy.DefaultTOML()))
+	ts := startServer(t, string(config.DefaultTOML()))
 	ambiguous, err := os.ReadFile("../testdata/messages/ambiguous-boundary-gtube.eml")
 	if err != nil {
 		t.Fatal(err)

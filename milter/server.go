@@ -17,7 +17,7 @@ import (
 	gomilter "github.com/d--j/go-milter"
 	"golang.org/x/sync/semaphore"
 
-	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/session"
 	"github.com/mailwarden/mailwarden/store"
 )
@@ -249,7 +249,7 @@ func (s *Server) Active() int64 { return s.active.Load() }
 // replaces a stale one and gets mode and group, so that a chrooted Postfix
 // smtpd (group postfix) can connect.
 func Listen(spec, mode, group string) (net.Listener, error) {
-	network, addr, err := policy.ParseListen(spec)
+	network, addr, err := config.ParseListen(spec)
 	if err != nil {
 		return nil, err
 	}

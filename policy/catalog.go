@@ -1,5 +1,9 @@
 package policy
 
+import (
+	"github.com/mailwarden/mailwarden/config"
+)
+
 // Catalog is what policy knows of the checks of one loaded configuration:
 // the finding names they declare and the stage at which each is known.
 // check.Set implements it; policy never imports the checks themselves.
@@ -28,7 +32,7 @@ func (v *validator) suggestFinding(name string) string {
 	}
 	best, bestD := "", 4
 	for _, n := range v.cat.FindingNames() {
-		if d := editDistance(name, n); d < bestD {
+		if d := config.EditDistance(name, n); d < bestD {
 			best, bestD = n, d
 		}
 	}

@@ -4,39 +4,37 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"os"
 	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mailwarden/mailwarden/config"
 )
 
 // loadErr loads src and returns its problems; it fails the test when src
 // loads without error.
-func loadErr(t *testing.T, src string) []Problem {
+func loadErr(t *testing.T, src string) []config.Problem {
 	t.Helper()
 	_, _, err := Load("c.toml", []byte(src))
 	if err == nil {
 		t.Fatalf("Load succeeded, want an error, for:\n%s", src)
 	}
-	if !errors.Is(err, ErrConfig) {
-		t.Errorf("errors.Is(%v, ErrConfig) = false", err)
+	if !errors.Is(err, config.ErrConfig) {
+		t.Errorf("errors.Is(%v, config.ErrConfig) = false", err)
 	}
-	var ce *ConfigError
+	var ce *config.ConfigError
 	if !errors.As(err, &ce) {
 		t.Fatalf("error %T is not a *ConfigError", err)
 	}
 	if len(ce.Problems) == 0 {
-		t.Fatal("ConfigError without problems")
+		t.Fatal("config.ConfigError without problems")
 	}
 	return ce.Problems
 }
 
 // mustLoad loads src, failing the test on any problem.
-func mustLoad(t testing.TB, src string) (*Config, *Policy) {
+func mustLoad(t testing.TB, src string) (*config.Config, *Policy) {
 	t.Helper()
 	cfg, pol, err := Load("c.toml", []byte(src))
 	if err != nil {
@@ -101,17 +99,6 @@ func TestLoadDefault(t *testing.T) {
 		t.Errorf("malformed-mime headers %v", r.AddHeaders)
 	}
 	checkGolden(t, filepath.Join("..", "testdata", "policy", "default-rules.golden"), describePolicy(pol))
-}
-
-func TestDefaultTOMLIsACopy(t *testing.T) {
-	a := DefaultTOML()
-	if !bytes.Equal(a, defaultTOML) {
-		t.Fatal("DefaultTOML differs from the embedded file")
-	}
-	a[0] ^= 0xff
-	if bytes.Equal(a, DefaultTOML()) {
-		t.Error("changing the returned slice changed the embedded default")
-	}
 }
 
 // describePolicy renders a compiled policy the way `config check` would
@@ -203,7 +190,7 @@ x = 1
 	checkProblems(t, loadErr(t, src), want)
 }
 
-func checkProblems(t *testing.T, got []Problem, want []string) {
+func checkProblems(t *testing.T, got []config.Problem, want []string) {
 	t.Helper()
 	var gs []string
 	for _, p := range got {
@@ -236,7 +223,7 @@ action = "bounce"
 		{7, "rule[0].action", `"bounce" is not an action`},
 	}
 	if len(ps) != len(want) {
-		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), &ConfigError{ps})
+		t.Fatalf("got %d problems, want %d:\n%v", len(ps), len(want), &config.ConfigError{Problems: ps})
 	}
 	for i, w := range want {
 		p := ps[i]
@@ -631,65 +618,6 @@ func TestStageString(t *testing.T) {
 	}
 }
 
-func TestParseListen(t *testing.T) {
-	tests := []struct {
-		spec, network, address string
-		bug                    string
-	}{
-		{spec: "inet:127.0.0.1:8899", network: "tcp", address: "127.0.0.1:8899"},
-		{spec: "inet:localhost:8899", network: "tcp", address: "localhost:8899"},
-		{spec: "inet::8899", network: "tcp", address: ":8899"},
-		{spec: "inet6:[::1]:1", network: "tcp", address: "[::1]:1"},
-		{spec: "inet:[::1]:25", network: "tcp", address: "[::1]:25"},
-		{spec: "tcp:127.0.0.1:25", network: "tcp", address: "127.0.0.1:25"},
-		{spec: "unix:/x", network: "unix", address: "/x"},
-		{spec: "local:/x", network: "unix", address: "/x"},
-		{spec: "unix:/run/mailwarden/milter.sock", network: "unix", address: "/run/mailwarden/milter.sock"},
-		// Sendmail's order: port@host.
-		{spec: "inet:8899@127.0.0.1", network: "tcp", address: "127.0.0.1:8899"},
-		{spec: "inet6:8899@::1", network: "tcp", address: "[::1]:8899"},
-		{spec: "inet6:8899@[::1]", network: "tcp", address: "[::1]:8899"},
-		// Bad.
-		{spec: ""},
-		{spec: "8899"},
-		{spec: "127.0.0.1:8899"},
-		{spec: "inet:"},
-		{spec: "inet:127.0.0.1"},
-		{spec: "inet:127.0.0.1:"},
-		{spec: "inet:127.0.0.1:8899:1"},
-		{spec: "inet:::1:8899"},
-		{spec: "INET:127.0.0.1:8899"},
-		{spec: "fifo:/x"},
-		{spec: "unix:"},
-		{spec: "unix:relative.sock"},
-		{spec: "local:run/x"},
-		{spec: "inet:127.0.0.1:99999"},
-		{spec: "inet:127.0.0.1:-1"},
-		{spec: "inet:127.0.0.1@8899"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.spec, func(t *testing.T) {
-			network, address, err := ParseListen(tt.spec)
-			if tt.network == "" {
-				switch {
-				case err == nil && tt.bug != "":
-					t.Skipf("BUG: ParseListen(%q) = %q, %q: %s", tt.spec, network, address, tt.bug)
-				case err == nil:
-					t.Errorf("ParseListen(%q) = %q, %q, want an error", tt.spec, network, address)
-				case tt.bug != "":
-					t.Errorf("row marked as a bug now passes; remove its bug text: %s", tt.bug)
-				case !strings.Contains(err.Error(), fmt.Sprintf("%q", tt.spec)):
-					t.Errorf("error %q does not quote the spec", err)
-				}
-				return
-			}
-			if err != nil || network != tt.network || address != tt.address {
-				t.Errorf("ParseListen(%q) = %q, %q, %v; want %q, %q", tt.spec, network, address, err, tt.network, tt.address)
-			}
-		})
-	}
-}
-
 func TestParseReply(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -743,213 +671,18 @@ func TestParseReply(t *testing.T) {
 	}
 }
 
-func TestIndexKeys(t *testing.T) {
-	src := `# comment = 1
-[server]
-listen = "inet:127.0.0.1:8899"   # [not a table]
-"data_dir" = "/x"
-
-[[rule]]
-name = "a"
-senders = [
-  "a@x.example", # ]
-  "b@x.example",
-]
-expr = """
-size > 1 &&
-x = 2
-[rule]
-"""
-action = "reject"
-[rule.headers]
-"X-A" = "b"
-
-[[rule]]
-name = "b"
-headers = { X-B = "c" }
-subject = '''x'''
-action = "reject"
-[organization]
-internal_domains = ["a.example"]
-`
-	k := indexKeys([]byte(src))
-	for key, want := range map[string]int{
-		"server":                           2,
-		"server.listen":                    3,
-		"server.data_dir":                  4,
-		"rule[0]":                          6,
-		"rule[0].name":                     7,
-		"rule[0].senders":                  8,
-		"rule[0].senders[0]":               9, // an array over lines: each element's own line
-		"rule[0].senders[1]":               10,
-		"rule[0].senders[2]":               8, // no such element: the key's line
-		"rule[0].expr":                     12,
-		"rule[0].action":                   17,
-		"rule[0].headers":                  18,
-		"rule[0].headers.X-A":              19,
-		"rule[1]":                          21,
-		"rule[1].name":                     22,
-		"rule[1].headers":                  23,
-		"rule[1].headers.X-B":              23, // inside an inline table: the table's line
-		"rule[1].subject":                  24,
-		"rule[1].action":                   25,
-		"organization":                     26,
-		"organization.internal_domains[0]": 27,
-		"rule[0].x":                        6,
-		"nosuch":                           0,
-		"rule[7].name":                     0,
-		"":                                 0,
-	} {
-		if got := k.line(key); got != want {
-			t.Errorf("line(%q) = %d, want %d", key, got, want)
-		}
-	}
-	for key, want := range map[string][]int{
-		"rule":         {6, 21},
-		"rule.name":    {7, 22},
-		"rule.action":  {17, 25},
-		"rule.headers": {18, 23},
-	} {
-		for n, w := range want {
-			if got := k.nth(key, n); got != w {
-				t.Errorf("nth(%q, %d) = %d, want %d", key, n, got, w)
-			}
-		}
-		if got := k.nth(key, len(want)); got != 0 {
-			t.Errorf("nth(%q, %d) = %d, want 0", key, len(want), got)
-		}
-	}
-	if _, ok := k.indexed["rule[0].x"]; ok {
-		t.Error("a line inside a multi-line string was indexed as a key")
-	}
-}
-
 // TestIndexKeysArrayElements checks the element lines of arrays that span
 // lines: commas and brackets inside strings, nested values and comments do
 // not shift the count.
-func TestIndexKeysArrayElements(t *testing.T) {
-	src := `[[rule]]
-name = "r"
-senders = ["a@x.example", "b,]@x.example",
-  "c@x.example", # , ]
-  [1, [2, 3]], { k = "v,", l = [4] },
-
-  'd]@x.example'
-]
-action = "reject"
-`
-	k := indexKeys([]byte(src))
-	for key, want := range map[string]int{
-		"rule[0].senders[0]": 3,
-		"rule[0].senders[1]": 3,
-		"rule[0].senders[2]": 4,
-		"rule[0].senders[3]": 5,
-		"rule[0].senders[4]": 5,
-		"rule[0].senders[5]": 7,
-		"rule[0].senders[6]": 3,
-		"rule[0].action":     9,
-	} {
-		if got := k.line(key); got != want {
-			t.Errorf("line(%q) = %d, want %d", key, got, want)
-		}
-	}
-	if len(k.elems) != 4 {
-		t.Errorf("elems %v, want the 4 elements not on the key's line", k.elems)
-	}
-}
-
-func TestKeyPath(t *testing.T) {
-	for in, want := range map[string]string{
-		"a":             "a",
-		"a.b.c":         "a.b.c",
-		" a . b ":       "a.b",
-		`"a.b".c`:       "a.b.c",
-		`'x y'`:         "x y",
-		`rule."X-Spam"`: "rule.X-Spam",
-		`"unterminated`: `"unterminated`,
-		``:              ``,
-	} {
-		if got := keyPath(in); got != want {
-			t.Errorf("keyPath(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
-func TestClosestKey(t *testing.T) {
-	for in, want := range map[string]string{
-		"server.listn":               "did you mean server.listen?",
-		"rule.nmae":                  "did you mean rule.name?",
-		"rule.sender":                "did you mean rule.senders?",
-		"limits.max_msg_size":        "",
-		"completely.different.thing": "",
-	} {
-		if got := closestKey(in); got != want {
-			t.Errorf("closestKey(%q) = %q, want %q", in, got, want)
-		}
-	}
-	if d := editDistance("kitten", "sitting"); d != 3 {
-		t.Errorf("editDistance(kitten, sitting) = %d, want 3", d)
-	}
-	if d := editDistance("", "abc"); d != 3 {
-		t.Errorf("editDistance(\"\", abc) = %d, want 3", d)
-	}
-}
-
 // TestKnownKeys checks that every decodable key is known, so the unknown-key
 // hints can suggest each of them.
-func TestKnownKeys(t *testing.T) {
-	keys := strings.Join(knownKeys(), " ")
-	for _, k := range []string{"server.listen", "server.read_timeout", "organization.trusted_networks",
-		"limits.max_message_size", "store.prune_interval", "release.token_ttl", "rule.name", "rule.enabled",
-		"rule.headers", "rule.expr", "rule.add_headers"} {
-		if !strings.Contains(" "+keys+" ", " "+k+" ") {
-			t.Errorf("knownKeys() lacks %s", k)
-		}
-	}
-	if strings.Contains(keys, "file") || strings.Contains(keys, "rule.headers.") || strings.Contains(keys, ".D ") {
-		t.Errorf("knownKeys() has keys that are not config keys: %s", keys)
-	}
-}
-
 // TestEveryKeyDocumented enforces the house rule that every config key has a
 // doc comment.
-func TestEveryKeyDocumented(t *testing.T) {
-	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "config.go", nil, parser.ParseComments)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	ast.Inspect(f, func(node ast.Node) bool {
-		st, ok := node.(*ast.StructType)
-		if !ok {
-			return true
-		}
-		for _, field := range st.Fields.List {
-			if field.Tag == nil {
-				continue
-			}
-			tag := reflect.StructTag(strings.Trim(field.Tag.Value, "`")).Get("toml")
-			if tag == "" || tag == "-" {
-				continue
-			}
-			n++
-			if field.Doc == nil || strings.TrimSpace(field.Doc.Text()) == "" {
-				t.Errorf("%s: key %q has no doc comment", fset.Position(field.Pos()), tag)
-			}
-		}
-		return true
-	})
-	if n < 40 {
-		t.Errorf("found only %d tagged fields; is the parse looking at the right file?", n)
-	}
-}
-
 // FuzzLoadConfig checks that Load never panics, that every failure is a
-// *ConfigError with lines inside the file, and that a policy that loads can
+// *config.ConfigError with lines inside the file, and that a policy that loads can
 // be evaluated on any stage without panicking.
 func FuzzLoadConfig(f *testing.F) {
-	f.Add(DefaultTOML())
+	f.Add(config.DefaultTOML())
 	seeds, _ := filepath.Glob(filepath.Join("..", "testdata", "badconfig", "*", "config.toml"))
 	seeds = append(seeds, filepath.Join("..", "contrib", "mailwarden.toml"))
 	for _, s := range seeds {
@@ -963,9 +696,9 @@ func FuzzLoadConfig(f *testing.F) {
 		cfg, pol, err := Load("f.toml", src)
 		lines := bytes.Count(src, []byte("\n")) + 1
 		if err != nil {
-			var ce *ConfigError
-			if !errors.As(err, &ce) || !errors.Is(err, ErrConfig) || len(ce.Problems) == 0 {
-				t.Fatalf("error %T %v is not a ConfigError with problems", err, err)
+			var ce *config.ConfigError
+			if !errors.As(err, &ce) || !errors.Is(err, config.ErrConfig) || len(ce.Problems) == 0 {
+				t.Fatalf("error %T %v is not a config.ConfigError with problems", err, err)
 			}
 			for _, p := range ce.Problems {
 				if p.Line < 0 || p.Line > lines || p.File != "f.toml" {
@@ -1002,30 +735,3 @@ func FuzzLoadConfig(f *testing.F) {
 
 // FuzzIndexKeys checks that the key-line scan never panics and only reports
 // lines that exist, each key's occurrences in file order.
-func FuzzIndexKeys(f *testing.F) {
-	f.Add(DefaultTOML())
-	f.Add([]byte("[[rule]]\nname = \"a\"\nexpr = \"\"\"\nx\n\"\"\"\nsenders = [\n\"a\", # ]\n]\n[rule.headers]\n'X' = \"y\"\n"))
-	f.Add([]byte("a.\"b.c\".'d' = 1\n[ x . y ]\n[[ z ]]\nk = { a = [1, {b = 2}] }\n"))
-	f.Add([]byte("\"unterminated = 1\n[\n[[\n=\n"))
-	f.Fuzz(func(t *testing.T, src []byte) {
-		k := indexKeys(src)
-		lines := bytes.Count(src, []byte("\n")) + 1
-		for key, n := range k.indexed {
-			if n < 1 || n > lines {
-				t.Fatalf("indexed %q at line %d of %d", key, n, lines)
-			}
-		}
-		for key, n := range k.elems {
-			if n < 1 || n > lines {
-				t.Fatalf("element %q at line %d of %d", key, n, lines)
-			}
-		}
-		for key, ns := range k.plain {
-			for i, n := range ns {
-				if n < 1 || n > lines || (i > 0 && n <= ns[i-1]) {
-					t.Fatalf("plain %q lines %v (file has %d)", key, ns, lines)
-				}
-			}
-		}
-	})
-}

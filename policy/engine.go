@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/mailwarden/mailwarden/config"
+
 	"github.com/mailwarden/mailwarden/scanner"
 )
 
@@ -22,7 +24,7 @@ type Policy struct {
 	// value it never has, and each protection of the embedded default that
 	// these rules no longer give (judged by what the rules match, not by
 	// their names).
-	Warnings []Problem
+	Warnings []config.Problem
 }
 
 // Match is one rule that matched, with the findings behind it.

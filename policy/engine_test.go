@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailwarden/mailwarden/config"
+
 	"github.com/mailwarden/mailwarden/scanner"
 )
 
@@ -667,7 +669,7 @@ func TestEvaluateThenCombine(t *testing.T) {
 // end of message: the milter's heaviest call per message.
 func BenchmarkEvaluate(b *testing.B) {
 	var src strings.Builder
-	src.Write(DefaultTOML())
+	src.Write(config.DefaultTOML())
 	for i := range 20 {
 		fmt.Fprintf(&src, "\n[[rule]]\nname = \"bench-%d\"\ntag_subject = \"[%d]\"\n", i, i)
 		switch i % 5 {

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/mailwarden/mailwarden/config"
+
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/conf"
 	"github.com/expr-lang/expr/parser"
@@ -14,15 +16,6 @@ import (
 // This file holds the warnings of a config that loads: rules that cannot do
 // what they seem to, and protections of the embedded default the config no
 // longer has. `mailwarden config check` prints them; they never stop a load.
-
-// warn records a warning on key.
-func (v *validator) warn(key string, line int, hint, format string, args ...any) {
-	if line == 0 && key != "" {
-		line = v.lines.line(key)
-	}
-	v.warnings = append(v.warnings, Problem{File: v.file, Line: line, Key: key,
-		Msg: fmt.Sprintf(format, args...), Hint: hint, Warning: true})
-}
 
 // parseExpr parses an expression that compiled into the tree the warnings
 // read: unlike the compiled program, it is not optimised, so comparisons and
@@ -62,16 +55,16 @@ func (v *validator) directionWarnings(key, src string, tree ast.Node) {
 			hint = "leave the comparison out to match any direction"
 		default:
 			for _, d := range directions {
-				if editDistance(strings.ToLower(strings.TrimSpace(s.Value)), d) <= 1 {
+				if config.EditDistance(strings.ToLower(strings.TrimSpace(s.Value)), d) <= 1 {
 					hint = fmt.Sprintf("did you mean %q?", d)
 				}
 			}
 		}
-		line := v.lines.line(key)
-		if b := v.lines.body[key]; b > 0 {
+		line := v.Line(key)
+		if b := v.BodyLine(key); b > 0 {
 			line = b + exprLine(src, n) - 1
 		}
-		v.warn(key, line, hint, "expression compares direction with %q, a value it never has, so %s", s.Value, so)
+		v.Warn(key, line, hint, "expression compares direction with %q, a value it never has, so %s", s.Value, so)
 	}
 	ast.Walk(&tree, visitFunc(func(n ast.Node) {
 		b, ok := n.(*ast.BinaryNode)
@@ -163,7 +156,7 @@ func (v *validator) unconditionalWarnings(p *Policy, index map[*Rule]int) {
 		if n := len(order) - i - 1; n > 0 {
 			msg += fmt.Sprintf(", and the %d rule(s) after it never run", n)
 		}
-		v.warn(fmt.Sprintf("rule[%d].action", index[r]), 0, "add a condition, or leave out action to only tag or add header fields", "%s", msg)
+		v.Warn(fmt.Sprintf("rule[%d].action", index[r]), 0, "add a condition, or leave out action to only tag or add header fields", "%s", msg)
 	}
 }
 
@@ -371,7 +364,7 @@ var (
 // baseline is the embedded default, compiled once, to compare configs with.
 func baseline() *Policy {
 	baselineOnce.Do(func() {
-		_, baselinePolicy, _ = load("(embedded default)", defaultTOML, false, nil)
+		_, baselinePolicy, _ = load("(embedded default)", config.DefaultTOML(), false, nil)
 	})
 	return baselinePolicy
 }
@@ -445,16 +438,16 @@ func (v *validator) baselineWarnings(p *Policy) {
 		switch {
 		case covered:
 		case acceptedBy != nil && len(partial) > 0:
-			v.warn("", partial[0].Line, hint, "%s %s mail %s only under further conditions, and rule %q accepts the rest; otherwise %s",
+			v.Warn("", partial[0].Line, hint, "%s %s mail %s only under further conditions, and rule %q accepts the rest; otherwise %s",
 				who, does, t.phrase(), acceptedBy.Name, eff)
 		case acceptedBy != nil && !unconditional(acceptedBy):
-			v.warn("", acceptedBy.Line, hint, "rule %q accepts mail %s before any rule %s, so %s",
+			v.Warn("", acceptedBy.Line, hint, "rule %q accepts mail %s before any rule %s, so %s",
 				acceptedBy.Name, t.phrase(), verbsIt, eff)
 		case acceptedBy != nil:
-			v.warn("", acceptedBy.Line, hint, "rule %q accepts all mail before any rule %s mail %s, so %s",
+			v.Warn("", acceptedBy.Line, hint, "rule %q accepts all mail before any rule %s mail %s, so %s",
 				acceptedBy.Name, verbs, t.phrase(), eff)
 		case len(partial) > 0:
-			v.warn("", partial[0].Line, hint, "%s %s mail %s only under further conditions; otherwise %s", who, does, t.phrase(), eff)
+			v.Warn("", partial[0].Line, hint, "%s %s mail %s only under further conditions; otherwise %s", who, does, t.phrase(), eff)
 		default:
 			msg := fmt.Sprintf("no rule %s mail %s, so %s", verbs, t.phrase(), eff)
 			line := 0
@@ -465,7 +458,7 @@ func (v *validator) baselineWarnings(p *Policy) {
 					break
 				}
 			}
-			v.warn("", line, hint, "%s", msg)
+			v.Warn("", line, hint, "%s", msg)
 		}
 	}
 }
@@ -473,7 +466,7 @@ func (v *validator) baselineWarnings(p *Policy) {
 // baselineRuleText is a rule of the embedded default as written, without its
 // name, on one line: `findings = ["scan.exclusion"], action = "quarantine"`.
 func baselineRuleText(r *Rule) string {
-	lines := strings.Split(string(defaultTOML), "\n")
+	lines := strings.Split(string(config.DefaultTOML()), "\n")
 	var keys []string
 	for i := r.Line; i < len(lines); i++ { // r.Line is 1-based: lines[r.Line] is the next line
 		l := strings.TrimSpace(lines[i])

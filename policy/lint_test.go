@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/mailwarden/mailwarden/config"
 )
 
 // otherBaseline is the embedded default's protection written another way:
@@ -81,7 +83,7 @@ func TestWarnings(t *testing.T) {
 		src  string
 		want []string
 	}{
-		{"the embedded default", string(DefaultTOML()), nil},
+		{"the embedded default", string(config.DefaultTOML()), nil},
 		{"the baseline written another way", otherBaseline, nil},
 
 		// 1. What a config no longer protects against.

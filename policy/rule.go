@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/mailwarden/mailwarden/config"
 )
 
 // Action is a rule's terminal action. [ActionNone] means the rule only
@@ -110,11 +112,11 @@ func (r *Rule) PerRecipient() bool {
 }
 
 // rule validates and compiles one [[rule]].
-func (v *validator) rule(i int, rc *RuleConfig) *Rule {
+func (v *validator) rule(i int, rc *config.RuleConfig) *Rule {
 	key := func(k string) string { return fmt.Sprintf("rule[%d].%s", i, k) }
-	r := &Rule{Name: rc.Name, Enabled: rc.Enabled == nil || *rc.Enabled, Line: v.lines.line(fmt.Sprintf("rule[%d]", i))}
+	r := &Rule{Name: rc.Name, Enabled: rc.Enabled == nil || *rc.Enabled, Line: v.Line(fmt.Sprintf("rule[%d]", i))}
 	if !ruleNameRE.MatchString(rc.Name) {
-		v.add(key("name"), "letters, digits, dot, dash and underscore, up to 64", "rule name %q is missing or invalid", rc.Name)
+		v.Add(key("name"), "letters, digits, dot, dash and underscore, up to 64", "rule name %q is missing or invalid", rc.Name)
 	}
 	// list parses one address list; each problem names its element, whose
 	// line is its own when the array spans lines.
@@ -123,7 +125,7 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 		for j, item := range items {
 			p, errs := ParseAddressList([]string{item})
 			for _, err := range errs {
-				v.add(fmt.Sprintf("%s[%d]", key(k), j), AddressForms, "%v", err)
+				v.Add(fmt.Sprintf("%s[%d]", key(k), j), AddressForms, "%v", err)
 			}
 			l = append(l, p...)
 		}
@@ -138,11 +140,11 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 	if len(rc.Clients) > 0 || len(rc.ClientsExcept) > 0 {
 		in, errs := ParseNetList(rc.Clients)
 		for _, err := range errs {
-			v.add(key("clients"), "1.2.3.4, 1.2.3.0/24, 1.2.3.4-223, 2001:db8::/32", "%v", err)
+			v.Add(key("clients"), "1.2.3.4, 1.2.3.0/24, 1.2.3.4-223, 2001:db8::/32", "%v", err)
 		}
 		ex, errs := ParseNetList(rc.ClientsExcept)
 		for _, err := range errs {
-			v.add(key("clients_except"), "", "%v", err)
+			v.Add(key("clients_except"), "", "%v", err)
 		}
 		text := strings.Join(rc.Clients, ", ")
 		if text == "" {
@@ -159,7 +161,7 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 		}
 		re, err := regexp.Compile(pattern)
 		if err != nil {
-			v.add(key(k), "Go RE2 syntax; (?i) for case-insensitive", "bad regular expression: %v", err)
+			v.Add(key(k), "Go RE2 syntax; (?i) for case-insensitive", "bad regular expression: %v", err)
 			return
 		}
 		r.Conditions = append(r.Conditions, regexCond{what: what, stage: stage, re: re, get: get})
@@ -173,45 +175,45 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 	case Inbound, Outbound, Internal:
 		r.Conditions = append(r.Conditions, directionCond{dir: rc.Direction})
 	default:
-		v.add(key("direction"), "inbound, outbound, internal or any", "%q is not a direction", rc.Direction)
+		v.Add(key("direction"), "inbound, outbound, internal or any", "%q is not a direction", rc.Direction)
 	}
 	if rc.RecipientCountOver < 0 {
-		v.add(key("recipient_count_over"), "", "must not be negative")
+		v.Add(key("recipient_count_over"), "", "must not be negative")
 	} else if rc.RecipientCountOver > 0 {
 		r.Conditions = append(r.Conditions, rcptCountCond{n: rc.RecipientCountOver})
 	}
 	for _, name := range slices.Sorted(maps.Keys(rc.Headers)) {
 		pattern := rc.Headers[name]
 		if !headerName.MatchString(name) {
-			v.add(key("headers."+name), "", "%q is not a header field name", name)
+			v.Add(key("headers."+name), "", "%q is not a header field name", name)
 			continue
 		}
 		re, err := regexp.Compile(pattern)
 		if err != nil {
-			v.add(key("headers."+name), "Go RE2 syntax", "bad regular expression: %v", err)
+			v.Add(key("headers."+name), "Go RE2 syntax", "bad regular expression: %v", err)
 			continue
 		}
 		r.Conditions = append(r.Conditions, headerCond{name: name, re: re})
 	}
 	regex("subject", rc.Subject, "subject", StageEOH, func(f *Facts) string { return f.Subject })
-	v.size(key("size_over"), rc.SizeOver)
+	v.Size(key("size_over"), rc.SizeOver)
 	if rc.SizeOver.N > 0 {
 		r.Conditions = append(r.Conditions, sizeCond{n: rc.SizeOver.N})
 	}
 	if rc.GTUBE {
-		v.add(key("gtube"), `findings = ["content.gtube"]`, "gtube is retired; name the finding instead")
+		v.Add(key("gtube"), `findings = ["content.gtube"]`, "gtube is retired; name the finding instead")
 	}
 	if len(rc.Findings) > 0 {
 		fc := findingCond{names: rc.Findings}
 		for j, n := range rc.Findings {
 			k := fmt.Sprintf("%s[%d]", key("findings"), j)
 			if n == "" || strings.ContainsAny(n, " \t") {
-				v.add(k, "a finding name such as message.malformed", "%q is not a finding name", n)
+				v.Add(k, "a finding name such as message.malformed", "%q is not a finding name", n)
 				continue
 			}
 			st, ok := v.findingStage(n)
 			if !ok {
-				v.add(k, v.suggestFinding(n), "no check reports the finding %q", n)
+				v.Add(k, v.suggestFinding(n), "no check reports the finding %q", n)
 			}
 			fc.stage = max(fc.stage, st)
 		}
@@ -220,18 +222,18 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 	if rc.Expr != "" {
 		c, line, err := compileExpr(rc.Expr, v.findingStage)
 		if err != nil {
-			p := Problem{File: v.file, Line: v.lines.line(key("expr")), Key: key("expr"),
+			p := config.Problem{File: v.File(), Line: v.Line(key("expr")), Key: key("expr"),
 				Msg: "expression: " + err.Error(), Hint: "see the expression variables in the README"}
-			if b := v.lines.body[key("expr")]; b > 0 {
+			if b := v.BodyLine(key("expr")); b > 0 {
 				p.Line = b + line - 1 // a multi-line string: count from its first line
 			}
-			v.problems = append(v.problems, p)
+			v.Problems = append(v.Problems, p)
 		} else {
 			r.Conditions = append(r.Conditions, c)
 			v.directionWarnings(key("expr"), rc.Expr, c.tree)
 			for _, n := range c.findings {
 				if _, ok := v.findingStage(n); !ok {
-					v.add(key("expr"), v.suggestFinding(n), "has(%q): no check reports that finding", n)
+					v.Add(key("expr"), v.suggestFinding(n), "has(%q): no check reports that finding", n)
 				}
 			}
 		}
@@ -253,46 +255,46 @@ func (v *validator) rule(i int, rc *RuleConfig) *Rule {
 	case "quarantine":
 		r.Action, r.Area = ActionQuarantine, "policy"
 	default:
-		v.add(key("action"), "accept, reject, tempfail, discard or quarantine (or leave it out to only modify)", "%q is not an action", rc.Action)
+		v.Add(key("action"), "accept, reject, tempfail, discard or quarantine (or leave it out to only modify)", "%q is not an action", rc.Action)
 	}
 	if rc.Reply != "" {
 		rep, err := ParseReply(rc.Reply)
 		switch {
 		case err != nil:
-			v.add(key("reply"), "", "%v", err)
+			v.Add(key("reply"), "", "%v", err)
 		case r.Action == ActionReject && rep.Code/100 != 5:
-			v.add(key("reply"), "reject takes a 5xx reply; use action tempfail for 4xx", "reply code %d does not fit action reject", rep.Code)
+			v.Add(key("reply"), "reject takes a 5xx reply; use action tempfail for 4xx", "reply code %d does not fit action reject", rep.Code)
 		case r.Action == ActionTempfail && rep.Code/100 != 4:
-			v.add(key("reply"), "tempfail takes a 4xx reply", "reply code %d does not fit action tempfail", rep.Code)
+			v.Add(key("reply"), "tempfail takes a 4xx reply", "reply code %d does not fit action tempfail", rep.Code)
 		case r.Action != ActionReject && r.Action != ActionTempfail:
-			v.add(key("reply"), "only reject and tempfail send a reply", "reply is set but action is %q", rc.Action)
+			v.Add(key("reply"), "only reject and tempfail send a reply", "reply is set but action is %q", rc.Action)
 		default:
 			r.Reply = rep
 		}
 	}
 	if rc.Quarantine != "" {
 		if r.Action != ActionQuarantine && r.Action != ActionDiscard {
-			v.add(key("quarantine"), "set action = \"quarantine\"", "quarantine area is set but action is %q", rc.Action)
+			v.Add(key("quarantine"), "set action = \"quarantine\"", "quarantine area is set but action is %q", rc.Action)
 		} else if !ruleNameRE.MatchString(rc.Quarantine) {
-			v.add(key("quarantine"), "letters, digits, dot, dash and underscore", "%q is not an area name", rc.Quarantine)
+			v.Add(key("quarantine"), "letters, digits, dot, dash and underscore", "%q is not an area name", rc.Quarantine)
 		}
 		r.Area = rc.Quarantine
 	}
 	if strings.ContainsAny(rc.TagSubject, "\r\n") {
-		v.add(key("tag_subject"), "", "must be one line")
+		v.Add(key("tag_subject"), "", "must be one line")
 	}
 	r.TagSubject = rc.TagSubject
 	for j, h := range rc.AddHeaders {
 		name, value, ok := strings.Cut(h, ":")
 		name = strings.TrimSpace(name)
 		if !ok || !headerName.MatchString(name) || strings.ContainsAny(value, "\r\n") {
-			v.add(fmt.Sprintf("%s[%d]", key("add_headers"), j), "\"X-Name: value\" on one line", "%q is not a header field", h)
+			v.Add(fmt.Sprintf("%s[%d]", key("add_headers"), j), "\"X-Name: value\" on one line", "%q is not a header field", h)
 			continue
 		}
 		r.AddHeaders = append(r.AddHeaders, HeaderField{Name: name, Value: strings.TrimSpace(value)})
 	}
 	if rc.Action == "" && r.TagSubject == "" && len(r.AddHeaders) == 0 {
-		v.add(key("action"), "set action, tag_subject or add_headers", "rule %q does nothing", rc.Name)
+		v.Add(key("action"), "set action, tag_subject or add_headers", "rule %q does nothing", rc.Name)
 	}
 	return r
 }

@@ -51,7 +51,10 @@ func BenchmarkRunnerOverhead(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			rt := &Runtime{Config: cfg, Policy: pol, SpoolDir: b.TempDir(), Checks: check.NewRunner(set, pol.UsedFindings())}
+			rt, err := NewRuntime(&Loaded{Config: cfg, Policy: pol, Checks: set}, nil, b.TempDir())
+			if err != nil {
+				b.Fatal(err)
+			}
 			ip := netip.MustParseAddr("198.51.100.1")
 			for b.Loop() {
 				s := NewSession(rt, quiet)

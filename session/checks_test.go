@@ -52,7 +52,11 @@ func runtimeWith(t *testing.T, config string, cs ...check.Check) *Runtime {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Runtime{Config: cfg, Policy: pol, SpoolDir: t.TempDir(), Checks: check.NewRunner(set, pol.UsedFindings())}
+	rt, err := NewRuntime(&Loaded{Config: cfg, Policy: pol, Checks: set}, nil, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt
 }
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))

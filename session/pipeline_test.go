@@ -22,6 +22,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/scanner/message"
@@ -81,11 +82,11 @@ func TestPipeline(t *testing.T) {
 // loads the case's config, runs the dry run, and turns the report into an
 // [outcome] the rest of the test renders.
 func dryRun(t *testing.T, c *pipelineCase) (*outcome, error) {
-	cfg, pol, err := session.LoadConfig(c.configName, c.config)
+	l, err := session.LoadConfig(c.configName, c.config)
 	if err != nil {
 		return nil, err
 	}
-	rt, err := session.NewRuntime(cfg, pol, bytes.Repeat([]byte{7}, 32), t.TempDir())
+	rt, err := session.NewRuntime(l, bytes.Repeat([]byte{7}, 32), t.TempDir())
 	if err != nil {
 		return nil, err
 	}
@@ -267,7 +268,7 @@ type pipelineCase struct {
 // parseCase reads a case from its archive. Unknown sections and session
 // keys are errors, so a typo cannot make a case test less than it says.
 func parseCase(file string, a *archive) (*pipelineCase, error) {
-	c := &pipelineCase{configName: "(embedded default)", config: policy.DefaultTOML(), clientName: "unknown"}
+	c := &pipelineCase{configName: "(embedded default)", config: config.DefaultTOML(), clientName: "unknown"}
 	if len(bytes.TrimSpace(a.comment)) == 0 {
 		return nil, fmt.Errorf("%s: no comment: say what the case shows in a sentence before the first section", file)
 	}

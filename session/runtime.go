@@ -1,32 +1,62 @@
 package session
 
 import (
+	"fmt"
+	"os"
+
 	"github.com/mailwarden/mailwarden/check"
 	_ "github.com/mailwarden/mailwarden/check/all" // every check
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 )
 
-// Checks is the set of every registered check: the catalog a
-// configuration's rules are checked against.
-func Checks() (*check.Set, error) { return check.Build() }
+// Loaded is one loaded configuration: its settings, its compiled rules, and
+// the checks its sections configure, whose declared findings the rules were
+// checked against.
+type Loaded struct {
+	Config *config.Config
+	Policy *policy.Policy
+	Checks *check.Set
+}
 
-// LoadConfig loads a configuration against the findings the checks
-// declare (see [policy.LoadWith]).
-func LoadConfig(file string, src []byte) (*policy.Config, *policy.Policy, error) {
-	set, err := Checks()
+// LoadConfig decodes src, named file in messages, builds the checks its
+// sections configure, and compiles its rules against the findings those
+// checks declare (see [policy.Compile]). Every problem, of any section or
+// rule, comes back at once in one *[config.ConfigError].
+func LoadConfig(file string, src []byte) (*Loaded, error) {
+	cfg, rep, err := config.Decode(file, src)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return policy.LoadWith(file, src, set)
+	set, err := check.Build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pol := policy.Compile(cfg, rep, set, true)
+	if err := rep.Err(); err != nil {
+		return nil, err
+	}
+	pol.Warnings = rep.Warnings
+	return &Loaded{Config: cfg, Policy: pol, Checks: set}, nil
+}
+
+// LoadConfigFile reads and loads a config file; see [LoadConfig].
+func LoadConfigFile(path string) (*Loaded, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: read: %w", err)
+	}
+	return LoadConfig(path, src)
+}
+
+// LoadDefault loads the embedded default configuration.
+func LoadDefault() (*Loaded, error) {
+	return LoadConfig("(embedded default)", config.DefaultTOML())
 }
 
 // NewRuntime makes a runtime for a loaded configuration, with the checks
 // its rules can use activated.
-func NewRuntime(cfg *policy.Config, pol *policy.Policy, releaseKey []byte, spoolDir string) (*Runtime, error) {
-	set, err := Checks()
-	if err != nil {
-		return nil, err
-	}
-	return &Runtime{Config: cfg, Policy: pol, ReleaseKey: releaseKey, SpoolDir: spoolDir,
-		Checks: check.NewRunner(set, pol.UsedFindings())}, nil
+func NewRuntime(l *Loaded, releaseKey []byte, spoolDir string) (*Runtime, error) {
+	return &Runtime{Config: l.Config, Policy: l.Policy, ReleaseKey: releaseKey, SpoolDir: spoolDir,
+		Checks: check.NewRunner(l.Checks, l.Policy.UsedFindings())}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/scanner"
@@ -26,7 +27,7 @@ import (
 // Runtime is one loaded configuration: the daemon swaps it whole on SIGHUP,
 // and each SMTP session keeps the one it started with.
 type Runtime struct {
-	Config     *policy.Config
+	Config     *config.Config
 	Policy     *policy.Policy
 	ReleaseKey []byte
 	// SpoolDir is where message bodies over the memory limit are spooled.

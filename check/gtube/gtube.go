@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner/message"
 )
@@ -17,7 +18,7 @@ import (
 // the part it is in.
 const Finding = message.FindingGTUBE
 
-func init() { check.Register(func() []check.Check { return []check.Check{Check{}} }) }
+func init() { check.Register(func(*config.Config) []check.Check { return []check.Check{Check{}} }) }
 
 // Check is the GTUBE check.
 type Check struct{}

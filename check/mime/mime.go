@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner/message"
 )
 
-func init() { check.Register(func() []check.Check { return []check.Check{Check{}} }) }
+func init() { check.Register(func(*config.Config) []check.Check { return []check.Check{Check{}} }) }
 
 // Check is the MIME-form check.
 type Check struct{}

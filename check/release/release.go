@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
 )
@@ -33,7 +34,7 @@ const (
 	Invalid  = "release.invalid"
 )
 
-func init() { check.Register(func() []check.Check { return []check.Check{Check{}} }) }
+func init() { check.Register(func(*config.Config) []check.Check { return []check.Check{Check{}} }) }
 
 // Check is the release-header check.
 type Check struct{}

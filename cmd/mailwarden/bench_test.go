@@ -16,7 +16,7 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
-	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/config"
 )
 
 // BenchmarkMilter drives `mailwarden serve` (the same run function as the
@@ -156,7 +156,7 @@ func benchMessage(size int) []byte {
 func startServe(b *testing.B) string {
 	b.Helper()
 	dir := b.TempDir()
-	conf := strings.Replace(string(policy.DefaultTOML()), "[server]\n", "[server]\nlog_level = \"warn\"\n", 1)
+	conf := strings.Replace(string(config.DefaultTOML()), "[server]\n", "[server]\nlog_level = \"warn\"\n", 1)
 	file := filepath.Join(dir, "bench.toml")
 	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
 		b.Fatal(err)

@@ -107,11 +107,11 @@ Exit status: the message's verdict, so scripts need not parse the output:
 				if err != nil {
 					return err
 				}
-				cfg, pol, err := cf.load()
+				l, err := cf.load()
 				if err != nil {
 					return err
 				}
-				rt, err := session.NewRuntime(cfg, pol, nil, os.TempDir())
+				rt, err := session.NewRuntime(l, nil, os.TempDir())
 				if err != nil {
 					return err
 				}

@@ -38,10 +38,11 @@ value it never has.`,
 					cf.file = args[0]
 				}
 				out := s.out
-				cfg, pol, err := cf.load()
+				l, err := cf.load()
 				if err != nil {
-					return err // a *policy.ConfigError is printed whole by run
+					return err // a *config.ConfigError is printed whole by run
 				}
+				cfg, pol := l.Config, l.Policy
 				fmt.Fprintf(out, "%s: OK, %d rule(s)", cfg.File, len(pol.Rules)+len(pol.Disabled))
 				if len(pol.Warnings) > 0 {
 					fmt.Fprintf(out, ", %d warning(s)", len(pol.Warnings))
@@ -50,7 +51,7 @@ value it never has.`,
 				for _, w := range pol.Warnings {
 					fmt.Fprintln(out, w)
 				}
-				if err := printChecks(out, pol); err != nil {
+				if err := printChecks(out, l); err != nil {
 					return err
 				}
 				printRules(out, pol)
@@ -62,12 +63,9 @@ value it never has.`,
 
 // printChecks lists the checks this config runs, with their stage, scope,
 // budget and failure mode and why each runs, then those it never runs.
-func printChecks(out io.Writer, pol *policy.Policy) error {
-	set, err := session.Checks()
-	if err != nil {
-		return err
-	}
-	runner := check.NewRunner(set, pol.UsedFindings())
+func printChecks(out io.Writer, l *session.Loaded) error {
+	set := l.Checks
+	runner := check.NewRunner(set, l.Policy.UsedFindings())
 	active := map[string]bool{}
 	fmt.Fprintln(out, "\nchecks that run:")
 	for _, a := range runner.Active() {

@@ -19,7 +19,7 @@ import (
 
 	"github.com/mattn/go-isatty"
 
-	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/session"
 	"github.com/mailwarden/mailwarden/store"
@@ -128,7 +128,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	err = runFn(ctx, pos, &stdio{in: stdin, out: stdout, err: stderr, interactive: isTerminal(stdin)})
 	var ee exitError
-	var ce *policy.ConfigError
+	var ce *config.ConfigError
 	switch {
 	case err == nil:
 		return 0
@@ -211,21 +211,18 @@ func (c *configFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.data, "data", "", "data `dir`ectory; overrides server.data_dir")
 }
 
-func (c *configFlags) load() (*policy.Config, *policy.Policy, error) {
-	var cfg *policy.Config
-	var pol *policy.Policy
-	checks, err := session.Checks()
-	if err != nil {
-		return nil, nil, err
-	}
+func (c *configFlags) load() (*session.Loaded, error) {
+	var l *session.Loaded
+	var err error
 	if c.file == "" {
-		cfg, pol, err = policy.LoadDefault(checks)
+		l, err = session.LoadDefault()
 	} else {
-		cfg, pol, err = policy.LoadFile(c.file, checks)
+		l, err = session.LoadConfigFile(c.file)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
+	cfg := l.Config
 	if c.data != "" {
 		cfg.Server.DataDir = c.data
 	}
@@ -234,14 +231,14 @@ func (c *configFlags) load() (*policy.Config, *policy.Policy, error) {
 	}
 	if c.socketMode != "" {
 		if _, err := strconv.ParseUint(c.socketMode, 8, 32); err != nil {
-			return nil, nil, fmt.Errorf("--socket-mode: %q is not an octal file mode such as 0660", c.socketMode)
+			return nil, fmt.Errorf("--socket-mode: %q is not an octal file mode such as 0660", c.socketMode)
 		}
 		cfg.Server.SocketMode = c.socketMode
 	}
 	if c.socketGroup != "" {
 		cfg.Server.SocketGroup = c.socketGroup
 	}
-	return cfg, pol, nil
+	return l, nil
 }
 
 // loadStore loads the config and opens its store, for the commands that
@@ -252,11 +249,12 @@ func (c *configFlags) load() (*policy.Config, *policy.Policy, error) {
 // a data directory owned by the daemon's user, hands the files SQLite (or a
 // release key) may have created back to that user, so the daemon can still
 // open them.
-func (c *configFlags) loadStore(ctx context.Context, write bool) (cfg *policy.Config, st *store.Store, done func(), err error) {
-	cfg, _, err = c.load()
+func (c *configFlags) loadStore(ctx context.Context, write bool) (cfg *config.Config, st *store.Store, done func(), err error) {
+	l, err := c.load()
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	cfg = l.Config
 	dir, err := filepath.Abs(cfg.Server.DataDir)
 	if err != nil {
 		return nil, nil, nil, err
@@ -305,7 +303,7 @@ func keepOwner(dir string) {
 
 // openStore opens the data directory's store for the daemon, creating the
 // directory and the database.
-func openStore(ctx context.Context, cfg *policy.Config, log *slog.Logger) (*store.Store, error) {
+func openStore(ctx context.Context, cfg *config.Config, log *slog.Logger) (*store.Store, error) {
 	dir, err := filepath.Abs(cfg.Server.DataDir)
 	if err != nil {
 		return nil, err

@@ -13,14 +13,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/store"
 )
 
 // quarantineCommand registers one `quarantine VERB` command that works on
 // the store, opened read-only unless write is set.
-func quarantineCommand(verb, summary, usage, help string, write bool, extra func(fs *flag.FlagSet) func(ctx context.Context, cfg *policy.Config, st *store.Store, args []string, s *stdio) error) {
+func quarantineCommand(verb, summary, usage, help string, write bool, extra func(fs *flag.FlagSet) func(ctx context.Context, cfg *config.Config, st *store.Store, args []string, s *stdio) error) {
 	register(&command{
 		name: "quarantine " + verb, summary: summary, usage: usage, help: help,
 		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
@@ -156,12 +156,12 @@ func init() {
 error when more match. --format ids prints only the IDs, one a line, for
 scripts. The table shows at most `+fmt.Sprint(tableRcpts)+` recipients per entry (then "+N
 more"); json carries them all.`, false,
-		func(fs *flag.FlagSet) func(context.Context, *policy.Config, *store.Store, []string, *stdio) error {
+		func(fs *flag.FlagSet) func(context.Context, *config.Config, *store.Store, []string, *stdio) error {
 			var sel selection
 			sel.register(fs, true)
 			limit := fs.Int("limit", 100, "at most `N` entries")
 			format := fs.String("format", "table", "table, json (one object per line) or ids (one ID per line)")
-			return func(ctx context.Context, _ *policy.Config, st *store.Store, args []string, s *stdio) error {
+			return func(ctx context.Context, _ *config.Config, st *store.Store, args []string, s *stdio) error {
 				if len(args) > 0 {
 					return errUsage
 				}
@@ -209,9 +209,9 @@ more"); json carries them all.`, false,
 		})
 
 	quarantineCommand("show", "show one quarantined message", "ID [--raw]", idHelp, false,
-		func(fs *flag.FlagSet) func(context.Context, *policy.Config, *store.Store, []string, *stdio) error {
+		func(fs *flag.FlagSet) func(context.Context, *config.Config, *store.Store, []string, *stdio) error {
 			raw := fs.Bool("raw", false, "print the message itself")
-			return func(ctx context.Context, _ *policy.Config, st *store.Store, args []string, s *stdio) error {
+			return func(ctx context.Context, _ *config.Config, st *store.Store, args []string, s *stdio) error {
 				if len(args) != 1 {
 					return errUsage
 				}
@@ -259,7 +259,7 @@ on the terminal; --yes releases without asking, and is required when there
 is no terminal. --rcpt releases to that recipient (or *@domain) only.
 
 `+idHelp, true,
-		func(fs *flag.FlagSet) func(context.Context, *policy.Config, *store.Store, []string, *stdio) error {
+		func(fs *flag.FlagSet) func(context.Context, *config.Config, *store.Store, []string, *stdio) error {
 			var sel selection
 			sel.register(fs, false)
 			fs.BoolVar(&sel.all, "all", false, "without IDs: every entry")
@@ -268,7 +268,7 @@ is no terminal. --rcpt releases to that recipient (or *@domain) only.
 			force := fs.Bool("force", false, "deliver again to recipients already released")
 			yes := fs.Bool("yes", false, "release a selection without asking")
 			smtpAddr := fs.String("smtp", "", "re-inject to `host:port`; overrides release.smtp")
-			return func(ctx context.Context, cfg *policy.Config, st *store.Store, args []string, s *stdio) error {
+			return func(ctx context.Context, cfg *config.Config, st *store.Store, args []string, s *stdio) error {
 				ids, err := pickEntries(ctx, st, args, &sel, only)
 				if err != nil {
 					return err
@@ -305,12 +305,12 @@ or --all), after asking on the terminal; --yes deletes without asking, and
 is required when there is no terminal.
 
 `+idHelp, true,
-		func(fs *flag.FlagSet) func(context.Context, *policy.Config, *store.Store, []string, *stdio) error {
+		func(fs *flag.FlagSet) func(context.Context, *config.Config, *store.Store, []string, *stdio) error {
 			var sel selection
 			sel.register(fs, true)
 			fs.BoolVar(&sel.all, "all", false, "without IDs: every entry")
 			yes := fs.Bool("yes", false, "delete a selection without asking")
-			return func(ctx context.Context, _ *policy.Config, st *store.Store, args []string, s *stdio) error {
+			return func(ctx context.Context, _ *config.Config, st *store.Store, args []string, s *stdio) error {
 				ids, err := pickEntries(ctx, st, args, &sel, nil)
 				if err != nil {
 					return err
@@ -336,9 +336,9 @@ is required when there is no terminal.
 
 	quarantineCommand("export", "write a quarantined message as an .eml file", "ID [-o FILE]",
 		"Without -o the message goes to standard output.\n\n"+idHelp, false,
-		func(fs *flag.FlagSet) func(context.Context, *policy.Config, *store.Store, []string, *stdio) error {
+		func(fs *flag.FlagSet) func(context.Context, *config.Config, *store.Store, []string, *stdio) error {
 			file := fs.String("o", "", "output `file`")
-			return func(ctx context.Context, _ *policy.Config, st *store.Store, args []string, s *stdio) error {
+			return func(ctx context.Context, _ *config.Config, st *store.Store, args []string, s *stdio) error {
 				if len(args) != 1 {
 					return errUsage
 				}
@@ -449,7 +449,7 @@ func quarantineJSON(e *store.QuarantineEntry) any {
 
 // releaser releases entries one by one.
 type releaser struct {
-	cfg   *policy.Config
+	cfg   *config.Config
 	st    *store.Store
 	only  []string // recipients (or *@domain) to release to; empty: all
 	force bool

@@ -21,6 +21,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/milter"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
@@ -63,7 +64,7 @@ up to server.shutdown_timeout for open sessions.`,
 	})
 }
 
-func newLogger(cfg *policy.Config) *slog.Logger {
+func newLogger(cfg *config.Config) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.Server.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
@@ -75,7 +76,8 @@ func newLogger(cfg *policy.Config) *slog.Logger {
 
 // buildRuntime turns a loaded config into a runtime, with the release key
 // from config or the data directory.
-func buildRuntime(cfg *policy.Config, pol *policy.Policy) (*session.Runtime, error) {
+func buildRuntime(l *session.Loaded) (*session.Runtime, error) {
+	cfg := l.Config
 	dir, err := filepath.Abs(cfg.Server.DataDir)
 	if err != nil {
 		return nil, err
@@ -90,15 +92,16 @@ func buildRuntime(cfg *policy.Config, pol *policy.Policy) (*session.Runtime, err
 	if err := os.MkdirAll(spool, 0o700); err != nil {
 		return nil, fmt.Errorf("spool directory: %w", err)
 	}
-	return session.NewRuntime(cfg, pol, key, spool)
+	return session.NewRuntime(l, key, spool)
 }
 
 func serve(ctx context.Context, cf *configFlags, s *stdio) error {
-	cfg, pol, err := cf.load()
+	l, err := cf.load()
 	if err != nil {
 		return err
 	}
-	if _, _, err := policy.ParseListen(cfg.Server.Listen); err != nil {
+	cfg, pol := l.Config, l.Policy
+	if _, _, err := config.ParseListen(cfg.Server.Listen); err != nil {
 		return err
 	}
 	log := newLogger(cfg)
@@ -112,7 +115,7 @@ func serve(ctx context.Context, cf *configFlags, s *stdio) error {
 	if err := st.OpenState(ctx); err != nil {
 		return err
 	}
-	rt, err := buildRuntime(cfg, pol)
+	rt, err := buildRuntime(l)
 	if err != nil {
 		return err
 	}
@@ -121,7 +124,7 @@ func serve(ctx context.Context, cf *configFlags, s *stdio) error {
 	if err != nil {
 		return err
 	}
-	network, path, _ := policy.ParseListen(cfg.Server.Listen)
+	network, path, _ := config.ParseListen(cfg.Server.Listen)
 	var sockProblem string
 	if network == "unix" {
 		sockProblem = socketProblem(path, "postfix")
@@ -189,7 +192,7 @@ func serveMetrics(addr string, srv *milter.Server, log *slog.Logger) (stop func(
 	return func() { _ = hs.Close() }, nil
 }
 
-func shutdown(srv *milter.Server, cfg *policy.Config, log *slog.Logger) error {
+func shutdown(srv *milter.Server, cfg *config.Config, log *slog.Logger) error {
 	ctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.D)
 	defer cancel()
 	err := srv.Shutdown(ctx)
@@ -206,16 +209,17 @@ func shutdown(srv *milter.Server, cfg *policy.Config, log *slog.Logger) error {
 // restart, and a warning says so.
 func reload(cf *configFlags, srv *milter.Server, log *slog.Logger) {
 	old := srv.Runtime().Config
-	cfg, pol, err := cf.load()
+	l, err := cf.load()
 	if err != nil {
 		log.Error("reload failed; the old config stays in force", "config", cf.file, "err", strings.ReplaceAll(err.Error(), "\n", "; "))
 		return
 	}
+	cfg, pol := l.Config, l.Policy
 	if cfg.Server.Listen != old.Server.Listen || cfg.Server.DataDir != old.Server.DataDir {
 		log.Warn("server.listen and server.data_dir take effect on restart only")
 	}
 	cfg.Server.Listen, cfg.Server.DataDir = old.Server.Listen, old.Server.DataDir
-	rt, err := buildRuntime(cfg, pol)
+	rt, err := buildRuntime(l)
 	if err != nil {
 		log.Error("reload failed; the old config stays in force", "err", err)
 		return
@@ -262,7 +266,7 @@ const postfixQueueDir = "/var/spool/postfix"
 // printAttach prints the MTA configuration that attaches to this daemon.
 // problem, when set, says why Postfix cannot use the socket as created.
 func printAttach(out io.Writer, spec, bound, problem string) {
-	network, path, _ := policy.ParseListen(spec)
+	network, path, _ := config.ParseListen(spec)
 	var postfix, sendmail, notes string
 	if network == "tcp" {
 		host, port := splitHostPort(bound)

@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"fmt"
@@ -268,8 +268,8 @@ func bracketDelta(s string) int {
 	return d
 }
 
-// knownKeys lists every key path the config accepts, unindexed.
-func knownKeys() []string {
+// KnownKeys lists every key path the config accepts, unindexed.
+func KnownKeys() []string {
 	var keys []string
 	var walk func(prefix string, t reflect.Type)
 	walk = func(prefix string, t reflect.Type) {
@@ -292,14 +292,21 @@ func knownKeys() []string {
 		}
 	}
 	walk("", reflect.TypeOf(Config{}))
+	for _, s := range registered() {
+		t := s.typ
+		if t.Kind() == reflect.Slice {
+			t = t.Elem()
+		}
+		walk(s.name, t)
+	}
 	return keys
 }
 
 // closestKey suggests the known key nearest to an unknown one.
 func closestKey(unknown string) string {
 	best, bestD := "", 4
-	for _, k := range knownKeys() {
-		if d := editDistance(unknown, k); d < bestD {
+	for _, k := range KnownKeys() {
+		if d := EditDistance(unknown, k); d < bestD {
 			best, bestD = k, d
 		}
 	}
@@ -309,7 +316,8 @@ func closestKey(unknown string) string {
 	return "did you mean " + best + "?"
 }
 
-func editDistance(a, b string) int {
+// EditDistance is the Levenshtein distance of a and b, for "did you mean" hints.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

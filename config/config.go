@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -39,6 +40,9 @@ type Config struct {
 
 	// File is the path the config was loaded from ("(embedded default)" for the default).
 	File string `toml:"-"`
+
+	// sections holds the decoded value of each registered section, by name.
+	sections map[string]any
 }
 
 // ServerConfig holds the daemon's settings.
@@ -262,7 +266,7 @@ type ConfigError struct {
 }
 
 // ErrConfig is matched by every [ConfigError].
-var ErrConfig = errors.New("policy: invalid config")
+var ErrConfig = errors.New("config: invalid config")
 
 func (e *ConfigError) Error() string {
 	lines := make([]string, len(e.Problems))
@@ -275,53 +279,27 @@ func (e *ConfigError) Error() string {
 // Is makes errors.Is(err, ErrConfig) true.
 func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
 
-// LoadFile reads, decodes and validates a config file, and compiles its
-// rules. Errors are a *[ConfigError] listing every problem at once.
-func LoadFile(path string, cat Catalog) (*Config, *Policy, error) {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, fmt.Errorf("policy: read config: %w", err)
-	}
-	return LoadWith(path, src, cat)
-}
-
-// LoadDefault loads the embedded default configuration.
-func LoadDefault(cat Catalog) (*Config, *Policy, error) {
-	return LoadWith("(embedded default)", defaultTOML, cat)
-}
-
-// Load decodes and validates src, named file in messages. A config that
-// loads may still have [Policy.Warnings].
-func Load(file string, src []byte) (*Config, *Policy, error) {
-	return load(file, src, true, nil)
-}
-
-// LoadWith is [Load] against the findings the configuration's checks
-// declare: a rule naming a finding no check declares is refused with a
-// "did you mean" hint, and a rule on a finding is decided at the stage of
-// the check that reports it. [Load] (no catalog, for this package's tests)
-// accepts any name and takes it as known at end of message.
-func LoadWith(file string, src []byte, cat Catalog) (*Config, *Policy, error) {
-	return load(file, src, true, cat)
-}
-
-// load is [LoadWith]; compare says whether to warn about the protections of
-// the embedded default that src lacks, which the default itself is loaded
-// without.
-func load(file string, src []byte, compare bool, cat Catalog) (*Config, *Policy, error) {
+// Decode decodes src, named file in messages, and validates the core
+// sections and every registered one ([Register]). It returns the config and
+// a [Report] of the problems found so far, for the rule compiler in policy/
+// to add to; err is set, to a *[ConfigError], only when src cannot be
+// decoded far enough to validate (a TOML syntax error).
+func Decode(file string, src []byte) (*Config, *Report, error) {
 	lines := indexKeys(src)
+	r := &Report{file: file, lines: lines, last: lastLine(src)}
 	// A type mismatch (max_sessions = "many") stops BurntSushi/toml at the
 	// first one. To report every problem at once, blank the offending line
 	// and decode again, collecting each mismatch; a syntax error ends it.
-	var typeProblems []Problem
 	var cfg *Config
 	var md toml.MetaData
+	secs := registered()
 	work := bytes.Clone(src)
 	for {
 		cfg = defaults()
 		cfg.File = file
+		target := decodeTarget(cfg, secs)
 		var err error
-		md, err = toml.NewDecoder(bytes.NewReader(work)).Decode(cfg)
+		md, err = toml.NewDecoder(bytes.NewReader(work)).Decode(target)
 		if err == nil {
 			break
 		}
@@ -329,11 +307,11 @@ func load(file string, src []byte, compare bool, cat Catalog) (*Config, *Policy,
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
 			p.Line, p.Key, p.Msg = pe.Position.Line, pe.LastKey, pe.Message
-			return nil, nil, &ConfigError{Problems: append(typeProblems, p)}
+			return nil, nil, &ConfigError{Problems: append(r.Problems, p)}
 		}
 		m := decodeErrRE.FindStringSubmatch(err.Error())
 		if m == nil {
-			return nil, nil, &ConfigError{Problems: append(typeProblems, p)}
+			return nil, nil, &ConfigError{Problems: append(r.Problems, p)}
 		}
 		p.Line, _ = strconv.Atoi(m[1])
 		p.Key, _ = strconv.Unquote(m[2])
@@ -341,12 +319,11 @@ func load(file string, src []byte, compare bool, cat Catalog) (*Config, *Policy,
 		if idx := lines.keyAt(p.Line); strings.Contains(idx, "[") && strings.HasSuffix(p.Key, idx[strings.LastIndexByte(idx, '.')+1:]) {
 			p.Key = idx
 		}
-		typeProblems = append(typeProblems, p)
-		if p.Line <= 0 || len(typeProblems) > 100 || !blankLine(work, p.Line) {
-			return nil, nil, &ConfigError{Problems: typeProblems}
+		r.Problems = append(r.Problems, p)
+		if p.Line <= 0 || len(r.Problems) > 100 || !blankLine(work, p.Line) {
+			return nil, nil, &ConfigError{Problems: r.Problems}
 		}
 	}
-	v := &validator{file: file, lines: lines, problems: typeProblems, lastLine: lastLine(src), compare: compare, cat: cat}
 	unknownSeen := map[string]int{}
 	for _, k := range md.Undecoded() {
 		path := k.String()            // quoted where needed, for the message
@@ -358,17 +335,23 @@ func load(file string, src []byte, compare bool, cat Catalog) (*Config, *Policy,
 			// rule[3].colour names the rule; rule.colour does not.
 			path = strings.TrimSuffix(indexed, k[len(k)-1]) + toml.Key{k[len(k)-1]}.String()
 		}
-		v.problems = append(v.problems, Problem{File: file, Line: line, Key: path,
+		r.Problems = append(r.Problems, Problem{File: file, Line: line, Key: path,
 			Msg: "unknown key", Hint: closestKey(plain)})
 	}
-	pol := v.validate(cfg)
-	if len(v.problems) > 0 {
-		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
-		return nil, nil, &ConfigError{Problems: v.problems}
+	validateCore(r, cfg)
+	for _, s := range secs {
+		s.validate(r, cfg.sections[s.name])
 	}
-	sort.SliceStable(v.warnings, func(i, j int) bool { return v.warnings[i].Line < v.warnings[j].Line })
-	pol.Warnings = v.warnings
-	return cfg, pol, nil
+	return cfg, r, nil
+}
+
+// LoadFile reads and decodes a config file; see [Decode].
+func LoadFile(path string) (*Config, *Report, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("config: read: %w", err)
+	}
+	return Decode(path, src)
 }
 
 // blankLine overwrites line n (1-based) of src with spaces, keeping every
@@ -439,14 +422,87 @@ func defaults() *Config {
 	}
 }
 
-type validator struct {
+// Report collects the problems and warnings of one config file, each with
+// the line of its key: the core sections', the registered sections', and
+// the rule compiler's. [Report.Err] gives them all at once.
+type Report struct {
 	file     string
 	lines    keyLines
-	lastLine int  // the last line that is not blank, 0 for none
-	compare  bool // warn about protections of the embedded default this config lacks
-	cat      Catalog
-	problems []Problem
-	warnings []Problem
+	last     int // the last line that is not blank, 0 for none
+	Problems []Problem
+	Warnings []Problem
+}
+
+// File is the name of the file reported on.
+func (r *Report) File() string { return r.file }
+
+// Line returns the line that sets key ("rule[2].action",
+// "dnsbl[0].zone"), or of its nearest parent that has one; 0 for none.
+func (r *Report) Line(key string) int { return r.lines.line(key) }
+
+// BodyLine returns, for a key set to a multi-line string, the line its
+// text starts on, or 0: the next line when the opening delimiter ends the
+// line, because TOML drops that newline.
+func (r *Report) BodyLine(key string) int { return r.lines.body[key] }
+
+// LastLine is the last line of the file that is not blank, for a problem
+// about something missing.
+func (r *Report) LastLine() int { return r.last }
+
+// Add records a problem on key, at key's line.
+func (r *Report) Add(key, hint, format string, args ...any) {
+	r.AddAt(key, r.Line(key), hint, format, args...)
+}
+
+// AddAt records a problem on key at a given line (0: key's line).
+func (r *Report) AddAt(key string, line int, hint, format string, args ...any) {
+	if line == 0 && key != "" {
+		line = r.Line(key)
+	}
+	r.Problems = append(r.Problems, Problem{File: r.file, Line: line, Key: key,
+		Msg: fmt.Sprintf(format, args...), Hint: hint})
+}
+
+// Warn records a warning on key at line (0: key's line); warnings never
+// stop a config from loading.
+func (r *Report) Warn(key string, line int, hint, format string, args ...any) {
+	if line == 0 && key != "" {
+		line = r.Line(key)
+	}
+	r.Warnings = append(r.Warnings, Problem{File: r.file, Line: line, Key: key,
+		Msg: fmt.Sprintf(format, args...), Hint: hint, Warning: true})
+}
+
+// Duration reports a duration that did not parse.
+func (r *Report) Duration(key string, d Duration) {
+	if d.err != nil {
+		r.Add(key, "", "%v", d.err)
+	}
+}
+
+// Size reports a size that did not parse.
+func (r *Report) Size(key string, s Size) {
+	if s.err != nil {
+		r.Add(key, "", "%v", s.err)
+	}
+}
+
+// OneOf reports val unless it is one of allowed.
+func (r *Report) OneOf(key, val string, allowed ...string) {
+	if !slices.Contains(allowed, val) {
+		r.Add(key, "one of "+strings.Join(allowed, ", "), "%q is not allowed", val)
+	}
+}
+
+// Err returns every problem as one *[ConfigError], sorted by line, or nil;
+// warnings are sorted too and stay in the report.
+func (r *Report) Err() error {
+	sort.SliceStable(r.Warnings, func(i, j int) bool { return r.Warnings[i].Line < r.Warnings[j].Line })
+	if len(r.Problems) == 0 {
+		return nil
+	}
+	sort.SliceStable(r.Problems, func(i, j int) bool { return r.Problems[i].Line < r.Problems[j].Line })
+	return &ConfigError{Problems: r.Problems}
 }
 
 // lastLine returns the number of the last line of src that is not blank.
@@ -460,86 +516,54 @@ func lastLine(src []byte) int {
 	return last
 }
 
-func (v *validator) add(key, hint, format string, args ...any) {
-	v.problems = append(v.problems, Problem{File: v.file, Line: v.lines.line(key), Key: key,
-		Msg: fmt.Sprintf(format, args...), Hint: hint})
-}
-
-func (v *validator) duration(key string, d Duration) {
-	if d.err != nil {
-		v.add(key, "", "%v", d.err)
-	}
-}
-
-func (v *validator) size(key string, s Size) {
-	if s.err != nil {
-		v.add(key, "", "%v", s.err)
-	}
-}
-
-func (v *validator) validate(c *Config) *Policy {
+// validateCore checks the sections this package owns. Rules are compiled
+// and checked by policy/, the organization's networks too.
+func validateCore(r *Report, c *Config) {
 	s := &c.Server
 	if _, _, err := ParseListen(s.Listen); err != nil {
-		v.add("server.listen", "inet:127.0.0.1:8899 or unix:/run/mailwarden/milter.sock", "%v", err)
+		r.Add("server.listen", "inet:127.0.0.1:8899 or unix:/run/mailwarden/milter.sock", "%v", err)
 	}
 	if _, err := strconv.ParseUint(s.SocketMode, 8, 32); err != nil || s.SocketMode == "" {
-		v.add("server.socket_mode", "an octal mode such as \"0660\"", "%q is not an octal file mode", s.SocketMode)
+		r.Add("server.socket_mode", "an octal mode such as \"0660\"", "%q is not an octal file mode", s.SocketMode)
 	}
 	if s.DataDir == "" {
-		v.add("server.data_dir", "", "must not be empty")
+		r.Add("server.data_dir", "", "must not be empty")
 	}
 	if s.MaxSessions < 1 {
-		v.add("server.max_sessions", "", "must be at least 1")
+		r.Add("server.max_sessions", "", "must be at least 1")
 	}
-	v.duration("server.read_timeout", s.ReadTimeout)
-	v.duration("server.write_timeout", s.WriteTimeout)
-	v.duration("server.shutdown_timeout", s.ShutdownTimeout)
-	oneOf := func(key, val string, allowed ...string) {
-		for _, a := range allowed {
-			if val == a {
-				return
-			}
-		}
-		v.add(key, "one of "+strings.Join(allowed, ", "), "%q is not allowed", val)
-	}
-	oneOf("server.on_error", s.OnError, "tempfail", "accept")
+	r.Duration("server.read_timeout", s.ReadTimeout)
+	r.Duration("server.write_timeout", s.WriteTimeout)
+	r.Duration("server.shutdown_timeout", s.ShutdownTimeout)
+	r.OneOf("server.on_error", s.OnError, "tempfail", "accept")
 	if s.MetricsListen != "" {
 		if _, port, err := net.SplitHostPort(s.MetricsListen); err != nil || port == "" {
-			v.add("server.metrics_listen", "host:port, e.g. 127.0.0.1:9899", "%q is not host:port", s.MetricsListen)
+			r.Add("server.metrics_listen", "host:port, e.g. 127.0.0.1:9899", "%q is not host:port", s.MetricsListen)
 		}
 	}
-	oneOf("server.log_level", s.LogLevel, "debug", "info", "warn", "error")
-	oneOf("server.log_format", s.LogFormat, "text", "json")
+	r.OneOf("server.log_level", s.LogLevel, "debug", "info", "warn", "error")
+	r.OneOf("server.log_format", s.LogFormat, "text", "json")
 
-	org := &Organization{}
 	for i, d := range c.Organization.InternalDomains {
-		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
-		if d == "" || strings.ContainsAny(d, "@ ,") || (strings.Contains(d, "*") && !strings.HasPrefix(d, "*.")) {
-			v.add(fmt.Sprintf("organization.internal_domains[%d]", i), "a domain such as example.com or *.example.com", "%q is not a domain", d)
-			continue
+		if _, ok := InternalDomain(d); !ok {
+			r.Add(fmt.Sprintf("organization.internal_domains[%d]", i), "a domain such as example.com or *.example.com", "%q is not a domain", d)
 		}
-		org.domains = append(org.domains, d)
-	}
-	var errs []error
-	org.trusted, errs = ParseNetList(c.Organization.TrustedNetworks)
-	for _, err := range errs {
-		v.add("organization.trusted_networks", "", "%v", err)
 	}
 
 	l := &c.Limits
-	v.size("limits.max_message_size", l.MaxMessageSize)
-	v.size("limits.spool_memory", l.SpoolMemory)
-	v.size("limits.scan_memory", l.ScanMemory)
-	v.size("limits.max_header_bytes", l.MaxHeaderBytes)
-	v.size("limits.max_header_field_bytes", l.MaxHeaderFieldBytes)
+	r.Size("limits.max_message_size", l.MaxMessageSize)
+	r.Size("limits.spool_memory", l.SpoolMemory)
+	r.Size("limits.scan_memory", l.ScanMemory)
+	r.Size("limits.max_header_bytes", l.MaxHeaderBytes)
+	r.Size("limits.max_header_field_bytes", l.MaxHeaderFieldBytes)
 	if l.MaxHeaderBytes.err == nil && l.MaxHeaderBytes.N < 1024 {
-		v.add("limits.max_header_bytes", "1MiB is the default", "%d bytes cannot hold an ordinary header", l.MaxHeaderBytes.N)
+		r.Add("limits.max_header_bytes", "1MiB is the default", "%d bytes cannot hold an ordinary header", l.MaxHeaderBytes.N)
 	}
 	if l.MaxHeaderFieldBytes.err == nil && l.MaxHeaderFieldBytes.N < 1000 {
-		v.add("limits.max_header_field_bytes", "100KiB is the default", "%d bytes is shorter than RFC 5322's 998-character line", l.MaxHeaderFieldBytes.N)
+		r.Add("limits.max_header_field_bytes", "100KiB is the default", "%d bytes is shorter than RFC 5322's 998-character line", l.MaxHeaderFieldBytes.N)
 	}
 	if l.ScanMemory.err == nil && l.ScanMemory.N < l.MaxMessageSize.N {
-		v.add("limits.scan_memory", "at least limits.max_message_size", "%d bytes cannot hold one message of max_message_size (%d)", l.ScanMemory.N, l.MaxMessageSize.N)
+		r.Add("limits.scan_memory", "at least limits.max_message_size", "%d bytes cannot hold one message of max_message_size (%d)", l.ScanMemory.N, l.MaxMessageSize.N)
 	}
 	for _, lim := range []struct {
 		key string
@@ -547,66 +571,37 @@ func (v *validator) validate(c *Config) *Policy {
 	}{{"limits.mime_depth", l.MIMEDepth}, {"limits.mime_parts", l.MIMEParts}, {"limits.max_recipients", l.MaxRecipients},
 		{"limits.max_header_fields", l.MaxHeaderFields}} {
 		if lim.n < 1 {
-			v.add(lim.key, "", "must be at least 1")
+			r.Add(lim.key, "", "must be at least 1")
 		}
 	}
-	v.duration("store.event_retention", c.Store.EventRetention)
-	v.duration("store.quarantine_retention", c.Store.QuarantineRetention)
-	v.duration("store.prune_interval", c.Store.PruneInterval)
+	r.Duration("store.event_retention", c.Store.EventRetention)
+	r.Duration("store.quarantine_retention", c.Store.QuarantineRetention)
+	r.Duration("store.prune_interval", c.Store.PruneInterval)
 	if c.Store.PruneInterval.err == nil && c.Store.PruneInterval.D < time.Minute {
-		v.add("store.prune_interval", "", "must be at least 1m")
+		r.Add("store.prune_interval", "", "must be at least 1m")
 	}
-	v.size("store.journal_max", c.Store.JournalMax)
+	r.Size("store.journal_max", c.Store.JournalMax)
 	if c.Store.JournalMax.err == nil && c.Store.JournalMax.N < 1<<20 {
-		v.add("store.journal_max", "e.g. 256MiB", "must be at least 1MiB")
+		r.Add("store.journal_max", "e.g. 256MiB", "must be at least 1MiB")
 	}
 	if !strings.Contains(c.Release.SMTP, ":") {
-		v.add("release.smtp", "host:port, e.g. 127.0.0.1:25", "%q has no port", c.Release.SMTP)
+		r.Add("release.smtp", "host:port, e.g. 127.0.0.1:25", "%q has no port", c.Release.SMTP)
 	}
 	if c.Release.Key != "" {
 		if k, err := decodeHexKey(c.Release.Key); err != nil || len(k) < 32 {
-			v.add("release.key", "generate one with: head -c 32 /dev/urandom | xxd -p -c 64", "must be at least 32 bytes of hex")
+			r.Add("release.key", "generate one with: head -c 32 /dev/urandom | xxd -p -c 64", "must be at least 32 bytes of hex")
 		}
 	}
-	v.duration("release.token_ttl", c.Release.TokenTTL)
-
-	pol := &Policy{Org: org, FailOpen: s.OnError == "accept"}
-	names := map[string]int{}
-	index := map[*Rule]int{}
-	for i := range c.Rules {
-		r := v.rule(i, &c.Rules[i])
-		index[r] = i
-		if first, dup := names[c.Rules[i].Name]; dup && c.Rules[i].Name != "" {
-			v.add(fmt.Sprintf("rule[%d].name", i), fmt.Sprintf("rule[%d] has the same name", first), "duplicate rule name %q", c.Rules[i].Name)
-		}
-		names[c.Rules[i].Name] = i
-		if r != nil && r.Enabled {
-			pol.Rules = append(pol.Rules, r)
-		}
-		if r != nil && !r.Enabled {
-			pol.Disabled = append(pol.Disabled, r)
-		}
-	}
-	if len(pol.Rules) == 0 && !c.Policy.AllowNoRules {
-		const (
-			what = "so no mail is checked: GTUBE, unscannable, ambiguous and oversized messages are delivered"
-			hint = "add rules (contrib/mailwarden.toml has the baseline), or set allow_no_rules = true in [policy] to mean it"
-		)
-		switch {
-		case v.lines.line("policy.allow_no_rules") > 0:
-			v.add("policy.allow_no_rules", hint, "no enabled [[rule]], %s", what)
-		case len(c.Rules) > 0:
-			v.add("rule[0].enabled", hint, "every rule is disabled, %s", what)
-		default:
-			v.problems = append(v.problems, Problem{File: v.file, Line: v.lastLine, Key: "rule",
-				Msg: "no enabled [[rule]], " + what, Hint: hint})
-		}
-	}
-	v.unconditionalWarnings(pol, index)
-	if v.compare {
-		v.baselineWarnings(pol)
-	}
-	return pol
+	r.Duration("release.token_ttl", c.Release.TokenTTL)
 }
 
-var ruleNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// InternalDomain normalises an organization.internal_domains entry: lower
+// case, no final dot. It is false for what is not a domain or a "*.domain"
+// wildcard.
+func InternalDomain(d string) (string, bool) {
+	d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+	if d == "" || strings.ContainsAny(d, "@ ,") || (strings.Contains(d, "*") && !strings.HasPrefix(d, "*.")) {
+		return d, false
+	}
+	return d, true
+}

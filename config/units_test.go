@@ -1,4 +1,4 @@
-package policy
+package config
 
 import (
 	"strings"
@@ -147,14 +147,14 @@ func TestDuration(t *testing.T) {
 // accepted as sizes, and a bad value is a problem at its line, not a decode
 // failure that hides the others.
 func TestUnitsInConfig(t *testing.T) {
-	cfg, _, err := Load("c.toml", []byte("[limits]\nmax_message_size = 1048576\nspool_memory = \"64KiB\"\n[store]\nevent_retention = \"30d\"\n"+allowNoRules))
+	cfg, _, err := load("c.toml", []byte("[limits]\nmax_message_size = 1048576\nspool_memory = \"64KiB\"\n[store]\nevent_retention = \"30d\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.Limits.MaxMessageSize.N != 1048576 || cfg.Limits.SpoolMemory.N != 65536 || cfg.Store.EventRetention.D != 30*24*time.Hour {
 		t.Errorf("got %d, %d, %v", cfg.Limits.MaxMessageSize.N, cfg.Limits.SpoolMemory.N, cfg.Store.EventRetention.D)
 	}
-	_, _, err = Load("c.toml", []byte("[limits]\nmax_message_size = \"huge\"\n[store]\nevent_retention = \"forever\"\n"+allowNoRules))
+	_, _, err = load("c.toml", []byte("[limits]\nmax_message_size = \"huge\"\n[store]\nevent_retention = \"forever\"\n"))
 	want := "c.toml:2: limits.max_message_size: \"huge\" is not a size (use e.g. 150MB, 64KiB or 1048576)\n" +
 		"c.toml:4: store.event_retention: \"forever\" is not a duration (use e.g. 30s, 5m, 2h or 90d)"
 	if err == nil || err.Error() != want {
