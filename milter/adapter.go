@@ -14,6 +14,7 @@ import (
 
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
+	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/scanner/message"
 	"github.com/mailwarden/mailwarden/session"
 	"github.com/mailwarden/mailwarden/store"
@@ -178,7 +179,7 @@ func replyFor(a policy.Action, rep policy.Reply) (*gomilter.Response, error) {
 	return gomilter.RejectWithCodeAndReason(uint16(rep.Code), text)
 }
 
-func (m *milterSession) log(stage policy.Stage, action, reply string, matches []policy.Match, res *session.Result) {
+func (m *milterSession) log(stage policy.Stage, action, reply string, matches []scanner.Match, res *session.Result) {
 	e := m.s.Event(stage, action, reply, matches, res)
 	m.logged = true
 	m.rowLost = m.srv.record(e) != nil
@@ -356,7 +357,7 @@ func (m *milterSession) shortReply(stage policy.Stage) (*gomilter.Response, erro
 		m.srv.log.Warn("scan memory exhausted; tempfailing", "scan_memory", m.srv.scanCap, "queue_id", m.s.QueueID)
 	}
 	m.failedTx = true
-	m.log(stage, "tempfail", v.Reply.String(), []policy.Match{{Rule: v.Rule, Stage: stage, Action: "tempfail"}}, nil)
+	m.log(stage, "tempfail", v.Reply.String(), []scanner.Match{{Rule: v.Rule, Stage: stage.String(), Action: "tempfail"}}, nil)
 	return replyFor(v.Action, v.Reply)
 }
 

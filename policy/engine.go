@@ -27,14 +27,6 @@ type Policy struct {
 	Warnings []config.Problem
 }
 
-// Match is one rule that matched, with the findings behind it.
-type Match struct {
-	Rule     string            `json:"rule"`
-	Stage    Stage             `json:"-"`
-	Action   string            `json:"action,omitempty"`
-	Findings []scanner.Finding `json:"findings,omitempty"`
-}
-
 // Verdict is the outcome for one recipient (or, before RCPT, for the whole
 // transaction) after the rules up to some stage.
 type Verdict struct {
@@ -45,7 +37,7 @@ type Verdict struct {
 	Area       string // quarantine area for quarantine and discard
 	TagSubject []string
 	AddHeaders []HeaderField
-	Matches    []Match
+	Matches    []scanner.Match
 }
 
 // Terminal reports whether a rule decided.
@@ -70,7 +62,7 @@ func (p *Policy) Evaluate(upTo Stage, f *Facts, rcpt string) Verdict {
 			if !ok && len(findings) > 0 && findings[0].Name == FindingExprError && !p.FailOpen {
 				// The rule cannot be decided: an internal error, answered
 				// like every other one, with tempfail.
-				v.Matches = append(v.Matches, Match{Rule: r.Name, Stage: s, Action: "tempfail", Findings: findings})
+				v.Matches = append(v.Matches, scanner.Match{Rule: r.Name, Stage: s.String(), Action: "tempfail", Findings: findings})
 				v.Action, v.Rule, v.Stage = ActionTempfail, r.Name, s
 				v.Reply = Reply{451, "4.3.0", fmt.Sprintf("Temporary local problem, try again later (rule %s: %s)", r.Name, FindingExprError)}
 				return v
@@ -78,7 +70,7 @@ func (p *Policy) Evaluate(upTo Stage, f *Facts, rcpt string) Verdict {
 			if !ok {
 				continue
 			}
-			v.Matches = append(v.Matches, Match{Rule: r.Name, Stage: s, Action: r.Action.String(), Findings: findings})
+			v.Matches = append(v.Matches, scanner.Match{Rule: r.Name, Stage: s.String(), Action: r.Action.String(), Findings: findings})
 			if r.TagSubject != "" && !slices.Contains(v.TagSubject, r.TagSubject) {
 				v.TagSubject = append(v.TagSubject, r.TagSubject)
 			}

@@ -266,9 +266,9 @@ expr = 'size > 1000 && has("message.malformed")'
 action = "quarantine"
 `)
 	v := pol.Evaluate(StageEOM, sampleFacts(), "bob@example.com")
-	want := []Match{
-		{Rule: "tag-gtube", Stage: StageEOM, Action: "", Findings: []scanner.Finding{sampleFacts().Findings[0]}},
-		{Rule: "big-malformed", Stage: StageEOM, Action: "quarantine", Findings: []scanner.Finding{
+	want := []scanner.Match{
+		{Rule: "tag-gtube", Stage: "eom", Action: "", Findings: []scanner.Finding{sampleFacts().Findings[0]}},
+		{Rule: "big-malformed", Stage: "eom", Action: "quarantine", Findings: []scanner.Finding{
 			sampleFacts().Findings[1],
 			{Name: "expr.match", Value: `size > 1000 && has("message.malformed")`, Where: "rule", Reason: "expression is true"},
 		}},
@@ -533,9 +533,9 @@ action = "quarantine"
 }
 
 func TestCombine(t *testing.T) {
-	gtubeMatch := Match{Rule: "gtube", Stage: StageEOM, Action: "quarantine",
+	gtubeMatch := scanner.Match{Rule: "gtube", Stage: "eom", Action: "quarantine",
 		Findings: []scanner.Finding{{Name: "content.gtube", Reason: "GTUBE test string found"}}}
-	quarantine := func(area, rule string, m ...Match) Verdict {
+	quarantine := func(area, rule string, m ...scanner.Match) Verdict {
 		return Verdict{Action: ActionQuarantine, Rule: rule, Stage: StageEOM, Area: area,
 			TagSubject: []string{"[NOT DELIVERED]"}, AddHeaders: []HeaderField{{"X-Held", rule}}, Matches: m}
 	}

@@ -1,5 +1,8 @@
-// Package scanner holds the content and authentication checks. A check never
-// picks an action: it reports [Finding] values, and the rules in policy/ decide.
+// Package scanner holds what checks, rules and the store share about a
+// message: the [Finding] a check reports and the [Match] of a rule on
+// findings. It imports nothing, so the store can record both without
+// knowing the checks or the rules. Its subpackages parse what checks
+// share: scanner/message the MIME structure, headers and charsets.
 package scanner
 
 // Finding is one fact a check established about a session or a message, with

@@ -25,20 +25,20 @@ type DryRunInput struct {
 
 // StageReport is what happened at one stage.
 type StageReport struct {
-	Stage   string         `json:"stage"`
-	Answer  string         `json:"answer"` // "continue" or the SMTP reply
-	Rcpt    string         `json:"rcpt,omitempty"`
-	Matches []policy.Match `json:"matches,omitempty"`
+	Stage   string          `json:"stage"`
+	Answer  string          `json:"answer"` // "continue" or the SMTP reply
+	Rcpt    string          `json:"rcpt,omitempty"`
+	Matches []scanner.Match `json:"matches,omitempty"`
 }
 
 // RecipientReport is one recipient's final outcome.
 type RecipientReport struct {
-	Address string         `json:"address"`
-	Outcome string         `json:"outcome"` // accept, reject, tempfail, quarantine, discard
-	Rule    string         `json:"rule,omitempty"`
-	Reply   string         `json:"reply,omitempty"`
-	Area    string         `json:"area,omitempty"`
-	Matches []policy.Match `json:"matches,omitempty"`
+	Address string          `json:"address"`
+	Outcome string          `json:"outcome"` // accept, reject, tempfail, quarantine, discard
+	Rule    string          `json:"rule,omitempty"`
+	Reply   string          `json:"reply,omitempty"`
+	Area    string          `json:"area,omitempty"`
+	Matches []scanner.Match `json:"matches,omitempty"`
 }
 
 // DryRunReport is the whole dry run.

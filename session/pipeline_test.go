@@ -106,7 +106,7 @@ func dryRun(t *testing.T, c *pipelineCase) (*outcome, error) {
 		}
 		for _, m := range r.Matches {
 			if m.Rule == r.Rule {
-				o.stage = m.Stage.String()
+				o.stage = m.Stage
 			}
 		}
 		out.rcpts = append(out.rcpts, o)
@@ -128,7 +128,7 @@ type outcome struct {
 type rcptOutcome struct {
 	addr, outcome, rule, reply, area string
 	stage                            string // where the deciding rule was decided
-	matches                          []policy.Match
+	matches                          []scanner.Match
 }
 
 // render is the outcome as stable text, the form of a want section.

@@ -62,7 +62,7 @@ type Session struct {
 	declaredSz  int64
 	rejected    []store.RecipientOutcome
 	rejectedN   int // refused recipients, including those past the kept ones
-	rcptMatches []policy.Match
+	rcptMatches []scanner.Match
 	headers     []RawHeader
 	// hdrFields and hdrBytes count the header as received, kept or not;
 	// hdrOver names the limit it went past ("" while within them). Past a
@@ -133,7 +133,7 @@ func (s *Session) checks(stage policy.Stage, rcpts []string, in *check.Input) *p
 	s.log.Error("check failed; tempfailing", "check", fail.Check, "err", fail.Err)
 	return &policy.Verdict{Action: policy.ActionTempfail, Rule: rule, Stage: stage,
 		Reply:   policy.Reply{Code: 451, Enhanced: "4.3.0", Text: "Temporary local problem, try again later (rule " + rule + ": " + check.FindingError + ")"},
-		Matches: []policy.Match{{Rule: rule, Stage: stage, Action: "tempfail", Findings: []scanner.Finding{f}}}}
+		Matches: []scanner.Match{{Rule: rule, Stage: stage.String(), Action: "tempfail", Findings: []scanner.Finding{f}}}}
 }
 
 func firstLine(s string) string {
@@ -147,7 +147,7 @@ func firstLine(s string) string {
 type StageResult struct {
 	Stage   policy.Stage
 	Verdict *policy.Verdict // reject or tempfail to answer now
-	Matches []policy.Match
+	Matches []scanner.Match
 	Err     error // an internal error: answer with the failure action
 }
 
@@ -227,14 +227,14 @@ func (s *Session) Rcpt(rcpt string) StageResult {
 // refuse records a refused recipient for the tracking row. A client may
 // send any number of refused RCPTs, so only the first max_recipients are
 // kept (the rest are counted), and each rule's match is kept once.
-func (s *Session) refuse(out store.RecipientOutcome, matches []policy.Match) {
+func (s *Session) refuse(out store.RecipientOutcome, matches []scanner.Match) {
 	s.rejectedN++
 	if len(s.rejected) >= s.rt.Config.Limits.MaxRecipients {
 		return
 	}
 	s.rejected = append(s.rejected, out)
 	for _, m := range matches {
-		if !slices.ContainsFunc(s.rcptMatches, func(k policy.Match) bool { return k.Rule == m.Rule }) {
+		if !slices.ContainsFunc(s.rcptMatches, func(k scanner.Match) bool { return k.Rule == m.Rule }) {
 			s.rcptMatches = append(s.rcptMatches, m)
 		}
 	}
@@ -279,7 +279,7 @@ func (s *Session) headerLimitVerdict() *policy.Verdict {
 		Reason: fmt.Sprintf("header of %d fields, %d bytes, is past %s = %s", s.hdrFields, s.hdrBytes, s.hdrOver, limit)}
 	return &policy.Verdict{Action: policy.ActionReject, Rule: s.hdrOver, Stage: policy.StageEOH,
 		Reply:   policy.Reply{Code: 552, Enhanced: "5.3.4", Text: "Message header too large (rule " + s.hdrOver + ": " + f.Name + ")"},
-		Matches: []policy.Match{{Rule: s.hdrOver, Stage: policy.StageEOH, Action: "reject", Findings: []scanner.Finding{f}}}}
+		Matches: []scanner.Match{{Rule: s.hdrOver, Stage: policy.StageEOH.String(), Action: "reject", Findings: []scanner.Finding{f}}}}
 }
 
 // EOH decodes the header and decides end-of-header rules. It answers early

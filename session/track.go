@@ -12,7 +12,7 @@ import (
 
 // Event builds the tracking-log row for the session's current state: a
 // rejected connection, a rejected transaction, or a finished message (res).
-func (s *Session) Event(stage policy.Stage, action string, reply string, matches []policy.Match, res *Result) *store.Event {
+func (s *Session) Event(stage policy.Stage, action string, reply string, matches []scanner.Match, res *Result) *store.Event {
 	start := s.txStart
 	if !s.inTx {
 		start = s.ConnStart
@@ -42,9 +42,7 @@ func (s *Session) Event(stage policy.Stage, action string, reply string, matches
 		e.HeaderFrom, e.HeaderTo, e.Subject, e.MessageID = m.From, m.To, m.Subject, m.MessageID
 		e.Size = s.Facts.Size
 		e.Attachments = m.Attachments
-		for _, f := range res.Findings {
-			e.Findings = append(e.Findings, storeFinding(f))
-		}
+		e.Findings = append(e.Findings, res.Findings...)
 		for _, r := range s.Facts.Recipients {
 			v := res.Verdicts[r]
 			out := store.RecipientOutcome{Address: r, Action: "accept", Rule: v.Rule}
@@ -83,17 +81,9 @@ func (s *Session) Event(stage policy.Stage, action string, reply string, matches
 			continue
 		}
 		seen[m.Rule] = true
-		sm := store.Match{Rule: m.Rule, Stage: m.Stage.String(), Action: m.Action}
-		for _, f := range m.Findings {
-			sm.Findings = append(sm.Findings, storeFinding(f))
-		}
-		e.Matches = append(e.Matches, sm)
+		e.Matches = append(e.Matches, m)
 	}
 	return e
-}
-
-func storeFinding(f scanner.Finding) store.Finding {
-	return store.Finding{Name: f.Name, Value: f.Value, Where: f.Where, Reason: f.Reason}
 }
 
 // firstHeader is the decoded value of the first header field called name,

@@ -8,25 +8,9 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/mailwarden/mailwarden/scanner"
 )
-
-// Finding is one fact a check reported, stored with the rule it triggered
-// so that every decision in the log can be explained.
-type Finding struct {
-	Name   string `json:"name"`             // finding name, e.g. "dnsbl.listed"
-	Value  string `json:"value,omitempty"`  // the matched value
-	Where  string `json:"where,omitempty"`  // where it matched: subject, body, attachment name, header
-	Reason string `json:"reason,omitempty"` // human-readable reason
-}
-
-// Match records a rule that fired, at which stage, with what action and on
-// which findings.
-type Match struct {
-	Rule     string    `json:"rule"`
-	Stage    string    `json:"stage"`
-	Action   string    `json:"action"`
-	Findings []Finding `json:"findings"`
-}
 
 // RecipientOutcome is the decision for one recipient; recipients of one
 // message can have different outcomes.
@@ -63,11 +47,11 @@ type Event struct {
 	MessageID  string             `json:"message_id,omitempty"`
 	Size       int64              `json:"size,omitempty"`
 	// Attachments are the attachment file names.
-	Attachments []string `json:"attachments,omitempty"`
-	Matches     []Match  `json:"matches,omitempty"`
+	Attachments []string        `json:"attachments,omitempty"`
+	Matches     []scanner.Match `json:"matches,omitempty"`
 	// Findings are every finding of the message's checks, matched by a rule
 	// or not (a failed release header, a malformed part).
-	Findings []Finding `json:"findings,omitempty"`
+	Findings []scanner.Finding `json:"findings,omitempty"`
 	// Action is the final action, free text from the caller: accept, reject,
 	// tempfail, discard, quarantine, mixed(…).
 	Action        string        `json:"action"`
@@ -302,10 +286,10 @@ func scanEvent(rows *sql.Rows) (Event, error) {
 	if e.Attachments, err = unmarshalList[string](atts); err != nil {
 		return e, fmt.Errorf("event %d: attachments: %w", e.ID, err)
 	}
-	if e.Matches, err = unmarshalList[Match](matches); err != nil {
+	if e.Matches, err = unmarshalList[scanner.Match](matches); err != nil {
 		return e, fmt.Errorf("event %d: matches: %w", e.ID, err)
 	}
-	if e.Findings, err = unmarshalList[Finding](findings); err != nil {
+	if e.Findings, err = unmarshalList[scanner.Finding](findings); err != nil {
 		return e, fmt.Errorf("event %d: findings: %w", e.ID, err)
 	}
 	if e.QuarantineIDs, err = unmarshalList[string](qids); err != nil {

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/mailwarden/mailwarden/scanner"
 )
 
 func TestEventRoundTrip(t *testing.T) {
@@ -39,8 +41,8 @@ func TestEventRoundTrip(t *testing.T) {
 			MessageID:   "<abc@example.com>",
 			Size:        123456,
 			Attachments: []string{"請求書.pdf", "invoice.zip"},
-			Matches: []Match{
-				{Rule: "virus", Stage: "eom", Action: "quarantine", Findings: []Finding{
+			Matches: []scanner.Match{
+				{Rule: "virus", Stage: "eom", Action: "quarantine", Findings: []scanner.Finding{
 					{Name: "av.virus", Value: "Eicar-Signature", Where: "attachment invoice.zip/eicar.com", Reason: "ClamAV found Eicar-Signature"},
 				}},
 				{Rule: "tag", Stage: "eom", Action: "accept"},
@@ -238,7 +240,7 @@ func BenchmarkAddEvent(b *testing.B) {
 		Sender:     "alice@example.com",
 		Recipients: []RecipientOutcome{{Address: "bob@example.net", Action: "accept"}, {Address: "carol@example.net", Action: "accept"}},
 		Subject:    "Quarterly report", Size: 20000, Attachments: []string{"report.pdf"},
-		Matches: []Match{{Rule: "r", Stage: "eom", Action: "accept", Findings: []Finding{{Name: "n", Value: "v"}}}},
+		Matches: []scanner.Match{{Rule: "r", Stage: "eom", Action: "accept", Findings: []scanner.Finding{{Name: "n", Value: "v"}}}},
 		Action:  "accept", Reply: "250 2.0.0 Ok", Duration: 30 * time.Millisecond,
 	}
 	for b.Loop() {

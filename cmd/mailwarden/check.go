@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/session"
 )
@@ -142,7 +141,7 @@ Exit status: the message's verdict, so scripts need not parse the output:
 func stageOnly(rep *session.DryRunReport) {
 	for i := range rep.Stages {
 		st := &rep.Stages[i]
-		st.Matches = slices.DeleteFunc(st.Matches, func(m policy.Match) bool { return m.Stage.String() != st.Stage })
+		st.Matches = slices.DeleteFunc(st.Matches, func(m scanner.Match) bool { return m.Stage != st.Stage })
 	}
 }
 
@@ -164,10 +163,10 @@ func printReport(out io.Writer, rep *session.DryRunReport) {
 		}
 		// The matches decided at this stage, per recipient; once when all
 		// recipients share them.
-		var per [][]policy.Match
+		var per [][]scanner.Match
 		same := true
 		for _, r := range rep.Recipients {
-			ms := slices.DeleteFunc(slices.Clone(r.Matches), func(m policy.Match) bool { return m.Stage.String() != s.Stage })
+			ms := slices.DeleteFunc(slices.Clone(r.Matches), func(m scanner.Match) bool { return m.Stage != s.Stage })
 			if len(per) > 0 && !sameMatches(per[0], ms) {
 				same = false
 			}
@@ -218,8 +217,8 @@ func printReport(out io.Writer, rep *session.DryRunReport) {
 	}
 }
 
-func sameMatches(a, b []policy.Match) bool {
-	return slices.EqualFunc(a, b, func(x, y policy.Match) bool {
+func sameMatches(a, b []scanner.Match) bool {
+	return slices.EqualFunc(a, b, func(x, y scanner.Match) bool {
 		return x.Rule == y.Rule && x.Stage == y.Stage && x.Action == y.Action &&
 			slices.EqualFunc(x.Findings, y.Findings, func(f, g scanner.Finding) bool {
 				return f.Name == g.Name && f.Value == g.Value && f.Where == g.Where && f.Reason == g.Reason &&
@@ -228,7 +227,7 @@ func sameMatches(a, b []policy.Match) bool {
 	})
 }
 
-func printMatches(out io.Writer, ms []policy.Match, indent string) {
+func printMatches(out io.Writer, ms []scanner.Match, indent string) {
 	for _, m := range ms {
 		action := m.Action
 		if action == "" {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -171,7 +172,7 @@ func dash(s string) string {
 	return s
 }
 
-func matchSummary(ms []store.Match) string {
+func matchSummary(ms []scanner.Match) string {
 	parts := make([]string, 0, len(ms))
 	for _, m := range ms {
 		s := m.Rule

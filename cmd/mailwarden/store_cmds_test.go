@@ -16,6 +16,7 @@ import (
 
 	"github.com/mailwarden/mailwarden/e2e"
 	"github.com/mailwarden/mailwarden/policy/release"
+	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -37,7 +38,7 @@ func seed(t *testing.T) (dir, qid string, raw []byte) {
 	for _, e := range []*store.Event{
 		{Time: now.Add(-time.Hour), ClientIP: "192.0.2.1", Direction: "inbound", Stage: "connect", Action: "reject",
 			Reply:   "554 5.7.1 Network blocked (rule blocked-net: client.network)",
-			Matches: []store.Match{{Rule: "blocked-net", Stage: "connect", Action: "reject", Findings: []store.Finding{{Name: "client.network", Value: "192.0.2.1", Where: "client"}}}}},
+			Matches: []scanner.Match{{Rule: "blocked-net", Stage: "connect", Action: "reject", Findings: []scanner.Finding{{Name: "client.network", Value: "192.0.2.1", Where: "client"}}}}},
 		{Time: now.Add(-50 * time.Minute), ClientIP: "192.0.2.77", QueueID: "4XNULL1", Direction: "inbound", Stage: "eom", Action: "accept",
 			Sender: "", Subject: "bounce", Recipients: []store.RecipientOutcome{{Address: "postmaster@example.com", Action: "accept"}}},
 		{Time: now.Add(-40 * time.Minute), ClientIP: "2001:db8::5", QueueID: "4XMANY1", Direction: "inbound", Stage: "eom", Action: "accept",

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -86,13 +87,13 @@ func testEventRoundTrip(t *testing.T, l store.EventLog) {
 			MessageID:   "<abc@example.com>",
 			Size:        123456,
 			Attachments: []string{"請求書.pdf", "invoice.zip"},
-			Matches: []store.Match{
-				{Rule: "virus", Stage: "eom", Action: "quarantine", Findings: []store.Finding{
+			Matches: []scanner.Match{
+				{Rule: "virus", Stage: "eom", Action: "quarantine", Findings: []scanner.Finding{
 					{Name: "av.virus", Value: "Eicar-Signature", Where: "attachment invoice.zip/eicar.com", Reason: "ClamAV found Eicar-Signature"},
 				}},
 				{Rule: "tag", Stage: "eom", Action: "accept"},
 			},
-			Findings:      []store.Finding{{Name: "release.invalid", Reason: "bad signature"}, {Name: "mime.malformed", Where: "part 2"}},
+			Findings:      []scanner.Finding{{Name: "release.invalid", Reason: "bad signature"}, {Name: "mime.malformed", Where: "part 2"}},
 			Action:        "mixed(accept,quarantine)",
 			Reply:         "250 2.0.0 Ok",
 			Duration:      1234567 * time.Microsecond,
