@@ -63,7 +63,7 @@ func (m *milterSession) NewConnection(_ gomilter.Modifier) error {
 	m.s = session.NewSession(rt, m.srv.log)
 	m.s.LeadSpace = m.leadSpace
 	m.s.Env.ClaimRelease = func(ctx context.Context, nonce string, rcpts []string) ([]string, error) {
-		return m.srv.store.ClaimRelease(ctx, nonce, rcpts, time.Now())
+		return m.srv.claims.ClaimRelease(ctx, nonce, rcpts, time.Now())
 	}
 	return nil
 }
@@ -492,7 +492,7 @@ func (m *milterSession) quarantine(res *session.Result, g policy.QuarantineGroup
 	if m.s.Facts.ClientIP.IsValid() {
 		q.ClientIP = m.s.Facts.ClientIP.String()
 	}
-	id, err := m.srv.store.AddQuarantine(ctx, q)
+	id, err := m.srv.quarantine.AddQuarantine(ctx, q)
 	if err == nil {
 		m.srv.metrics.quarantined.WithLabelValues(g.Area).Inc()
 	}

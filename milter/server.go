@@ -29,12 +29,15 @@ const maxPacket = 2 << 20
 // Server is the milter daemon: it accepts MTA connections and runs one
 // [Session] per SMTP session.
 type Server struct {
-	log    *slog.Logger
-	store  *store.Store
-	rt     atomic.Pointer[session.Runtime]
-	active atomic.Int64
-	milter *gomilter.Server
-	events *eventWriter
+	log *slog.Logger
+	// quarantine and claims are the parts of the store sessions write
+	// directly; tracking rows go through events.
+	quarantine store.Quarantine
+	claims     store.ReleaseClaims
+	rt         atomic.Pointer[session.Runtime]
+	active     atomic.Int64
+	milter     *gomilter.Server
+	events     *eventWriter
 	// scanMem bounds the message bytes held by end-of-message scans at
 	// once (limits.scan_memory), so many large messages wait their turn
 	// instead of exhausting memory.
@@ -66,7 +69,7 @@ func (e *everySecond) allow() bool {
 
 // NewServer builds a server on a runtime and a store.
 func NewServer(rt *session.Runtime, st *store.Store, log *slog.Logger) *Server {
-	s := &Server{log: log, store: st}
+	s := &Server{log: log, quarantine: st, claims: st}
 	gomilter.LogWarning = func(format string, v ...any) {
 		for _, a := range v {
 			if err, ok := a.(error); ok && (errors.Is(err, ErrBadPacket) || errors.Is(err, errSessionCap)) {

@@ -128,7 +128,7 @@ func ipFilter(s string) (netip.Prefix, error) {
 
 // queryEvents returns at most limit events matching q, newest first, and
 // whether more match; every filter is applied by the store.
-func queryEvents(ctx context.Context, st *store.Store, q store.EventQuery, limit int) ([]store.Event, bool, error) {
+func queryEvents(ctx context.Context, st store.EventLog, q store.EventQuery, limit int) ([]store.Event, bool, error) {
 	q.Limit = limit + 1
 	evs, err := st.Events(ctx, q)
 	if err != nil {

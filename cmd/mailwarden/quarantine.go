@@ -93,7 +93,7 @@ func (sel *selection) query(now time.Time) (store.QuarantineQuery, error) {
 
 // selectEntries returns every entry the selection matches, oldest first,
 // so a bulk operation that stops half-way has done the oldest.
-func selectEntries(ctx context.Context, st *store.Store, sel *selection) ([]store.QuarantineEntry, error) {
+func selectEntries(ctx context.Context, st store.Quarantine, sel *selection) ([]store.QuarantineEntry, error) {
 	q, err := sel.query(time.Now())
 	if err != nil {
 		return nil, err
@@ -125,7 +125,7 @@ func confirm(s *stdio, yes bool, what string) error {
 
 // resolveIDs turns each argument, an ID or a unique prefix of one, into an
 // ID.
-func resolveIDs(ctx context.Context, st *store.Store, args []string) ([]string, error) {
+func resolveIDs(ctx context.Context, st store.Quarantine, args []string) ([]string, error) {
 	ids := make([]string, 0, len(args))
 	for _, a := range args {
 		id, err := st.ResolveQuarantineID(ctx, a)
@@ -362,7 +362,7 @@ is required when there is no terminal.
 // pickEntries returns the entries to act on: the IDs given, or those the
 // selectors match. rcpts are release's --rcpt: with IDs they only narrow
 // the recipients; without, they also select, each the entries it is in.
-func pickEntries(ctx context.Context, st *store.Store, args []string, sel *selection, rcpts []string) ([]string, error) {
+func pickEntries(ctx context.Context, st store.Quarantine, args []string, sel *selection, rcpts []string) ([]string, error) {
 	if len(args) > 0 {
 		if sel.set() {
 			return nil, usageErrorf("give IDs or selectors (--area, --sender, --since, …), not both")
