@@ -37,7 +37,7 @@ func NewRunner(set *Set, used map[string]policy.Stage) *Runner {
 	for _, c := range set.Checks() {
 		await, why, ok := policy.StageEOM, "", false
 		for name, st := range used {
-			if name == "*" || set.declarer(name) == c {
+			if name == "*" || slices.Contains(set.declarers(name), c) {
 				if !ok || st < await {
 					await, why = st, "rules use "+name
 				}
@@ -50,11 +50,7 @@ func NewRunner(set *Set, used map[string]policy.Stage) *Runner {
 		if !ok {
 			continue
 		}
-		start := c.Stage()
-		if c.Scope() == ScopeRecipient {
-			start = max(start, policy.StageRcpt)
-		}
-		r.active = append(r.active, Activation{Check: c, Await: max(await, start), Why: why})
+		r.active = append(r.active, Activation{Check: c, Await: max(await, stageOf(c)), Why: why})
 	}
 	return r
 }

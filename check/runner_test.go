@@ -224,3 +224,36 @@ func TestSetCatalog(t *testing.T) {
 		t.Error("a finding declared twice was accepted")
 	}
 }
+
+// TestFamilyPatterns checks that a rule's "prefix.*" reaches every check
+// declaring a name under it, at the latest of their stages, and activates
+// them all.
+func TestFamilyPatterns(t *testing.T) {
+	zen := newFake("zen", policy.StageConnect, ScopeConnection)
+	zen.decl = []Declared{{Name: "dnsbl.zen"}}
+	late := newFake("late", policy.StageMail, ScopeTransaction)
+	late.decl = []Declared{{Name: "dnsbl.late"}}
+	fam := newFake("fam", policy.StageConnect, ScopeConnection)
+	fam.decl = []Declared{{Name: "x.*"}}
+	other := newFake("other", policy.StageConnect, ScopeConnection)
+	other.decl = []Declared{{Name: "dnsblx"}}
+	set := mustSet(t, zen, late, fam, other)
+	for _, tc := range []struct {
+		name  string
+		stage policy.Stage
+		ok    bool
+	}{{"dnsbl.*", policy.StageMail, true}, {"dnsbl.zen", policy.StageConnect, true}, {"x.*", policy.StageConnect, true},
+		{"x.y.*", policy.StageConnect, true}, {"y.*", 0, false}, {"dnsbl", 0, false}} {
+		st, ok := set.FindingStage(tc.name)
+		if ok != tc.ok || st != tc.stage {
+			t.Errorf("%s: %v %v, want %v %v", tc.name, st, ok, tc.stage, tc.ok)
+		}
+	}
+	var active []string
+	for _, a := range NewRunner(set, map[string]policy.Stage{"dnsbl.*": policy.StageMail}).Active() {
+		active = append(active, a.Check.Name())
+	}
+	if got := strings.Join(active, " "); got != "zen late" {
+		t.Errorf("active %q, want zen late", got)
+	}
+}

@@ -69,20 +69,58 @@ func (s *Set) declarer(name string) Check {
 	return best
 }
 
+// declarers are the checks that may report what a rule names: for a name,
+// its declarer; for a pattern "prefix.*", every check declaring a name or
+// a family under prefix (rules may write "dnsbl.*" for every list).
+func (s *Set) declarers(name string) []Check {
+	p, ok := strings.CutSuffix(name, "*")
+	if !ok || !strings.HasSuffix(p, ".") {
+		if c := s.declarer(name); c != nil {
+			return []Check{c}
+		}
+		return nil
+	}
+	var out []Check
+	add := func(c Check) {
+		if !slices.Contains(out, c) {
+			out = append(out, c)
+		}
+	}
+	for _, c := range s.checks {
+		for _, d := range c.Findings() {
+			if family, ok := strings.CutSuffix(d.Name, "*"); strings.HasPrefix(d.Name, p) || (ok && strings.HasPrefix(p, family)) {
+				add(c)
+			}
+		}
+	}
+	return out
+}
+
+// stageOf is the stage at which a check's findings are known: its stage,
+// RCPT at the earliest for a recipient-scoped check.
+func stageOf(c Check) policy.Stage {
+	st := c.Stage()
+	if c.Scope() == ScopeRecipient {
+		st = max(st, policy.StageRcpt)
+	}
+	return st
+}
+
 // FindingStage implements [policy.Catalog]: the stage at which the finding
 // is known, which is its check's stage (RCPT at the earliest for a
-// recipient-scoped check).
+// recipient-scoped check); for a pattern "prefix.*", the latest stage of
+// the checks it covers.
 func (s *Set) FindingStage(name string) (policy.Stage, bool) {
 	if name == FindingError {
 		return policy.StageEOM, true // any check may fail, at any stage
 	}
-	c := s.declarer(name)
-	if c == nil {
+	cs := s.declarers(name)
+	if len(cs) == 0 {
 		return 0, false
 	}
-	st := c.Stage()
-	if c.Scope() == ScopeRecipient {
-		st = max(st, policy.StageRcpt)
+	st := policy.StageConnect
+	for _, c := range cs {
+		st = max(st, stageOf(c))
 	}
 	return st, true
 }

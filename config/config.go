@@ -202,8 +202,15 @@ type RuleConfig struct {
 	// findings = ["content.gtube"], which the gtube check reports.
 	GTUBE bool `toml:"gtube"`
 	// Findings holds when any finding with one of these names was reported
-	// (e.g. "message.malformed", "scan.exclusion"). New checks add new names.
+	// (e.g. "message.malformed", "scan.exclusion", "dnsbl.*" for any DNSBL).
 	Findings []string `toml:"findings"`
+	// FindingsExcept are findings that exempt a message from the rule:
+	// it does not apply when any of them was reported, e.g.
+	// ["sender.approved"] on a DNSBL rule. A rule is decided once all
+	// its findings are known, so such a rule waits for the stage of the
+	// exempting check (MAIL for sender.approved). Names ending in ".*"
+	// cover a family, here and in findings.
+	FindingsExcept []string `toml:"findings_except"`
 	// Expr is a boolean expression for combinations the keys above can't say,
 	// e.g. `size > 1000000 && has("message.malformed")`. See the README.
 	Expr string `toml:"expr"`

@@ -172,10 +172,18 @@ func (c sizeCond) Match(_ *Organization, f *Facts, _ string) ([]scanner.Finding,
 type findingCond struct {
 	names []string
 	stage Stage // where the latest of them is known, from the catalog
+	// except inverts it (findings_except): it holds when none of the
+	// names was reported.
+	except bool
 }
 
-func (c findingCond) Stage() Stage   { return c.stage }
-func (c findingCond) String() string { return "finding " + strings.Join(c.names, " or ") }
+func (c findingCond) Stage() Stage { return c.stage }
+func (c findingCond) String() string {
+	if c.except {
+		return "no finding " + strings.Join(c.names, " or ")
+	}
+	return "finding " + strings.Join(c.names, " or ")
+}
 func (c findingCond) Match(_ *Organization, f *Facts, rcpt string) ([]scanner.Finding, bool) {
 	var out []scanner.Finding
 	for _, fd := range f.Findings {
@@ -183,10 +191,28 @@ func (c findingCond) Match(_ *Organization, f *Facts, rcpt string) ([]scanner.Fi
 			continue // about other recipients
 		}
 		for _, n := range c.names {
-			if fd.Name == n {
+			if FindingNameMatch(n, fd.Name) {
 				out = append(out, fd)
+				break
 			}
 		}
 	}
+	if c.except {
+		return nil, len(out) == 0
+	}
 	return out, len(out) > 0
 }
+
+// FindingNameMatch reports whether a finding called name is what a rule
+// names with pattern: the same name, or, for a pattern "prefix.*", any name
+// under prefix.
+func FindingNameMatch(pattern, name string) bool {
+	if p, ok := strings.CutSuffix(pattern, "*"); ok && strings.HasSuffix(p, ".") {
+		return strings.HasPrefix(name, p)
+	}
+	return pattern == name
+}
+
+// findingNameRE is what a rule may name: dotted words, the last one "*"
+// for a family.
+var findingNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*(\.\*)?$`)

@@ -281,7 +281,7 @@ func TestValidationProblems(t *testing.T) {
 		{"bad header name", rule + "action = \"reject\"\n[rule.headers]\n\"X:Y\" = \"z\"\n",
 			`c.toml:5: rule[0].headers.X:Y: "X:Y" is not a header field name`},
 		{"bad finding", rule + "findings = [\"ok\", \"two words\"]\naction = \"reject\"\n",
-			`c.toml:3: rule[0].findings[1]: "two words" is not a finding name (hint: a finding name such as message.malformed)`},
+			`c.toml:3: rule[0].findings[1]: "two words" is not a finding name (hint: a finding name such as message.malformed, or a family such as "dnsbl.*")`},
 		{"reject with 4xx", rule + "action = \"reject\"\nreply = \"451 4.7.1 later\"\n",
 			"c.toml:4: rule[0].reply: reply code 451 does not fit action reject (hint: reject takes a 5xx reply; use action tempfail for 4xx)"},
 		{"tempfail with 5xx", rule + "action = \"tempfail\"\nreply = \"550 5.7.1 no\"\n",
@@ -536,7 +536,7 @@ func TestUnknownFindings(t *testing.T) {
 	for _, tc := range []struct{ conds, want string }{
 		{`findings = ["content.gtueb"]`, `c.toml:4: rule[0].findings[0]: no check reports the finding "content.gtueb"`},
 		{`findings = ["nosuch"]`, `no check reports the finding "nosuch"`},
-		{`expr = 'has("mwtest.conect.x")'`, `has("mwtest.conect.x"): no check reports that finding (hint: did you mean mwtest.connect.*?)`},
+		{`expr = 'has("mwtest.conect.x")'`, `"mwtest.conect.x": no check reports that finding (hint: did you mean mwtest.connect.*?)`},
 		{`gtube = true`, `gtube is retired`},
 	} {
 		_, _, err := LoadWith("c.toml", []byte("[[rule]]\nname = \"r\"\naction = \"reject\"\n"+tc.conds+"\n"), testCatalog{"content.gtube": StageEOM, "mwtest.connect.": StageConnect})

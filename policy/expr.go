@@ -29,8 +29,12 @@ type exprEnv struct {
 	Size       int64  `expr:"size"`
 	// Header returns the decoded value of the first field with that name, or "".
 	Header func(name string) string `expr:"header"`
-	// Has reports whether a finding with that name was reported.
+	// Has reports whether a finding with that name (or in that family,
+	// "dnsbl.*") was reported.
 	Has func(name string) bool `expr:"has"`
+	// Score is the sum of the scores of the findings with those names or
+	// in those families: score("dnsbl.*", "dnswl.*") >= 5.
+	Score func(names ...string) float64 `expr:"score"`
 	// InNet reports whether the client address is in a network list.
 	InNet func(list string) bool `expr:"in_net"`
 	// Matches reports whether an address matches an address pattern.
@@ -43,7 +47,7 @@ var exprStages = map[string]Stage{
 	"auth_user": StageMail, "sender": StageMail,
 	"rcpt": StageRcpt, "rcpt_index": StageRcpt, "direction": StageRcpt,
 	"subject": StageEOH, "header": StageEOH, "rcpt_count": StageEOH,
-	"size": StageEOM, "has": StageEOM, "addr_match": StageConnect,
+	"size": StageEOM, "has": StageEOM, "score": StageEOM, "addr_match": StageConnect,
 }
 
 // exprCond is a compiled expression condition.
@@ -105,7 +109,7 @@ func (v *stageVisitor) Visit(n *ast.Node) {
 		if x.Value == "$env" { // reaches any variable by name
 			v.hasDynamic = true
 		}
-		if s, ok := exprStages[x.Value]; ok && x.Value != "has" {
+		if s, ok := exprStages[x.Value]; ok && x.Value != "has" && x.Value != "score" {
 			v.stage = max(v.stage, s)
 		}
 	case *ast.CallNode:
@@ -126,14 +130,20 @@ func (v *stageVisitor) Visit(n *ast.Node) {
 				}
 			}
 		}
-		if id != nil && id.Value == "has" {
-			if len(x.Arguments) == 1 {
-				if s, ok := x.Arguments[0].(*ast.StringNode); ok {
-					v.findings = append(v.findings, s.Value)
-					return
+		if id != nil && (id.Value == "has" || id.Value == "score") {
+			// Constant names are the findings the rule uses, and give its
+			// stage; a computed one may be any finding.
+			for _, a := range x.Arguments {
+				s, ok := a.(*ast.StringNode)
+				if !ok {
+					v.hasDynamic = true
+					continue
 				}
+				v.findings = append(v.findings, s.Value)
 			}
-			v.hasDynamic = true
+			if id.Value == "has" && len(x.Arguments) != 1 {
+				v.hasDynamic = true
+			}
 		}
 	}
 }
@@ -160,12 +170,28 @@ func (c *exprCond) Match(o *Organization, f *Facts, rcpt string) ([]scanner.Find
 		},
 		Has: func(name string) bool {
 			for _, fd := range f.Findings {
-				if fd.Name == name && fd.For(rcpt) {
+				if FindingNameMatch(name, fd.Name) && fd.For(rcpt) {
 					used = append(used, fd)
 					return true
 				}
 			}
 			return false
+		},
+		Score: func(names ...string) float64 {
+			sum := 0.0
+			for _, fd := range f.Findings {
+				if fd.Score == 0 || !fd.For(rcpt) {
+					continue
+				}
+				for _, n := range names {
+					if FindingNameMatch(n, fd.Name) {
+						sum += fd.Score
+						used = append(used, fd)
+						break
+					}
+				}
+			}
+			return sum
 		},
 		InNet: func(list string) bool {
 			l, ok := c.nets[list]

@@ -203,21 +203,29 @@ func (v *validator) rule(i int, rc *config.RuleConfig) *Rule {
 	if rc.GTUBE {
 		v.Add(key("gtube"), `findings = ["content.gtube"]`, "gtube is retired; name the finding instead")
 	}
-	if len(rc.Findings) > 0 {
-		fc := findingCond{names: rc.Findings}
-		for j, n := range rc.Findings {
-			k := fmt.Sprintf("%s[%d]", key("findings"), j)
-			if n == "" || strings.ContainsAny(n, " \t") {
-				v.Add(k, "a finding name such as message.malformed", "%q is not a finding name", n)
+	// names checks a findings or findings_except list and returns the
+	// stage at which all its names are known.
+	names := func(list []string, k string) Stage {
+		st := StageConnect
+		for j, n := range list {
+			k := fmt.Sprintf("%s[%d]", key(k), j)
+			if !findingNameRE.MatchString(n) {
+				v.Add(k, `a finding name such as message.malformed, or a family such as "dnsbl.*"`, "%q is not a finding name", n)
 				continue
 			}
-			st, ok := v.findingStage(n)
+			s, ok := v.findingStage(n)
 			if !ok {
 				v.Add(k, v.suggestFinding(n), "no check reports the finding %q", n)
 			}
-			fc.stage = max(fc.stage, st)
+			st = max(st, s)
 		}
-		r.Conditions = append(r.Conditions, fc)
+		return st
+	}
+	if len(rc.Findings) > 0 {
+		r.Conditions = append(r.Conditions, findingCond{names: rc.Findings, stage: names(rc.Findings, "findings")})
+	}
+	if len(rc.FindingsExcept) > 0 {
+		r.Conditions = append(r.Conditions, findingCond{names: rc.FindingsExcept, stage: names(rc.FindingsExcept, "findings_except"), except: true})
 	}
 	if rc.Expr != "" {
 		c, line, err := compileExpr(rc.Expr, v.findingStage)
@@ -233,7 +241,7 @@ func (v *validator) rule(i int, rc *config.RuleConfig) *Rule {
 			v.directionWarnings(key("expr"), rc.Expr, c.tree)
 			for _, n := range c.findings {
 				if _, ok := v.findingStage(n); !ok {
-					v.Add(key("expr"), v.suggestFinding(n), "has(%q): no check reports that finding", n)
+					v.Add(key("expr"), v.suggestFinding(n), "%q: no check reports that finding", n)
 				}
 			}
 		}

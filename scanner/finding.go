@@ -19,6 +19,10 @@ type Finding struct {
 	Where string `json:"where,omitempty"`
 	// Reason is a sentence for the administrator.
 	Reason string `json:"reason,omitempty"`
+	// Score is the finding's weight where its check gives one (a DNSBL
+	// listing's weight, negative for an allow list); rules add scores up
+	// with the expression score("dnsbl.*", "dnswl.*").
+	Score float64 `json:"score,omitempty"`
 	// Recipients limits a finding about the message to these recipients
 	// (a release that holds for some of them); empty means all.
 	Recipients []string `json:"recipients,omitempty"`
