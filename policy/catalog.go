@@ -53,6 +53,11 @@ func (p *Policy) UsedFindings() map[string]Stage {
 		}
 	}
 	for _, r := range p.Rules {
+		if r.Action == ActionGreylist {
+			for _, n := range GreylistExempt {
+				add(n, r.Stage)
+			}
+		}
 		for _, c := range r.Conditions {
 			switch c := c.(type) {
 			case findingCond:
@@ -71,3 +76,8 @@ func (p *Policy) UsedFindings() map[string]Stage {
 	}
 	return used
 }
+
+// GreylistExempt are the findings that exempt a recipient from every
+// greylist rule: an approved sender, and a client that is a known host.
+// A config with a greylist rule runs the checks that report them.
+var GreylistExempt = []string{"sender.approved", "client.known_host"}

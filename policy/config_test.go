@@ -287,7 +287,7 @@ func TestValidationProblems(t *testing.T) {
 		{"tempfail with 5xx", rule + "action = \"tempfail\"\nreply = \"550 5.7.1 no\"\n",
 			"c.toml:4: rule[0].reply: reply code 550 does not fit action tempfail (hint: tempfail takes a 4xx reply)"},
 		{"reply without reject", rule + "action = \"quarantine\"\nreply = \"550 5.7.1 no\"\n",
-			`c.toml:4: rule[0].reply: reply is set but action is "quarantine" (hint: only reject and tempfail send a reply)`},
+			`c.toml:4: rule[0].reply: reply is set but action is "quarantine" (hint: only reject, tempfail and greylist send a reply)`},
 		{"reply mismatch", rule + "action = \"reject\"\nreply = \"550 4.7.1 no\"\n",
 			"c.toml:4: rule[0].reply: enhanced code 4.7.1 does not match reply code 550"},
 		{"quarantine without action", rule + "action = \"reject\"\nquarantine = \"spam\"\n",
@@ -304,7 +304,7 @@ func TestValidationProblems(t *testing.T) {
 			"c.toml:5: rule[1].name: duplicate rule name \"r\" (hint: rule[0] has the same name)\n" +
 				"c.toml:8: rule[2].name: duplicate rule name \"r\" (hint: rule[1] has the same name)"},
 		{"disabled rules are validated", rule + "enabled = false\naction = \"bounce\"\n",
-			`c.toml:4: rule[0].action: "bounce" is not an action (hint: accept, reject, tempfail, discard or quarantine (or leave it out to only modify))`},
+			`c.toml:4: rule[0].action: "bounce" is not an action (hint: accept, reject, tempfail, discard, quarantine or greylist (or leave it out to only modify))`},
 		{"toml syntax", "[server]\nlisten = \n",
 			`c.toml:2: server.listen: expected value but found '\n' instead`},
 		{"size_over", rule + "size_over = \"big\"\naction = \"reject\"\n",

@@ -207,3 +207,13 @@ func reason(v Verdict) string {
 	}
 	return "rule " + v.Rule
 }
+
+// Rule returns the enabled rule called name, or nil.
+func (p *Policy) Rule(name string) *Rule {
+	for _, r := range p.Rules {
+		if r.Name == name {
+			return r
+		}
+	}
+	return nil
+}

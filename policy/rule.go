@@ -24,10 +24,16 @@ const (
 	ActionDiscard
 	ActionReject
 	ActionTempfail
+	// ActionGreylist tempfails a recipient until its (network, sender,
+	// recipient) triplet has waited out the greylisting delay. The session
+	// resolves it at RCPT, through the greylist store, into a tempfail or
+	// into letting the recipient past the rule, so it never reaches
+	// [Combine].
+	ActionGreylist
 )
 
 var actionNames = map[Action]string{ActionNone: "", ActionAccept: "accept", ActionQuarantine: "quarantine",
-	ActionDiscard: "discard", ActionReject: "reject", ActionTempfail: "tempfail"}
+	ActionDiscard: "discard", ActionReject: "reject", ActionTempfail: "tempfail", ActionGreylist: "greylist"}
 
 func (a Action) String() string { return actionNames[a] }
 
@@ -75,6 +81,9 @@ func ParseReply(s string) (Reply, error) {
 var (
 	DefaultReject   = Reply{550, "5.7.1", "Message rejected by policy"}
 	DefaultTempfail = Reply{451, "4.7.1", "Try again later"}
+	// DefaultGreylist is the greylist action's reply; the session adds
+	// when to retry.
+	DefaultGreylist = Reply{451, "4.7.1", "Greylisted, please try again later"}
 )
 
 // Rule is a compiled rule.
@@ -262,8 +271,17 @@ func (v *validator) rule(i int, rc *config.RuleConfig) *Rule {
 		r.Action, r.Area = ActionDiscard, "discard"
 	case "quarantine":
 		r.Action, r.Area = ActionQuarantine, "policy"
+	case "greylist":
+		// A triplet needs the recipient, and a greylisted client must hear
+		// it before DATA, so the rule is decided at RCPT.
+		r.Action, r.Reply = ActionGreylist, DefaultGreylist
+		if r.Stage > StageRcpt {
+			v.Add(key("action"), "greylist on what is known by RCPT: the client, HELO, sender, recipient and their findings",
+				"greylist is decided at RCPT, but this rule needs %s", r.Stage)
+		}
+		r.Stage = StageRcpt
 	default:
-		v.Add(key("action"), "accept, reject, tempfail, discard or quarantine (or leave it out to only modify)", "%q is not an action", rc.Action)
+		v.Add(key("action"), "accept, reject, tempfail, discard, quarantine or greylist (or leave it out to only modify)", "%q is not an action", rc.Action)
 	}
 	if rc.Reply != "" {
 		rep, err := ParseReply(rc.Reply)
@@ -272,10 +290,10 @@ func (v *validator) rule(i int, rc *config.RuleConfig) *Rule {
 			v.Add(key("reply"), "", "%v", err)
 		case r.Action == ActionReject && rep.Code/100 != 5:
 			v.Add(key("reply"), "reject takes a 5xx reply; use action tempfail for 4xx", "reply code %d does not fit action reject", rep.Code)
-		case r.Action == ActionTempfail && rep.Code/100 != 4:
-			v.Add(key("reply"), "tempfail takes a 4xx reply", "reply code %d does not fit action tempfail", rep.Code)
-		case r.Action != ActionReject && r.Action != ActionTempfail:
-			v.Add(key("reply"), "only reject and tempfail send a reply", "reply is set but action is %q", rc.Action)
+		case (r.Action == ActionTempfail || r.Action == ActionGreylist) && rep.Code/100 != 4:
+			v.Add(key("reply"), rc.Action+" takes a 4xx reply", "reply code %d does not fit action %s", rep.Code, rc.Action)
+		case r.Action != ActionReject && r.Action != ActionTempfail && r.Action != ActionGreylist:
+			v.Add(key("reply"), "only reject, tempfail and greylist send a reply", "reply is set but action is %q", rc.Action)
 		default:
 			r.Reply = rep
 		}

@@ -34,6 +34,8 @@ type Runtime struct {
 	SpoolDir string
 	// Checks runs the configuration's active checks; see [NewRuntime].
 	Checks *check.Runner
+	// Greylister keeps the triplets of the greylist action.
+	Greylister Greylister
 }
 
 // Session is the state of one SMTP session, stage by stage, independent of
@@ -160,6 +162,9 @@ func (s *Session) decide(stage policy.Stage, rcpt string) StageResult {
 		return StageResult{Stage: stage, Verdict: v, Matches: v.Matches}
 	}
 	v := s.rt.Policy.Evaluate(stage, &s.Facts, rcpt)
+	if v.Action == policy.ActionGreylist {
+		v = s.resolveGreylist(stage, v, rcpt)
+	}
 	r := StageResult{Stage: stage, Matches: v.Matches}
 	if v.Action == policy.ActionReject || v.Action == policy.ActionTempfail {
 		r.Verdict = &v
@@ -439,7 +444,7 @@ func (s *Session) ResetTx() {
 	s.inTx = false
 	s.Facts.Sender, s.Facts.AuthUser = "", ""
 	s.Facts.Recipients, s.Facts.Headers, s.Facts.Findings = nil, nil, nil
-	s.Facts.Subject, s.Facts.Size = "", 0
+	s.Facts.Subject, s.Facts.Size, s.Facts.Bypass = "", 0, nil
 	s.rejected, s.rcptMatches, s.headers = nil, nil, nil
 	s.rejectedN, s.hdrFields, s.hdrBytes, s.hdrOver = 0, 0, 0, ""
 	s.QueueID, s.declaredSz = "", 0
