@@ -3,7 +3,8 @@
 package all
 
 import (
-	_ "github.com/mailwarden/mailwarden/check/gtube"   // content.gtube
-	_ "github.com/mailwarden/mailwarden/check/mime"    // message.malformed, scan.exclusion, mime.ambiguous, charset.guessed
-	_ "github.com/mailwarden/mailwarden/check/release" // release.verified, release.invalid
+	_ "github.com/mailwarden/mailwarden/check/gtube"     // content.gtube
+	_ "github.com/mailwarden/mailwarden/check/mime"      // message.malformed, scan.exclusion, mime.ambiguous, charset.guessed
+	_ "github.com/mailwarden/mailwarden/check/recipient" // recipient.unknown
+	_ "github.com/mailwarden/mailwarden/check/release"   // release.verified, release.invalid
 )
