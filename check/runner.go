@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -109,11 +110,18 @@ func (u *Run) Close() {
 
 // Start runs, in the background, the connection- and transaction-scoped
 // checks whose stage is stage and that have not run in their scope yet.
+// On a connection from a known host (Env.KnownHost), the checks that
+// judge the client ([ClientJudge]) do not start: the client is a relay
+// whose reputation says nothing of the sender; see [Run.StartOrigin].
 func (u *Run) Start(stage policy.Stage, in *Input) {
+	knownHost := u.env != nil && u.env.KnownHost != nil && in.ClientIP.IsValid() && u.env.KnownHost(in.ClientIP)
 	for i := range u.r.active {
 		a := &u.r.active[i]
 		c := a.Check
 		if c.Scope() == ScopeRecipient || c.Stage() != stage {
+			continue
+		}
+		if judgesClient(c) && knownHost {
 			continue
 		}
 		u.mu.Lock()
@@ -123,6 +131,30 @@ func (u *Run) Start(stage policy.Stage, in *Input) {
 		}
 		if m[c.Name()] == nil {
 			m[c.Name()] = u.launch(ctx, a, in)
+		}
+		u.mu.Unlock()
+	}
+}
+
+// StartOrigin runs, on a connection from a known host, the checks that
+// judge the client ([ClientJudge]) on origin, the first untrusted hop of
+// this message's Received chain, as of end of headers. Each message of the
+// connection has its own origin, so they run once per transaction, and
+// rules on their findings are decided at end of headers.
+func (u *Run) StartOrigin(origin netip.Addr, in *Input) {
+	oin := *in
+	oin.ClientIP = origin
+	for i := range u.r.active {
+		a := &u.r.active[i]
+		c := a.Check
+		if !judgesClient(c) || c.Scope() == ScopeRecipient || c.Stage() > policy.StageEOH {
+			continue
+		}
+		late := *a
+		late.Await = max(a.Await, policy.StageEOH)
+		u.mu.Lock()
+		if u.tx[c.Name()] == nil {
+			u.tx[c.Name()] = u.launch(u.txCtx, &late, &oin)
 		}
 		u.mu.Unlock()
 	}
