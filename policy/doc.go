@@ -1,5 +1,6 @@
-// Package policy is mailwarden's rule engine: the config model, address
-// patterns and network lists, rule compilation, and evaluation.
+// Package policy is mailwarden's rule engine: the config model, rule
+// compilation, and evaluation. Address patterns and network lists are
+// parsed and looked up by package policy/lists.
 //
 // Checks report findings ([scanner.Finding]); rules map findings and session
 // facts to actions. Each condition knows the [Stage] at which its facts are
