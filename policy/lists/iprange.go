@@ -20,6 +20,26 @@ func (r Range) Contains(ip netip.Addr) bool {
 	return ip.BitLen() == r.From.BitLen() && r.From.Compare(ip) <= 0 && ip.Compare(r.To) <= 0
 }
 
+// String returns the range in one canonical form: an address, the CIDR
+// network when the range is one, or From-To. It parses back to the same
+// range, and two entries that hold the same addresses have the same
+// String, so a store keeps one of them.
+func (r Range) String() string {
+	if r.From == r.To {
+		return r.From.String()
+	}
+	for bits := r.From.BitLen() - 1; bits >= 0; bits-- {
+		p := netip.PrefixFrom(r.From, bits)
+		if p.Masked().Addr() != r.From {
+			break
+		}
+		if lastAddr(p) == r.To {
+			return p.String()
+		}
+	}
+	return r.From.String() + "-" + r.To.String()
+}
+
 // RangeForms names the forms of an IP list entry, for hints.
 const RangeForms = "192.0.2.1, 192.0.2.0/24, 192.0.2.1-40, 192.0.2.1-192.0.2.40, 2001:db8::/32, 2001:db8::ac:44f2-45ff"
 

@@ -94,6 +94,33 @@ func TestParseRange(t *testing.T) {
 	}
 }
 
+func TestRangeString(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"192.0.2.1", "192.0.2.1"},
+		{"::ffff:192.0.2.1", "192.0.2.1"},
+		{"192.0.2.7/24", "192.0.2.0/24"},
+		{"192.0.2.0-255", "192.0.2.0/24"},
+		{"192.0.2.0-192.0.3.255", "192.0.2.0/23"},
+		{"192.0.2.1-40", "192.0.2.1-192.0.2.40"},
+		{"192.0.2.0/32", "192.0.2.0"},
+		{"0.0.0.0/0", "0.0.0.0/0"},
+		{"::ffff:192.0.2.0/120", "192.0.2.0/24"},
+		{"2001:db8::ac:44f2-45ff", "2001:db8::ac:44f2-2001:db8::ac:45ff"},
+		{"2001:db8::-ffff", "2001:db8::/112"},
+		{"2001:DB8::/32", "2001:db8::/32"},
+		{"::/0", "::/0"},
+		{"::ffff:0:0/95", "::fffe:0:0/95"},
+	} {
+		r, err := ParseRange(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.String(); got != tc.want {
+			t.Errorf("ParseRange(%q).String() = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestParseRangeErrors(t *testing.T) {
 	tests := []struct {
 		in  string
@@ -198,6 +225,9 @@ func FuzzParseRange(f *testing.F) {
 		if !r.Contains(r.From) {
 			t.Fatalf("%q: %v-%v does not contain its start", s, r.From, r.To)
 		}
+		if back, err := ParseRange(r.String()); err != nil || back != r {
+			t.Fatalf("%q: String %q parses back as %v-%v, %v", s, r.String(), back.From, back.To, err)
+		}
 		if r.To.Is4In6() {
 			// An IPv6 prefix that covers ::ffff:0:0/96 ends in the mapped
 			// space, which Contains treats as IPv4 by design; the full-range
@@ -213,6 +243,9 @@ func FuzzParseRange(f *testing.F) {
 		back, err := ParseRange(r.From.String() + "-" + r.To.String())
 		if err != nil || back != r {
 			t.Fatalf("%q: %v-%v parses back as %v-%v, %v", s, r.From, r.To, back.From, back.To, err)
+		}
+		if back, err := ParseRange(r.String()); err != nil || back != r {
+			t.Fatalf("%q: String %q parses back as %v-%v, %v", s, r.String(), back.From, back.To, err)
 		}
 	})
 }

@@ -221,6 +221,30 @@ func checkDomain(d string) error {
 // String returns the pattern as written.
 func (p Pattern) String() string { return p.raw }
 
+// Canonical returns the pattern in one form for all its spellings: lower
+// case, without angle brackets or a trailing dot ("<Bob@Example.COM.>" is
+// "bob@example.com"). It parses back to a pattern that matches the same
+// addresses, so a store keeps one of several spellings.
+func (p Pattern) Canonical() string {
+	switch {
+	case p.any:
+		return "*"
+	case p.null:
+		return "<>"
+	}
+	local, domain := p.local, p.domain
+	if local == "" {
+		local = "*"
+	}
+	switch {
+	case domain == "":
+		domain = "*"
+	case domain[0] == '.':
+		domain = "*" + domain
+	}
+	return local + "@" + domain
+}
+
 // MatchesAll reports whether the pattern is *, which matches every address
 // and the null sender.
 func (p Pattern) MatchesAll() bool { return p.any }

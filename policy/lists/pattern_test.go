@@ -114,6 +114,29 @@ func TestPatternMatch(t *testing.T) {
 	}
 }
 
+func TestPatternCanonical(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"Bob@Example.COM", "bob@example.com"},
+		{"<bob@example.com.>", "bob@example.com"},
+		{"*@Example.com", "*@example.com"},
+		{"*@*.Example.com.", "*@*.example.com"},
+		{"Postmaster@*", "postmaster@*"},
+		{"*@*", "*@*"},
+		{" * ", "*"},
+		{"<>", "<>"},
+		{`"John Smith"@example.com`, `"john smith"@example.com`},
+		{"a@[IPv6:2001:DB8::1]", "a@[ipv6:2001:db8::1]"},
+	} {
+		p, err := ParsePattern(tc.in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.Canonical(); got != tc.want {
+			t.Errorf("ParsePattern(%q).Canonical() = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
 func TestParsePatternErrors(t *testing.T) {
 	tests := []struct {
 		pattern string
@@ -226,6 +249,15 @@ func FuzzParsePattern(f *testing.F) {
 		}
 		if p.String() != s {
 			t.Fatalf("String() = %q, want %q", p.String(), s)
+		}
+		c, err := ParsePattern(p.Canonical())
+		if err != nil || c.Canonical() != p.Canonical() {
+			t.Fatalf("%q: Canonical %q parses as %q, %v", s, p.Canonical(), c.Canonical(), err)
+		}
+		for _, a := range []string{"", "a@b.example", strings.Trim(strings.TrimSpace(s), "<>"), strings.ToUpper(strings.TrimSpace(s))} {
+			if c.Match(a) != p.Match(a) {
+				t.Fatalf("%q and its Canonical %q disagree on %q", s, p.Canonical(), a)
+			}
 		}
 		trimmed := strings.TrimSpace(s)
 		if !strings.Contains(trimmed, "*") && trimmed != "<>" {
