@@ -113,7 +113,7 @@ func (f visitFunc) Visit(n *ast.Node) { f(*n) }
 func alwaysHolds(c Condition) bool {
 	switch c := c.(type) {
 	case addressCond:
-		return len(c.except) == 0 && slices.ContainsFunc(c.in, func(p AddressPattern) bool { return p.any })
+		return len(c.except) == 0 && slices.ContainsFunc(c.in, AddressPattern.MatchesAll)
 	case *exprCond:
 		b, ok := c.tree.(*ast.BoolNode)
 		return ok && b.Value
