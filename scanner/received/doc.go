@@ -1,5 +1,6 @@
 // Package received reads Received trace fields (RFC 5321 section 4.4,
-// RFC 5322 section 3.6.7).
+// RFC 5322 section 3.6.7) and finds the first hop of a relay chain that is
+// not a known host.
 //
 // # Parsing
 //
@@ -41,4 +42,13 @@
 // caller should therefore treat "unknown" as a fact worth a finding, not
 // as a pass. RFC 5322 section 3.2.2 makes a quote inside a comment plain
 // text, and so does [Parse].
+//
+// # The first untrusted hop
+//
+// [FirstUntrusted] walks the chain from the top: the topmost field was
+// written by this MTA or by the SMTP client, which is a known host; each
+// field written by a known host names the next host down, whose own field
+// is the one below. The walk stops at the first recorded address that is
+// not a known host. Fields below that hop are never read, so what the
+// sender wrote there cannot matter.
 package received
