@@ -10,12 +10,12 @@
 // date after the semicolon. It knows the forms real MTAs write, which often
 // differ from the RFC 5321 grammar:
 //
-//	Postfix, Sendmail   from HELO (rev.name [192.0.2.1])   also [IPv6:2001:db8::1], "unknown"
-//	Google              from HELO (rev.name. [192.0.2.1])  also [2001:db8::1]
-//	Exim                from rev.name ([192.0.2.1]:port helo=HELO)   from [192.0.2.1] (port=N helo=HELO)
-//	qmail               from rev.name (HELO name) (user@192.0.2.1)
-//	Exchange, Office 365 from HELO (192.0.2.1), from HELO (2001:db8::1)
-//	Courier             from HELO (rev.name [::ffff:192.0.2.1]) ... ; date id X
+//	Postfix, Sendmail     from HELO (rev.name [192.0.2.1])   also [IPv6:2001:db8::1], "unknown"
+//	Google                from HELO (rev.name. [192.0.2.1])  also [2001:db8::1]
+//	Exim                  from rev.name ([192.0.2.1]:port helo=HELO), from [192.0.2.1] (port=N helo=HELO)
+//	qmail                 from rev.name (HELO name) (user@192.0.2.1)
+//	Exchange, Office 365  from HELO (192.0.2.1), from HELO (2001:db8::1)
+//	Courier               from HELO (rev.name [::ffff:192.0.2.1]) ... ; date id X
 //
 // Work is bounded: a field longer than [MaxFieldLen], with more than
 // [MaxTokens] tokens or comments nested deeper than [MaxDepth] is refused
