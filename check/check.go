@@ -104,6 +104,17 @@ type Always interface {
 	Always() string // why, for `config check`
 }
 
+// Late is implemented by a check that has more to say at a later stage of
+// the same transaction: an approved-sender list matches the envelope
+// sender at MAIL, and the header From at end of headers. RunLate runs
+// once per transaction at LateStage, and its findings join the check's.
+// Rules on them keep the check's stage; being evaluated again at every
+// later stage, they see the late findings from LateStage on.
+type Late interface {
+	LateStage() policy.Stage
+	RunLate(ctx context.Context, in *Input) ([]Finding, error)
+}
+
 // ClientJudge is implemented by a check that judges the SMTP client by its
 // address (a DNSBL, the IP profiler, a throttle per IP). On a connection
 // from a known host (a relay in front of this one) such a check does not

@@ -118,21 +118,32 @@ func (u *Run) Start(stage policy.Stage, in *Input) {
 	for i := range u.r.active {
 		a := &u.r.active[i]
 		c := a.Check
-		if c.Scope() == ScopeRecipient || c.Stage() != stage {
+		if c.Scope() == ScopeRecipient {
 			continue
 		}
-		if judgesClient(c) && knownHost {
+		if l, ok := c.(Late); ok && l.LateStage() == stage {
+			late := *a
+			late.Await = max(a.Await, stage)
+			late.Check = lateCheck{c, l}
+			u.startIn(u.tx, u.txCtx, &late, in)
+		}
+		if c.Stage() != stage || judgesClient(c) && knownHost {
 			continue
 		}
-		u.mu.Lock()
-		m, ctx := u.tx, u.txCtx
 		if c.Scope() == ScopeConnection {
-			m, ctx = u.conn, u.connCtx
+			u.startIn(u.conn, u.connCtx, a, in)
+		} else {
+			u.startIn(u.tx, u.txCtx, a, in)
 		}
-		if m[c.Name()] == nil {
-			m[c.Name()] = u.launch(ctx, a, in)
-		}
-		u.mu.Unlock()
+	}
+}
+
+// startIn launches a's check into m unless it has run there already.
+func (u *Run) startIn(m map[string]*result, ctx context.Context, a *Activation, in *Input) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if m[a.Check.Name()] == nil {
+		m[a.Check.Name()] = u.launch(ctx, a, in)
 	}
 }
 
@@ -326,4 +337,16 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// lateCheck runs a [Late] check's RunLate as a check of its own, named
+// after it with "/late", so the runner keeps both results.
+type lateCheck struct {
+	Check
+	l Late
+}
+
+func (c lateCheck) Name() string { return c.Check.Name() + "/late" }
+func (c lateCheck) Run(ctx context.Context, in *Input) ([]Finding, error) {
+	return c.l.RunLate(ctx, in)
 }
