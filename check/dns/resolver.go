@@ -322,6 +322,10 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) (*entr
 	f := r.flights[k]
 	if f != nil {
 		r.stats.coalesced.Add(1)
+	} else if err := ctx.Err(); err != nil {
+		// No new query for a caller that has already given up.
+		r.mu.Unlock()
+		return nil, 0, r.ctxError(err, name, qtype)
 	} else {
 		if _, ok := mdns.IsDomainName(k.name + "."); !ok || k.name == "" {
 			r.mu.Unlock()
@@ -339,11 +343,7 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) (*entr
 	select {
 	case <-f.done:
 	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			r.stats.timeouts.Add(1)
-			return nil, 0, fmt.Errorf("%w: %s %s: %w", ErrTimeout, name, mdns.TypeToString[qtype], ctx.Err())
-		}
-		return nil, 0, fmt.Errorf("dns: %s %s: %w", name, mdns.TypeToString[qtype], ctx.Err())
+		return nil, 0, r.ctxError(ctx.Err(), name, qtype)
 	}
 	if f.err != nil {
 		r.countFailure(f.err)
@@ -351,6 +351,16 @@ func (r *Resolver) lookup(ctx context.Context, name string, qtype uint16) (*entr
 	}
 	r.countNotFound(f.e.notFound)
 	return f.e, max(f.e.expires.Sub(r.now()), 0), f.e.notFound
+}
+
+// ctxError is the error of a lookup its caller gave up on: a timeout when
+// the deadline passed.
+func (r *Resolver) ctxError(err error, name string, qtype uint16) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		r.stats.timeouts.Add(1)
+		return fmt.Errorf("%w: %s %s: %w", ErrTimeout, name, mdns.TypeToString[qtype], err)
+	}
+	return fmt.Errorf("dns: %s %s: %w", name, mdns.TypeToString[qtype], err)
 }
 
 // fly runs one flight: asks the servers, caches the answer, and wakes

@@ -393,6 +393,10 @@ func TestCallerDeadline(t *testing.T) {
 	if _, _, err := r.LookupIP(ctx2, "ip4", "slow.test"); !errors.Is(err, context.Canceled) || errors.Is(err, dns.ErrTimeout) {
 		t.Fatalf("err = %v, want canceled", err)
 	}
+	// A caller that has already given up starts no query.
+	if _, _, err := r.LookupIP(ctx2, "ip4", "other.test"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want canceled", err)
+	}
 	// The query went on without the callers and its answer was cached.
 	time.Sleep(400 * time.Millisecond)
 	srv.Set("slow.test", dnstest.Behavior{})
@@ -402,6 +406,9 @@ func TestCallerDeadline(t *testing.T) {
 	}
 	if n := srv.Count("slow.test", mdns.TypeA); n != 1 {
 		t.Errorf("server saw %d queries, want 1", n)
+	}
+	if n := srv.Count("other.test", mdns.TypeA); n != 0 {
+		t.Errorf("server saw %d queries of a canceled lookup, want 0", n)
 	}
 }
 
