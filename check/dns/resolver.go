@@ -92,19 +92,18 @@ type Options struct {
 // Resolver is a caching stub resolver, safe for concurrent use. Make it
 // with [New].
 type Resolver struct {
-	servers       []string
-	timeout       time.Duration
-	minTTL        time.Duration
-	maxTTL        time.Duration
-	offline       bool
-	log           *slog.Logger
-	now           func() time.Time
-	udp, tcp      *mdns.Client
-	stats         counters
-	mu            sync.Mutex // guards cache and flights
-	cache         *cache
-	flights       map[key]*flight
-	afterExchange func() // tests: called when a flight's exchange is done
+	servers  []string
+	timeout  time.Duration
+	minTTL   time.Duration
+	maxTTL   time.Duration
+	offline  bool
+	log      *slog.Logger
+	now      func() time.Time
+	udp, tcp *mdns.Client
+	stats    counters
+	mu       sync.Mutex // guards cache and flights
+	cache    *cache
+	flights  map[key]*flight
 }
 
 // flight is a query in progress that identical lookups wait for.
