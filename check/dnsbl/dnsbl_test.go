@@ -375,3 +375,34 @@ func FuzzParseCode(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkLookupAllCacheHit is the connect-stage DNSBL work for a client
+// whose answers are cached: three zones, one listing it.
+func BenchmarkLookupAllCacheHit(b *testing.B) {
+	srv := dnstest.New(b)
+	srv.Add("2.2.0.192.a.test. 300 IN A 127.0.0.2")
+	r, err := dns.New(dns.Options{Servers: []string{srv.Addr()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var zones []*dnsbl.Zone
+	for _, n := range []string{"a", "b", "c"} {
+		z, err := dnsbl.New(dnsbl.Config{Name: n, Zone: n + ".test", Weight: 1, Codes: spamCodes})
+		if err != nil {
+			b.Fatal(err)
+		}
+		zones = append(zones, z)
+	}
+	ip := netip.MustParseAddr("192.0.2.2")
+	ctx := context.Background()
+	dnsbl.LookupAll(ctx, r, zones, ip)
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := dnsbl.LookupAll(ctx, r, zones, ip); res.Score != 1 {
+			b.Fatalf("score %d", res.Score)
+		}
+	}
+	if n := srv.Total(); n != 3 {
+		b.Fatalf("server saw %d queries, want 3", n)
+	}
+}
