@@ -19,6 +19,7 @@ type metrics struct {
 	internal    *prometheus.CounterVec
 	checkTime   *prometheus.HistogramVec
 	checkErrors *prometheus.CounterVec
+	dns         *dnsCollector
 }
 
 // observeCheck records one check run (check.Runner.Observe).
@@ -48,8 +49,9 @@ func newMetrics(s *Server) *metrics {
 			Help: "Time each check took, by check.", Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10)}, []string{"check"}),
 		checkErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mailwarden_check_errors_total",
 			Help: "Checks that failed (an error, their time budget spent, a panic), by check."}, []string{"check"}),
+		dns: &dnsCollector{},
 	}
-	m.reg.MustRegister(m.checkTime, m.checkErrors, m.messages, m.recipients, m.ruleMatches, m.quarantined, m.scanSeconds, m.internal,
+	m.reg.MustRegister(m.checkTime, m.checkErrors, m.dns, m.messages, m.recipients, m.ruleMatches, m.quarantined, m.scanSeconds, m.internal,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mailwarden_sessions_active",
 			Help: "Open milter sessions."}, func() float64 { return float64(s.active.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailwarden_sessions_refused_total",
