@@ -25,6 +25,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/mailwarden/mailwarden/check/dns"
+
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/scanner/message"
@@ -175,6 +177,9 @@ type Env struct {
 	ReleaseKey []byte
 	// Trusted reports whether a client is in organization.trusted_networks.
 	Trusted func(netip.Addr) bool
+	// DNS is the shared resolver every DNS lookup goes through ([dns]);
+	// in an offline dry run every lookup fails at once.
+	DNS *dns.Resolver
 	// KnownHost reports whether a client is a known host ([known_hosts]):
 	// a relay whose own address the checks that judge clients skip.
 	KnownHost func(netip.Addr) bool

@@ -87,7 +87,7 @@ func TestSampleConfig(t *testing.T) {
 	sections := map[string]string{} // section -> its text
 	cur := ""
 	for _, line := range strings.Split(string(src), "\n") {
-		if m := regexp.MustCompile(`^\[\[?([a-z_.]+)\]\]?`).FindStringSubmatch(line); m != nil {
+		if m := regexp.MustCompile(`^(?:# )?\[\[?([a-z_.]+)\]\]?$`).FindStringSubmatch(line); m != nil {
 			cur = m[1]
 		}
 		sections[cur] += line + "\n"

@@ -3,7 +3,9 @@
 package all
 
 import (
+	_ "github.com/mailwarden/mailwarden/check/dnsbl"     // dnsbl.NAME, dnswl.NAME ([dns] and [[dnsbl]])
 	_ "github.com/mailwarden/mailwarden/check/gtube"     // content.gtube
+	_ "github.com/mailwarden/mailwarden/check/knownhost" // client.known_host, client.origin, client.origin_unknown
 	_ "github.com/mailwarden/mailwarden/check/mime"      // message.malformed, scan.exclusion, mime.ambiguous, charset.guessed
 	_ "github.com/mailwarden/mailwarden/check/recipient" // recipient.unknown
 	_ "github.com/mailwarden/mailwarden/check/release"   // release.verified, release.invalid
