@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestNetwork(t *testing.T) {
@@ -40,5 +41,17 @@ func TestStateKey(t *testing.T) {
 	// The parts are delimited before hashing: moving the boundary changes the key.
 	if StateKey("p", long+"a", "b") == StateKey("p", long, "ab") {
 		t.Error("hashed keys ignore where one part ends")
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		time.Minute: "1m", 5 * time.Minute: "5m", 90 * time.Minute: "1h30m", time.Hour: "1h",
+		36 * 24 * time.Hour: "36d", 90 * time.Second: "1m30s", 45 * time.Second: "45s", 0: "0s",
+		1500 * time.Millisecond: "1.5s",
+	} {
+		if got := FormatDuration(d); got != want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
