@@ -172,6 +172,9 @@ func FromConfig(cfg *config.Config) *Profiler {
 // New is a profiler with settings c, validated.
 func New(c Config) *Profiler { return &Profiler{c: c} }
 
+// Enabled reports whether the profiler learns and reports.
+func (p *Profiler) Enabled() bool { return p.c.Enabled }
+
 // Check is the profiler's check: one that runs always (see [check.Always])
 // when the profiler is enabled, so that it learns from every message.
 func (p *Profiler) Check() check.Check {
