@@ -106,6 +106,31 @@ type Always interface {
 	Always() string // why, for `config check`
 }
 
+// Late is implemented by a check that has more to say at a later stage of
+// the same transaction: an approved-sender list matches the envelope
+// sender at MAIL, and the header From at end of headers. RunLate runs
+// once per transaction at LateStage, and its findings join the check's.
+// Rules on them keep the check's stage; being evaluated again at every
+// later stage, they see the late findings from LateStage on.
+type Late interface {
+	LateStage() policy.Stage
+	RunLate(ctx context.Context, in *Input) ([]Finding, error)
+}
+
+// ClientJudge is implemented by a check that judges the SMTP client by its
+// address (a DNSBL, the IP profiler, a throttle per IP). On a connection
+// from a known host (a relay in front of this one) such a check does not
+// judge the relay: it runs at end of headers on the message's first
+// untrusted hop instead, or not at all, as [known_hosts] says.
+type ClientJudge interface {
+	JudgesClient() bool
+}
+
+func judgesClient(c Check) bool {
+	j, ok := c.(ClientJudge)
+	return ok && j.JudgesClient()
+}
+
 // Input is what a check sees: the session's facts up to its stage. A
 // check must not keep it, nor change it.
 type Input struct {
@@ -152,6 +177,9 @@ type Env struct {
 	ReleaseKey []byte
 	// Trusted reports whether a client is in organization.trusted_networks.
 	Trusted func(netip.Addr) bool
+	// KnownHost reports whether a client is a known host ([known_hosts]):
+	// a relay whose own address the checks that judge clients skip.
+	KnownHost func(netip.Addr) bool
 	// ClaimRelease records the use of a release token for recipients and
 	// returns those claimed now (see store.ClaimRelease).
 	ClaimRelease func(ctx context.Context, nonce string, rcpts []string) ([]string, error)

@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"runtime/debug"
 	"slices"
 	"strings"
@@ -109,20 +110,62 @@ func (u *Run) Close() {
 
 // Start runs, in the background, the connection- and transaction-scoped
 // checks whose stage is stage and that have not run in their scope yet.
+// On a connection from a known host (Env.KnownHost), the checks that
+// judge the client ([ClientJudge]) do not start: the client is a relay
+// whose reputation says nothing of the sender; see [Run.StartOrigin].
 func (u *Run) Start(stage policy.Stage, in *Input) {
+	knownHost := u.env != nil && u.env.KnownHost != nil && in.ClientIP.IsValid() && u.env.KnownHost(in.ClientIP)
 	for i := range u.r.active {
 		a := &u.r.active[i]
 		c := a.Check
-		if c.Scope() == ScopeRecipient || c.Stage() != stage {
+		if c.Scope() == ScopeRecipient {
 			continue
 		}
-		u.mu.Lock()
-		m, ctx := u.tx, u.txCtx
-		if c.Scope() == ScopeConnection {
-			m, ctx = u.conn, u.connCtx
+		if l, ok := c.(Late); ok && l.LateStage() == stage {
+			late := *a
+			late.Await = max(a.Await, stage)
+			late.Check = lateCheck{c, l}
+			u.startIn(u.tx, u.txCtx, &late, in)
 		}
-		if m[c.Name()] == nil {
-			m[c.Name()] = u.launch(ctx, a, in)
+		if c.Stage() != stage || judgesClient(c) && knownHost {
+			continue
+		}
+		if c.Scope() == ScopeConnection {
+			u.startIn(u.conn, u.connCtx, a, in)
+		} else {
+			u.startIn(u.tx, u.txCtx, a, in)
+		}
+	}
+}
+
+// startIn launches a's check into m unless it has run there already.
+func (u *Run) startIn(m map[string]*result, ctx context.Context, a *Activation, in *Input) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if m[a.Check.Name()] == nil {
+		m[a.Check.Name()] = u.launch(ctx, a, in)
+	}
+}
+
+// StartOrigin runs, on a connection from a known host, the checks that
+// judge the client ([ClientJudge]) on origin, the first untrusted hop of
+// this message's Received chain, as of end of headers. Each message of the
+// connection has its own origin, so they run once per transaction, and
+// rules on their findings are decided at end of headers.
+func (u *Run) StartOrigin(origin netip.Addr, in *Input) {
+	oin := *in
+	oin.ClientIP = origin
+	for i := range u.r.active {
+		a := &u.r.active[i]
+		c := a.Check
+		if !judgesClient(c) || c.Scope() == ScopeRecipient || c.Stage() > policy.StageEOH {
+			continue
+		}
+		late := *a
+		late.Await = max(a.Await, policy.StageEOH)
+		u.mu.Lock()
+		if u.tx[c.Name()] == nil {
+			u.tx[c.Name()] = u.launch(u.txCtx, &late, &oin)
 		}
 		u.mu.Unlock()
 	}
@@ -294,4 +337,16 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// lateCheck runs a [Late] check's RunLate as a check of its own, named
+// after it with "/late", so the runner keeps both results.
+type lateCheck struct {
+	Check
+	l Late
+}
+
+func (c lateCheck) Name() string { return c.Check.Name() + "/late" }
+func (c lateCheck) Run(ctx context.Context, in *Input) ([]Finding, error) {
+	return c.l.RunLate(ctx, in)
 }

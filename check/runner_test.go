@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -255,5 +256,53 @@ func TestFamilyPatterns(t *testing.T) {
 	}
 	if got := strings.Join(active, " "); got != "zen late" {
 		t.Errorf("active %q, want zen late", got)
+	}
+}
+
+// judge is a check that judges the client, as a DNSBL does.
+type judge struct{ *fake }
+
+func (judge) JudgesClient() bool { return true }
+
+// TestKnownHostOrigin: on a connection from a known host the client
+// judges do not run at connect; StartOrigin runs them on each message's
+// origin, once per transaction, awaited at end of headers. Other checks
+// and other clients are unaffected.
+func TestKnownHostOrigin(t *testing.T) {
+	j := judge{newFake("dnsbl", policy.StageConnect, ScopeConnection)}
+	j.decl = []Declared{{Name: "dnsbl.zen"}}
+	j.run = func(_ context.Context, in *Input) ([]Finding, error) {
+		return []Finding{{Name: "dnsbl.zen", Value: in.ClientIP.String()}}, nil
+	}
+	other := newFake("other", policy.StageConnect, ScopeConnection)
+	r := NewRunner(mustSet(t, j, other), map[string]policy.Stage{"dnsbl.zen": policy.StageConnect, "other.hit": policy.StageConnect})
+	relay := netip.MustParseAddr("10.0.0.1")
+	env := &Env{KnownHost: func(ip netip.Addr) bool { return ip == relay }}
+
+	u := r.NewRun(env)
+	defer u.Close()
+	u.Start(policy.StageConnect, &Input{ClientIP: relay})
+	u.Await(policy.StageConnect, "")
+	if got := names(u.Findings("")); got != "other.hit=" {
+		t.Fatalf("findings at connect from a known host: %q, want only other.hit", got)
+	}
+	for i, origin := range []string{"192.0.2.7", "198.51.100.9"} {
+		u.ResetTx()
+		u.StartOrigin(netip.MustParseAddr(origin), &Input{ClientIP: relay})
+		u.Await(policy.StageEOH, "")
+		if got := names(u.Findings("")); got != "other.hit= dnsbl.zen="+origin {
+			t.Errorf("message %d: findings %q, want the origin judged", i, got)
+		}
+	}
+	if n := j.calls.Load(); n != 2 {
+		t.Errorf("the judge ran %d times over 2 messages, want 2", n)
+	}
+
+	u2 := r.NewRun(env)
+	defer u2.Close()
+	u2.Start(policy.StageConnect, &Input{ClientIP: netip.MustParseAddr("203.0.113.5")})
+	u2.Await(policy.StageConnect, "")
+	if got := names(u2.Findings("")); got != "dnsbl.zen=203.0.113.5 other.hit=" {
+		t.Errorf("an ordinary client: %q", got)
 	}
 }

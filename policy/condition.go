@@ -34,7 +34,7 @@ func (c clientCond) Match(_ *Organization, f *Facts, _ string) ([]scanner.Findin
 	if c.except.Contains(f.ClientIP) {
 		return nil, false
 	}
-	if len(c.in) == 0 {
+	if c.in.Len() == 0 {
 		return nil, true
 	}
 	e, ok := c.in.Lookup(f.ClientIP)

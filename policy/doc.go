@@ -1,6 +1,6 @@
-// Package policy is mailwarden's rule engine: address patterns and network
-// lists, rule compilation from the [[rule]] tables that package config
-// decodes, and evaluation.
+// Package policy is mailwarden's rule engine: rule compilation from the
+// [[rule]] tables that package config decodes, and evaluation. Address
+// patterns and network lists are parsed and looked up by policy/lists.
 //
 // Checks report findings ([scanner.Finding]); rules map findings and session
 // facts to actions. Each condition knows the [Stage] at which its facts are

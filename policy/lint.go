@@ -113,7 +113,7 @@ func (f visitFunc) Visit(n *ast.Node) { f(*n) }
 func alwaysHolds(c Condition) bool {
 	switch c := c.(type) {
 	case addressCond:
-		return len(c.except) == 0 && slices.ContainsFunc(c.in, func(p AddressPattern) bool { return p.any })
+		return len(c.except) == 0 && slices.ContainsFunc(c.in, AddressPattern.MatchesAll)
 	case *exprCond:
 		b, ok := c.tree.(*ast.BoolNode)
 		return ok && b.Value
@@ -200,6 +200,7 @@ func triggers(c Condition) []trigger {
 // mail gets through without them. A test keeps it complete.
 var baselineEffects = map[string]string{
 	"scan.exclusion":    "messages that hit a scanning limit are delivered unscanned",
+	"recipient.unknown": "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted",
 	"mime.ambiguous":    "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows",
 	"content.gtube":     "messages with the GTUBE test string are delivered",
 	"message.malformed": "malformed messages are delivered unflagged",

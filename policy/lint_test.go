@@ -22,7 +22,7 @@ size_over = "200MB"
 action = "reject"
 [[rule]]
 name = "r3"
-expr = 'has("scan.exclusion") || has("mime.ambiguous")'
+expr = 'has("scan.exclusion") || has("mime.ambiguous") || has("recipient.unknown")'
 action = "quarantine"
 [[rule]]
 name = "r4"
@@ -37,6 +37,7 @@ tag_subject = "[MALFORMED]"
 // The hints of the baseline warnings: the embedded default's rule.
 const (
 	hintRcpt      = `(hint: the embedded default has: recipient_count_over = 500, action = "tempfail", reply = "452 4.5.3 Too many recipients")`
+	hintUnknown   = `(hint: the embedded default has: findings = ["recipient.unknown"], action = "reject", reply = "550 5.1.1 Recipient address rejected: user unknown")`
 	hintSize      = `(hint: the embedded default has: size_over = "150MB", action = "reject", reply = "552 5.3.4 Message too big")`
 	hintExclusion = `(hint: the embedded default has: findings = ["scan.exclusion"], action = "quarantine", quarantine = "exclusion")`
 	hintAmbiguous = `(hint: the embedded default has: findings = ["mime.ambiguous"], action = "quarantine", quarantine = "exclusion")`
@@ -47,6 +48,7 @@ const (
 // The effects the baseline warnings name.
 const (
 	effRcpt      = "a message may have more than 500 recipients"
+	effUnknown   = "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted"
 	effSize      = "messages over 150000000 bytes are accepted"
 	effExclusion = "messages that hit a scanning limit are delivered unscanned"
 	effAmbiguous = "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows"
@@ -57,6 +59,7 @@ const (
 func TestWarnings(t *testing.T) {
 	noBaseline := []string{
 		"c.toml: warning: no rule holds back mail by its recipient count, so " + effRcpt + " " + hintRcpt,
+		"c.toml: warning: no rule holds back mail with finding recipient.unknown, so " + effUnknown + " " + hintUnknown,
 		"c.toml: warning: no rule holds back mail by its size, so " + effSize + " " + hintSize,
 		"c.toml: warning: no rule holds back mail with finding scan.exclusion, so " + effExclusion + " " + hintExclusion,
 		"c.toml: warning: no rule holds back mail with finding mime.ambiguous, so " + effAmbiguous + " " + hintAmbiguous,
@@ -67,6 +70,7 @@ func TestWarnings(t *testing.T) {
 		var w []string
 		for _, x := range []struct{ phrase, eff, hint string }{
 			{"holds back mail by its recipient count", effRcpt, hintRcpt},
+			{"holds back mail with finding recipient.unknown", effUnknown, hintUnknown},
 			{"holds back mail by its size", effSize, hintSize},
 			{"holds back mail with finding scan.exclusion", effExclusion, hintExclusion},
 			{"holds back mail with finding mime.ambiguous", effAmbiguous, hintAmbiguous},
@@ -192,7 +196,7 @@ func TestBaselineEffects(t *testing.T) {
 			t.Errorf("no effect in words for %s (rule %q): add it to baselineEffects", p.trigger.phrase(), p.rule.Name)
 		}
 	}
-	want := "by its recipient count|by its size|with finding scan.exclusion|with finding mime.ambiguous|with finding content.gtube|with finding message.malformed"
+	want := "by its recipient count|with finding recipient.unknown|by its size|with finding scan.exclusion|with finding mime.ambiguous|with finding content.gtube|with finding message.malformed"
 	if got := strings.Join(found, "|"); got != want {
 		t.Errorf("protections %s, want %s", got, want)
 	}

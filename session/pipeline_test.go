@@ -82,7 +82,17 @@ func TestPipeline(t *testing.T) {
 // loads the case's config, runs the dry run, and turns the report into an
 // [outcome] the rest of the test renders.
 func dryRun(t *testing.T, c *pipelineCase) (*outcome, error) {
-	l, err := session.LoadConfig(c.configName, c.config)
+	src := c.config
+	if len(c.files) > 0 {
+		dir := t.TempDir()
+		for name, data := range c.files {
+			if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+				return nil, err
+			}
+		}
+		src = bytes.ReplaceAll(src, []byte("$FILES"), []byte(dir))
+	}
+	l, err := session.LoadConfig(c.configName, src)
 	if err != nil {
 		return nil, err
 	}
@@ -262,7 +272,10 @@ type pipelineCase struct {
 	// gives; no check consumes them yet (DNSBL, SPF and virus checks will),
 	// so they are only checked for form.
 	dns, scanners []string
-	want          []byte // nil when the case has no want section yet
+	// files are written to a temporary directory, which $FILES in the
+	// config names: tables and lists the config reads.
+	files map[string][]byte
+	want  []byte // nil when the case has no want section yet
 }
 
 // parseCase reads a case from its archive. Unknown sections and session
@@ -293,7 +306,15 @@ func parseCase(file string, a *archive) (*pipelineCase, error) {
 		case "want":
 			c.want = f.data
 		default:
-			err = fmt.Errorf("unknown section (want config.toml, session, message.eml, dns, scanners, want)")
+			name, ok := strings.CutPrefix(f.name, "files/")
+			if !ok || name == "" || strings.ContainsAny(name, "/\\") {
+				err = fmt.Errorf("unknown section (want config.toml, session, message.eml, dns, scanners, files/NAME, want)")
+				break
+			}
+			if c.files == nil {
+				c.files = map[string][]byte{}
+			}
+			c.files[name] = f.data
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: section %s: %w", file, f.name, err)

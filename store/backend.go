@@ -79,9 +79,10 @@ type State interface {
 	Counters
 	Entries
 	Lists
-	// PruneState deletes the entries expired at at and the counter buckets
-	// that no window reaching at still covers, and returns how many rows it
-	// deleted. Reads already ignore them; pruning bounds the space.
+	// PruneState deletes the entries and list items expired at at and the
+	// counter buckets that no window reaching at still covers, and returns
+	// how many rows it deleted. Reads already ignore them; pruning bounds
+	// the space.
 	PruneState(ctx context.Context, at time.Time) (int64, error)
 }
 
@@ -158,38 +159,50 @@ type ListItem struct {
 	Value string
 	Note  string
 	// Added is when the value entered the list; [Lists.ListPut] sets a
-	// zero Added to now, and keeps the first Added of a value put again.
+	// zero Added to now, and keeps the first Added of a value put again
+	// (unless the value had expired by the new Added: then it is new).
 	Added time.Time
+	// Expires is when the value leaves the list; zero means never. Reads
+	// at or after it no longer return the item, and [State.PruneState]
+	// deletes it.
+	Expires time.Time
 }
 
 // ListInfo describes one named list.
 type ListInfo struct {
 	Name    string
 	Version int64
-	Items   int
+	Items   int // live at the at of the read
 }
 
 // Lists are named lists of values (IP networks, addresses) that the CLI
 // edits and the daemon reloads when their version moves. Every call that
 // changes a list raises its version by exactly one; a call that changes
-// nothing (a value put again with the same note, the removal of an absent
-// value) leaves it. A version never goes down, an emptied list included;
-// a list never written has version 0 and no items.
+// nothing (a value put again with the same note and expiry, the removal of
+// an absent value) leaves it. A version never goes down, an emptied list
+// included; a list never written has version 0 and no items.
+//
+// An item's expiry does not move the version, neither when it passes nor
+// when [State.PruneState] deletes the item: a daemon holds the expiry with
+// the item and stops matching it by itself. The removal of an expired
+// item not yet pruned does move it.
 type Lists interface {
-	// ListPut adds items to list name, or updates the notes of values
-	// already there, and returns the list's version after the call.
+	// ListPut adds items to list name, or updates the notes and expiries
+	// of values already there, and returns the list's version after the
+	// call.
 	ListPut(ctx context.Context, name string, items ...ListItem) (version int64, err error)
 	// ListRemove removes values from list name and returns the version
 	// after the call.
 	ListRemove(ctx context.Context, name string, values ...string) (version int64, err error)
-	// ListItems returns the list's items ordered by value and its version,
-	// read together.
-	ListItems(ctx context.Context, name string) (items []ListItem, version int64, err error)
+	// ListItems returns the list's items live at at (zero: now), ordered
+	// by value, and its version, read together.
+	ListItems(ctx context.Context, name string, at time.Time) (items []ListItem, version int64, err error)
 	// ListVersion returns the list's version, the cheap check a daemon
 	// polls before reloading.
 	ListVersion(ctx context.Context, name string) (int64, error)
-	// Lists describes every list ever written, ordered by name.
-	Lists(ctx context.Context) ([]ListInfo, error)
+	// Lists describes every list ever written, ordered by name, with the
+	// number of items live at at (zero: now).
+	Lists(ctx context.Context, at time.Time) ([]ListInfo, error)
 }
 
 // Backend is everything the daemon needs of a store.

@@ -16,7 +16,7 @@
 //
 // The SQL is what PostgreSQL also runs where that costs nothing: upserts
 // are ON CONFLICT, inserts that need their row back use RETURNING, batched
-// deletes use row values. What is SQLite's own: INTEGER PRIMARY KEY and
+// deletes use row values, null-safe comparisons IS DISTINCT FROM. What is SQLite's own: INTEGER PRIMARY KEY and
 // WITHOUT ROWID in the schema, json_each for ID lists, instr() for
 // substrings, PRAGMAs, and the Go function mailwarden_ip16 that migration 6
 // uses to fill the client address column.
@@ -94,7 +94,7 @@
 // Counters keep a window in 16 buckets plus the current one (see
 // [Counters]), so a counter has at most 17 rows, and each increment deletes
 // the buckets its window has left. [Store.PruneState] removes expired
-// entries and the buckets of idle counters.
+// entries, expired list items and the buckets of idle counters.
 //
 // # Checkpoints
 //

@@ -18,8 +18,17 @@ func checkListItem(it ListItem) error {
 	return nil
 }
 
-// ListPut adds items to list name or updates their notes; see [Lists]. It
-// commits with synchronous=FULL: an operator's edit survives a power cut.
+// expiresArg is an expiry as its column holds it: NULL for never.
+func expiresArg(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return unixNano(t)
+}
+
+// ListPut adds items to list name or updates their notes and expiries; see
+// [Lists]. It commits with synchronous=FULL: an operator's edit survives a
+// power cut.
 func (s *Store) ListPut(ctx context.Context, name string, items ...ListItem) (int64, error) {
 	if err := checkKey("list name", name); err != nil {
 		return 0, fmt.Errorf("store: list put: %w", err)
@@ -46,11 +55,17 @@ func (s *Store) ListPut(ctx context.Context, name string, items ...ListItem) (in
 			if added.IsZero() {
 				added = now
 			}
-			res, err := tx.ExecContext(ctx, `INSERT INTO list_items (name, value, note, added_ns)
-				VALUES (?, ?, ?, ?)
-				ON CONFLICT (name, value) DO UPDATE SET note = excluded.note
-				WHERE list_items.note <> excluded.note`,
-				name, it.Value, it.Note, unixNano(added))
+			// A value that had expired by the new Added is put anew, with
+			// that Added. (IS DISTINCT FROM: SQLite 3.39 and PostgreSQL.)
+			res, err := tx.ExecContext(ctx, `INSERT INTO list_items (name, value, note, added_ns, expires_ns)
+				VALUES (?, ?, ?, ?, ?)
+				ON CONFLICT (name, value) DO UPDATE SET note = excluded.note, expires_ns = excluded.expires_ns,
+					added_ns = CASE WHEN list_items.expires_ns <= excluded.added_ns
+						THEN excluded.added_ns ELSE list_items.added_ns END
+				WHERE list_items.note <> excluded.note
+					OR list_items.expires_ns IS DISTINCT FROM excluded.expires_ns
+					OR list_items.expires_ns <= excluded.added_ns`,
+				name, it.Value, it.Note, unixNano(added), expiresArg(it.Expires))
 			if err != nil {
 				return fmt.Errorf("%q: %w", it.Value, err)
 			}
@@ -114,9 +129,9 @@ func (s *Store) ListRemove(ctx context.Context, name string, values ...string) (
 	return version, nil
 }
 
-// ListItems returns list name's items and version from one snapshot; see
-// [Lists].
-func (s *Store) ListItems(ctx context.Context, name string) ([]ListItem, int64, error) {
+// ListItems returns list name's items live at at and its version from one
+// snapshot; see [Lists].
+func (s *Store) ListItems(ctx context.Context, name string, at time.Time) ([]ListItem, int64, error) {
 	if err := checkKey("list name", name); err != nil {
 		return nil, 0, fmt.Errorf("store: list items: %w", err)
 	}
@@ -137,8 +152,8 @@ func (s *Store) ListItems(ctx context.Context, name string) ([]ListItem, int64, 
 		return nil, 0, fmt.Errorf("store: list items %q: %w", name, err)
 	}
 	// BINARY collation: byte order. (PostgreSQL: COLLATE "C".)
-	rows, err := tx.QueryContext(ctx, `SELECT value, note, added_ns FROM list_items
-		WHERE name = ? ORDER BY value`, name)
+	rows, err := tx.QueryContext(ctx, `SELECT value, note, added_ns, expires_ns FROM list_items
+		WHERE name = ? AND (expires_ns IS NULL OR expires_ns > ?) ORDER BY value`, name, unixNano(nowIfZero(at)))
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: list items %q: %w", name, err)
 	}
@@ -146,13 +161,17 @@ func (s *Store) ListItems(ctx context.Context, name string) ([]ListItem, int64, 
 	var items []ListItem
 	for rows.Next() {
 		var (
-			it    ListItem
-			added int64
+			it      ListItem
+			added   int64
+			expires sql.NullInt64
 		)
-		if err := rows.Scan(&it.Value, &it.Note, &added); err != nil {
+		if err := rows.Scan(&it.Value, &it.Note, &added, &expires); err != nil {
 			return nil, 0, fmt.Errorf("store: list items %q: %w", name, err)
 		}
 		it.Added = fromNano(added)
+		if expires.Valid {
+			it.Expires = fromNano(expires.Int64)
+		}
 		items = append(items, it)
 	}
 	if err := rows.Err(); err != nil {
@@ -184,8 +203,9 @@ func (s *Store) ListVersion(ctx context.Context, name string) (int64, error) {
 	return v, nil
 }
 
-// Lists describes every list, ordered by name; see [Lists].
-func (s *Store) Lists(ctx context.Context) ([]ListInfo, error) {
+// Lists describes every list, ordered by name, with its items live at at;
+// see [Lists].
+func (s *Store) Lists(ctx context.Context, at time.Time) ([]ListInfo, error) {
 	st, err := s.state(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: lists: %w", err)
@@ -194,8 +214,8 @@ func (s *Store) Lists(ctx context.Context) ([]ListInfo, error) {
 		return nil, nil
 	}
 	rows, err := st.r.QueryContext(ctx, `SELECT l.name, l.version,
-		(SELECT count(*) FROM list_items i WHERE i.name = l.name)
-		FROM lists l ORDER BY l.name`)
+		(SELECT count(*) FROM list_items i WHERE i.name = l.name AND (i.expires_ns IS NULL OR i.expires_ns > ?))
+		FROM lists l ORDER BY l.name`, unixNano(nowIfZero(at)))
 	if err != nil {
 		return nil, fmt.Errorf("store: lists: %w", err)
 	}

@@ -73,6 +73,11 @@ CREATE TABLE list_items (
 	PRIMARY KEY (name, value)
 ) WITHOUT ROWID;
 `,
+	// 2: list items that expire (NULL: never).
+	`
+ALTER TABLE list_items ADD COLUMN expires_ns INTEGER;
+CREATE INDEX list_items_expires ON list_items (expires_ns) WHERE expires_ns IS NOT NULL;
+`,
 }
 
 // stateDB is the state's database: its own writer, gate and readers.
@@ -574,6 +579,9 @@ func (s *Store) PruneState(ctx context.Context, at time.Time) (int64, error) {
 			(SELECT key, window_ns, bucket FROM counters WHERE expires_ns <= ? LIMIT ?)`,
 		`DELETE FROM entries WHERE (ns, key) IN
 			(SELECT ns, key FROM entries WHERE expires_ns <= ? LIMIT ?)`,
+		// The version stays: reads already ignore these items.
+		`DELETE FROM list_items WHERE (name, value) IN
+			(SELECT name, value FROM list_items WHERE expires_ns <= ? LIMIT ?)`,
 	} {
 		for {
 			res, err := st.execWrite(ctx, bulk, q, ns, pruneBatch)

@@ -362,7 +362,7 @@ func TestOpenReadOnlyState(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ro.Close()
-		items, v, err := ro.ListItems(ctx, "block")
+		items, v, err := ro.ListItems(ctx, "block", time.Time{})
 		if err != nil || v != 1 || len(items) != 1 || items[0].Note != "n" {
 			t.Errorf("ListItems = %v, %d, %v", items, v, err)
 		}
@@ -389,10 +389,10 @@ func TestOpenReadOnlyState(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer ro.Close()
-		if items, v, err := ro.ListItems(ctx, "block"); err != nil || items != nil || v != 0 {
+		if items, v, err := ro.ListItems(ctx, "block", time.Time{}); err != nil || items != nil || v != 0 {
 			t.Errorf("ListItems = %v, %d, %v; want an empty list", items, v, err)
 		}
-		if ls, err := ro.Lists(ctx); err != nil || ls != nil {
+		if ls, err := ro.Lists(ctx, time.Time{}); err != nil || ls != nil {
 			t.Errorf("Lists = %v, %v", ls, err)
 		}
 		if n, err := ro.Count(ctx, "k", time.Hour, time.Time{}); err != nil || n != 0 {
@@ -426,7 +426,7 @@ func TestOpenReadOnlyState(t *testing.T) {
 		if evs, err := ro.Events(ctx, EventQuery{}); err != nil || len(evs) != 1 {
 			t.Errorf("Events = %v, %v; want the one event", evs, err)
 		}
-		if _, _, err := ro.ListItems(ctx, "l"); !errors.Is(err, ErrSchemaTooNew) {
+		if _, _, err := ro.ListItems(ctx, "l", time.Time{}); !errors.Is(err, ErrSchemaTooNew) {
 			t.Errorf("ListItems = %v, want ErrSchemaTooNew", err)
 		}
 		// And the daemon refuses to start on it.
@@ -598,5 +598,66 @@ func BenchmarkIncrDuringQuarantine(b *testing.B) {
 			b.ReportMetric(float64(lat[len(lat)-1])/float64(time.Microsecond), "max-µs")
 			b.ReportMetric(float64(n)/elapsed.Seconds(), "quarantines/s")
 		})
+	}
+}
+
+// TestStateMigration2ListExpiry: list items written before state migration
+// 2 read as never expiring after it, and expiring items can be put.
+func TestStateMigration2ListExpiry(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	openState(t, s)
+	// Take the state back to version 1, as an older mailwarden left it.
+	for _, stmt := range []string{
+		`DROP INDEX list_items_expires`,
+		`ALTER TABLE list_items DROP COLUMN expires_ns`,
+		`DELETE FROM ` + stateVersionTable + ` WHERE version = 2`,
+		`INSERT INTO lists (name, version) VALUES ('block', 1)`,
+		`INSERT INTO list_items (name, value, note, added_ns) VALUES ('block', '192.0.2.0/24', 'old', 7)`,
+	} {
+		if _, err := s.st.w.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := migrateDB(ctx, s.st.w, stateVersionTable, stateMigrations, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	far := time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := s.ListPut(ctx, "block", ListItem{Value: "198.51.100.7", Expires: far}); err != nil {
+		t.Fatal(err)
+	}
+	items, v, err := s.ListItems(ctx, "block", far.Add(-time.Hour))
+	if err != nil || v != 2 || len(items) != 2 {
+		t.Fatalf("ListItems = %v, %d, %v", items, v, err)
+	}
+	if it := items[0]; it.Value != "192.0.2.0/24" || it.Note != "old" || !it.Expires.IsZero() || !it.Added.Equal(time.Unix(0, 7)) {
+		t.Errorf("the old item reads %+v", it)
+	}
+	if !items[1].Expires.Equal(far) {
+		t.Errorf("the new item reads %+v", items[1])
+	}
+}
+
+// TestPruneListItemsIndex: pruning finds expired list items by their
+// partial index, not by a scan of every list.
+func TestPruneListItemsIndex(t *testing.T) {
+	s := openTest(t, "")
+	openState(t, s)
+	rows, err := s.st.r.Query(`EXPLAIN QUERY PLAN SELECT name, value FROM list_items WHERE expires_ns <= ? LIMIT ?`, 1, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if !strings.Contains(strings.Join(plan, "; "), "INDEX list_items_expires") {
+		t.Errorf("plan %q, want it to use list_items_expires", plan)
 	}
 }

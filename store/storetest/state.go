@@ -571,6 +571,7 @@ func RunLists(t *testing.T, open func(t *testing.T) store.Lists) {
 		{"Order", testListOrder},
 		{"Invalid", testListInvalid},
 		{"Concurrent", testListConcurrent},
+		{"Expiry", testListExpiry},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
@@ -579,7 +580,12 @@ func RunLists(t *testing.T, open func(t *testing.T) store.Lists) {
 
 func listItems(t *testing.T, l store.Lists, name string) ([]store.ListItem, int64) {
 	t.Helper()
-	items, v, err := l.ListItems(ctx, name)
+	return listItemsAt(t, l, name, time.Time{})
+}
+
+func listItemsAt(t *testing.T, l store.Lists, name string, at time.Time) ([]store.ListItem, int64) {
+	t.Helper()
+	items, v, err := l.ListItems(ctx, name, at)
 	if err != nil {
 		t.Fatalf("ListItems(%s): %v", name, err)
 	}
@@ -609,7 +615,7 @@ func testListVersions(t *testing.T, l store.Lists) {
 	if items, v := listItems(t, l, "block"); items != nil || v != 0 {
 		t.Fatalf("a list never written: %v, version %d", items, v)
 	}
-	if ls, err := l.Lists(ctx); err != nil || len(ls) != 0 {
+	if ls, err := l.Lists(ctx, time.Time{}); err != nil || len(ls) != 0 {
 		t.Fatalf("Lists of an empty backend: %v, %v", ls, err)
 	}
 	t1 := base
@@ -675,7 +681,7 @@ func testListVersions(t *testing.T, l store.Lists) {
 	if v, err := l.ListRemove(ctx, "never-written", "x"); err != nil || v != 0 {
 		t.Errorf("ListRemove from a list never written: %d, %v; want 0", v, err)
 	}
-	ls, err := l.Lists(ctx)
+	ls, err := l.Lists(ctx, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -724,7 +730,7 @@ func testListInvalid(t *testing.T, l store.Lists) {
 	if _, err := l.ListRemove(ctx, "", "v"); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("ListRemove with an empty name: %v, want ErrInvalid", err)
 	}
-	if _, _, err := l.ListItems(ctx, ""); !errors.Is(err, store.ErrInvalid) {
+	if _, _, err := l.ListItems(ctx, "", time.Time{}); !errors.Is(err, store.ErrInvalid) {
 		t.Errorf("ListItems with an empty name: %v, want ErrInvalid", err)
 	}
 	if _, err := l.ListVersion(ctx, long); !errors.Is(err, store.ErrInvalid) {
@@ -757,6 +763,96 @@ func testListConcurrent(t *testing.T, l store.Lists) {
 	}
 }
 
+// testListExpiry: an item with an expiry is read until then, with it; its
+// expiry moves the version when it is changed, not when it passes; a value
+// put again after it expired is new; PruneState deletes expired items
+// without moving the version.
+func testListExpiry(t *testing.T, l store.Lists) {
+	h := func(n int) time.Time { return base.Add(time.Duration(n) * time.Hour) }
+	put := func(items ...store.ListItem) int64 {
+		t.Helper()
+		v, err := l.ListPut(ctx, "tmp", items...)
+		if err != nil {
+			t.Fatalf("ListPut: %v", err)
+		}
+		return v
+	}
+	// render shows the items live at at as value=note[added,expires] in
+	// hours from base.
+	render := func(at time.Time) string {
+		t.Helper()
+		items, _ := listItemsAt(t, l, "tmp", at)
+		var s []string
+		for _, it := range items {
+			if it.Added.Location() != time.UTC || !it.Expires.IsZero() && it.Expires.Location() != time.UTC {
+				t.Errorf("%s: times not in UTC: %v, %v", it.Value, it.Added, it.Expires)
+			}
+			x := "never"
+			if !it.Expires.IsZero() {
+				x = fmt.Sprint(it.Expires.Sub(base))
+			}
+			s = append(s, fmt.Sprintf("%s=%s[%v,%s]", it.Value, it.Note, it.Added.Sub(base), x))
+		}
+		return strings.Join(s, " ")
+	}
+	steps := []struct {
+		name string
+		do   func() int64
+		want int64
+		at   time.Time
+		// the items live at at
+		items string
+	}{
+		{"put", func() int64 {
+			return put(store.ListItem{Value: "a", Note: "n", Added: base, Expires: h(1)},
+				store.ListItem{Value: "b", Added: base},
+				store.ListItem{Value: "c", Added: base, Expires: base})
+		}, 1, base, "a=n[0s,1h0m0s] b=[0s,never]"},
+		{"before the expiry", nil, 1, h(1).Add(-time.Microsecond), "a=n[0s,1h0m0s] b=[0s,never]"},
+		{"at the expiry", nil, 1, h(1), "b=[0s,never]"},
+		{"now", nil, 1, time.Time{}, "b=[0s,never]"},
+		{"the same again", func() int64 {
+			return put(store.ListItem{Value: "a", Note: "n", Added: base.Add(time.Minute), Expires: h(1)})
+		}, 1, base, "a=n[0s,1h0m0s] b=[0s,never]"},
+		{"a later expiry keeps Added", func() int64 {
+			return put(store.ListItem{Value: "a", Note: "n", Added: base.Add(time.Minute), Expires: h(2)})
+		}, 2, h(1), "a=n[0s,2h0m0s] b=[0s,never]"},
+		{"no expiry", func() int64 { return put(store.ListItem{Value: "a", Note: "n", Added: base.Add(time.Minute)}) }, 3,
+			h(9), "a=n[0s,never] b=[0s,never]"},
+		{"an expiry again", func() int64 {
+			return put(store.ListItem{Value: "a", Note: "n", Added: base.Add(time.Minute), Expires: h(2)})
+		}, 4, h(1), "a=n[0s,2h0m0s] b=[0s,never]"},
+		{"put again after it expired is new", func() int64 {
+			return put(store.ListItem{Value: "c", Note: "back", Added: h(3), Expires: h(5)})
+		}, 5, h(3), "b=[0s,never] c=back[3h0m0s,5h0m0s]"},
+	}
+	for _, s := range steps {
+		v := int64(-1)
+		if s.do != nil {
+			v = s.do()
+		}
+		if lv, err := l.ListVersion(ctx, "tmp"); err != nil || lv != s.want || s.do != nil && v != s.want {
+			t.Errorf("%s: version %d (returned %d), %v; want %d", s.name, lv, v, err, s.want)
+		}
+		if got := render(s.at); got != s.items {
+			t.Errorf("%s: items at %v\n%s\nwant\n%s", s.name, s.at.Sub(base), got, s.items)
+		}
+	}
+	for _, tc := range []struct {
+		at   time.Time
+		want int
+	}{{base, 3}, {h(3), 2}, {h(5), 1}} {
+		ls, err := l.Lists(ctx, tc.at)
+		if err != nil || len(ls) != 1 || ls[0].Items != tc.want || ls[0].Version != 5 {
+			t.Errorf("Lists at %v = %+v, %v; want %d items at version 5", tc.at.Sub(base), ls, err, tc.want)
+		}
+	}
+	// The removal of an expired item not yet pruned moves the version.
+	if v, err := l.ListRemove(ctx, "tmp", "a"); err != nil || v != 6 {
+		t.Errorf("ListRemove of an expired item: %d, %v; want 6", v, err)
+	}
+}
+
 // testPruneState: pruning removes what has expired and nothing a read can
 // still see.
 func testPruneState(t *testing.T, s store.State) {
@@ -767,7 +863,8 @@ func testPruneState(t *testing.T, s store.State) {
 	incr(t, s, "idle", w, 1, base)
 	setEntry(t, s, "ns", "short", []byte("s"), time.Minute, base)
 	setEntry(t, s, "ns", "long", []byte("l"), time.Hour, base)
-	if _, err := s.ListPut(ctx, "keep", store.ListItem{Value: "v"}); err != nil {
+	if _, err := s.ListPut(ctx, "keep", store.ListItem{Value: "v"}, store.ListItem{Value: "later", Expires: base.Add(time.Hour)},
+		store.ListItem{Value: "gone", Added: base, Expires: base.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
 	at := base.Add(2 * time.Minute)
@@ -788,8 +885,10 @@ func testPruneState(t *testing.T, s store.State) {
 	if got := count(t, s, "c", w, base.Add(39*time.Second)); beforeC == 0 || got != 0 {
 		t.Errorf("count in a window before the prune time: %d before the prune, %d after; want it pruned to 0", beforeC, got)
 	}
-	if items, _ := listItems(t, s, "keep"); len(items) != 1 {
-		t.Errorf("prune touched a list: %v", items)
+	// The expired list item is gone, even for a read before its expiry;
+	// the live ones stay, and the version with them.
+	if items, v := listItemsAt(t, s, "keep", base); len(items) != 2 || items[0].Value != "later" || items[1].Value != "v" || v != 1 {
+		t.Errorf("list after a prune: %v, version %d; want later and v at version 1", items, v)
 	}
 	if n, err := s.PruneState(ctx, at); err != nil || n != 0 {
 		t.Errorf("second prune: %d, %v; want 0", n, err)
