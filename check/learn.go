@@ -29,6 +29,10 @@ type Outcome struct {
 	// message.
 	Stage    policy.Stage
 	ClientIP netip.Addr
+	// Origin is, on a connection from a known host, the message's first
+	// untrusted hop when the session found one: the client a learner
+	// judges instead of the relay. Invalid otherwise.
+	Origin   netip.Addr
 	AuthUser string
 	// Sender is the envelope sender; "" is the null sender (a bounce).
 	Sender string

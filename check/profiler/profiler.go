@@ -14,7 +14,9 @@
 // matched on a spam finding (spam_findings: "spam.*" and the GTUBE test
 // string by default), as a virus when on a virus finding; a recipient
 // counts as invalid when recipient.unknown was reported for it. Trusted
-// networks and authenticated sessions are never profiled.
+// networks and authenticated sessions are never profiled; on a connection
+// from a known host the profiler judges the message's first untrusted hop
+// (see [check.ClientJudge]), and never the relay itself.
 //
 // Counters are the store's sliding windows, so they decay on their own;
 // a block is a store entry with its reason (the type, the counts and the
@@ -199,11 +201,19 @@ func (p *Profiler) Findings() []check.Declared {
 	return []check.Declared{{Name: Finding, Doc: "the client is blocked by the IP profiler (value: spam, virus, harvest or bounce)"}}
 }
 
+// JudgesClient implements [check.ClientJudge]: on a connection from a
+// known host the profiler looks up the message's first untrusted hop, not
+// the relay.
+func (p *Profiler) JudgesClient() bool { return true }
+
 // network is the profiled network of a client, or the zero prefix for one
-// that is not profiled: no address, a trusted network, an authenticated
-// session.
+// that is not profiled: no address, a trusted network, a known host (a
+// relay: the mail it passes on is not its own), an authenticated session.
 func (p *Profiler) network(env *check.Env, ip netip.Addr, authUser string) netip.Prefix {
-	if !p.c.Enabled || !ip.IsValid() || authUser != "" || (env != nil && env.Trusted != nil && env.Trusted(ip)) {
+	if !p.c.Enabled || !ip.IsValid() || authUser != "" {
+		return netip.Prefix{}
+	}
+	if env != nil && (env.Trusted != nil && env.Trusted(ip) || env.KnownHost != nil && env.KnownHost(ip)) {
 		return netip.Prefix{}
 	}
 	return check.Network(ip, p.c.IPv4Prefix, p.c.IPv6Prefix)
@@ -286,7 +296,11 @@ var counterKinds = []string{Spam, Virus, Bounce, "rcpt", "invalid"}
 // Learn counts what o says of its client and blocks the client's network
 // past a threshold; see the package doc.
 func (p *Profiler) Learn(ctx context.Context, env *check.Env, o *check.Outcome) error {
-	net := p.network(env, o.ClientIP, o.AuthUser)
+	client := o.ClientIP
+	if o.Origin.IsValid() {
+		client = o.Origin
+	}
+	net := p.network(env, client, o.AuthUser)
 	if !net.IsValid() {
 		return nil
 	}

@@ -419,3 +419,31 @@ t.toml:10: profiler.treshold: unknown key`
 		t.Errorf("got\n%v\nwant\n%s", err, want)
 	}
 }
+
+// TestKnownHost: a known host (a relay in front) is never profiled nor
+// looked up; the message's first untrusted hop is, when the session names
+// it.
+func TestKnownHost(t *testing.T) {
+	f := newFixture(t, small)
+	relay := netip.MustParsePrefix("198.51.100.0/24")
+	f.env.KnownHost = relay.Contains
+	for range 3 {
+		f.learn(message("198.51.100.10", "a@x.example", "spam.x")) // no origin found
+		o := message("198.51.100.10", "a@x.example", "spam.x")
+		o.Origin = netip.MustParseAddr("203.0.113.9")
+		f.learn(o)
+	}
+	if es, _ := f.st.ListEntries(ctx, BlockNamespace, "", 10, f.clk.now); len(es) != 1 || es[0].Key != "203.0.113.9/32" {
+		t.Errorf("blocks %+v, want the origin's only", es)
+	}
+	if got := f.connect("198.51.100.10"); got != "" {
+		t.Errorf("the relay: %q", got)
+	}
+	// The runner gives the check the origin as the client at end of headers.
+	if got := f.connect("203.0.113.9"); !strings.HasPrefix(got, "spam: 203.0.113.9/32: 3 spam messages") {
+		t.Errorf("the origin: %q", got)
+	}
+	if !f.p.JudgesClient() {
+		t.Error("the profiler does not judge the client")
+	}
+}

@@ -261,6 +261,11 @@ func New(c Config) *Throttle {
 	return t
 }
 
+// JudgesClient implements [check.ClientJudge] for a throttle by client
+// network: on a connection from a known host it counts the message's first
+// untrusted hop, not the relay, whose traffic is everyone's.
+func (t *Throttle) JudgesClient() bool { return t.key == KeyIP }
+
 // Finding is the name of the throttle's finding.
 func (t *Throttle) Finding() string { return FindingPrefix + t.name }
 

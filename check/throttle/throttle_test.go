@@ -429,3 +429,19 @@ func BenchmarkRun(b *testing.B) {
 		i++
 	}
 }
+
+// TestJudgesClient: throttles by client network judge the client (and so
+// count a known host's messages by their first untrusted hop); the others
+// do not.
+func TestJudgesClient(t *testing.T) {
+	ths := load(t, ipThrottle+`
+[[throttle]]
+name = "sender"
+key = "sender"
+messages = 3
+window = "1m"
+`)
+	if !ths[0].JudgesClient() || ths[1].JudgesClient() {
+		t.Errorf("JudgesClient: ip %v, sender %v; want true, false", ths[0].JudgesClient(), ths[1].JudgesClient())
+	}
+}
