@@ -30,8 +30,8 @@ func TestConfigCheckNoRules(t *testing.T) {
 		meant + ": warning: no rule flags mail with finding message.malformed",
 		meant + ": warning: no rule holds back mail by its size",
 		meant + ": warning: no rule holds back mail by its recipient count",
-		meant + `: warning: no rule holds back mail with finding throttle.inbound-ip, so what the embedded default's rule "throttle-inbound" does is not done`,
-		meant + `: warning: no rule holds back mail with finding throttle.outbound-sender, so what the embedded default's rule "throttle-outbound" does is not done`,
+		meant + ": warning: no rule holds back mail with finding throttle.inbound-ip, so ",
+		meant + ": warning: no rule holds back mail with finding throttle.outbound-sender, so ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
