@@ -21,6 +21,7 @@ package check
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -30,6 +31,7 @@ import (
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/scanner/message"
+	"github.com/mailwarden/mailwarden/store"
 )
 
 // Scope says what a finding is computed once for, and how long it holds.
@@ -186,7 +188,17 @@ type Env struct {
 	// ClaimRelease records the use of a release token for recipients and
 	// returns those claimed now (see store.ClaimRelease).
 	ClaimRelease func(ctx context.Context, nonce string, rcpts []string) ([]string, error)
+	// State is the daemon's state store (counters, entries), for the
+	// checks that remember between sessions: throttles, the profiler,
+	// greylisting. A dry run may have one to read, never to write; nil
+	// means none, and such checks report nothing (or, outside a dry run,
+	// fail with [ErrNoState]).
+	State store.State
 }
+
+// ErrNoState is the failure of a check that needs the state store in a
+// session that has none.
+var ErrNoState = errors.New("check: no state store")
 
 // Time is Env.Now, or the wall clock.
 func (e *Env) Time() time.Time {

@@ -5,6 +5,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/mailwarden/mailwarden/check/profiler"
+	"github.com/mailwarden/mailwarden/check/throttle"
 )
 
 // metrics are the daemon's Prometheus metrics, on a registry of the
@@ -60,6 +63,10 @@ func newMetrics(s *Server) *metrics {
 			Help: "Panics recovered in sessions."}, func() float64 { return float64(s.Panics.Load()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailwarden_accept_errors_total",
 			Help: "Failed accepts of MTA connections (e.g. too many open files), retried with back-off."}, func() float64 { return float64(s.acceptErrors.Load()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailwarden_throttle_blocks_total",
+			Help: "Keys a throttle blocked for going over its limit."}, func() float64 { return float64(throttle.Blocks()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailwarden_profiler_blocks_total",
+			Help: "Client networks the IP profiler blocked."}, func() float64 { return float64(profiler.Blocks()) }),
 		// The tracking-log writer and the store's WAL (events.go).
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "mailwarden_tracking_rows_journaled_total",
 			Help: "Tracking-log rows made durable in the journal before the session's reply."}, func() float64 { return float64(s.events.journaled.Load()) }),

@@ -34,6 +34,7 @@ type Server struct {
 	// directly; tracking rows go through events.
 	quarantine store.Quarantine
 	claims     store.ReleaseClaims
+	state      store.State // what checks keep between sessions
 	rt         atomic.Pointer[session.Runtime]
 	active     atomic.Int64
 	milter     *gomilter.Server
@@ -69,7 +70,7 @@ func (e *everySecond) allow() bool {
 
 // NewServer builds a server on a runtime and a store.
 func NewServer(rt *session.Runtime, st *store.Store, log *slog.Logger) *Server {
-	s := &Server{log: log, quarantine: st, claims: st}
+	s := &Server{log: log, quarantine: st, claims: st, state: st}
 	gomilter.LogWarning = func(format string, v ...any) {
 		for _, a := range v {
 			if err, ok := a.(error); ok && (errors.Is(err, ErrBadPacket) || errors.Is(err, errSessionCap)) {

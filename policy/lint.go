@@ -199,11 +199,15 @@ func triggers(c Condition) []trigger {
 // baselineEffects say, per finding of the embedded default's rules, what
 // mail gets through without them. A test keeps it complete.
 var baselineEffects = map[string]string{
-	"scan.exclusion":    "messages that hit a scanning limit are delivered unscanned",
-	"recipient.unknown": "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted",
-	"mime.ambiguous":    "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows",
-	"content.gtube":     "messages with the GTUBE test string are delivered",
-	"message.malformed": "malformed messages are delivered unflagged",
+	"throttle.inbound-ip":      "one client network may send any number of messages from outside",
+	"throttle.inbound-sender":  "one sender may send any number of messages from outside",
+	"throttle.outbound-ip":     "one of your hosts may send any number of messages out",
+	"throttle.outbound-sender": "one of your senders may send any number of messages out",
+	"scan.exclusion":           "messages that hit a scanning limit are delivered unscanned",
+	"recipient.unknown":        "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted",
+	"mime.ambiguous":           "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows",
+	"content.gtube":            "messages with the GTUBE test string are delivered",
+	"message.malformed":        "malformed messages are delivered unflagged",
 }
 
 // effect says what gets through when nothing acts like baseline rule b on t.

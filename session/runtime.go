@@ -6,6 +6,7 @@ import (
 
 	"github.com/mailwarden/mailwarden/check"
 	_ "github.com/mailwarden/mailwarden/check/all" // every check
+	"github.com/mailwarden/mailwarden/check/greylist"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 )
@@ -58,5 +59,5 @@ func LoadDefault() (*Loaded, error) {
 // its rules can use activated.
 func NewRuntime(l *Loaded, releaseKey []byte, spoolDir string) (*Runtime, error) {
 	return &Runtime{Config: l.Config, Policy: l.Policy, ReleaseKey: releaseKey, SpoolDir: spoolDir,
-		Checks: check.NewRunner(l.Checks, l.Policy.UsedFindings())}, nil
+		Checks: check.NewRunner(l.Checks, l.Policy.UsedFindings()), Greylister: greylist.FromConfig(l.Config)}, nil
 }

@@ -221,6 +221,7 @@ func (s *Session) Rcpt(rcpt string) StageResult {
 	}
 	s.Facts.Recipients = append(s.Facts.Recipients, rcpt)
 	r := s.decide(policy.StageRcpt, rcpt)
+	s.learnRcpt(rcpt, r)
 	if r.Verdict != nil {
 		s.Facts.Recipients = s.Facts.Recipients[:len(s.Facts.Recipients)-1]
 		s.refuse(store.RecipientOutcome{Address: rcpt, Action: r.Verdict.Action.String(),
@@ -404,6 +405,7 @@ func (s *Session) EOM() (*Result, error) {
 		res.Decision = policy.Decision{Action: policy.ActionReject, Rule: "limits.max_message_size",
 			Reply: policy.Reply{Code: 552, Enhanced: "5.3.4", Text: "Message too big for the filter (limits.max_message_size)"}}
 	}
+	s.learnEOM(res)
 	return res, nil
 }
 

@@ -7,8 +7,9 @@ import (
 )
 
 // ErrInvalid reports an argument a backend refuses: a window or TTL that is
-// not positive, a negative increment, an empty list name, or a key, value or
-// note over its bound ([MaxKeyLen], [MaxValueLen]).
+// not positive, a negative increment, an empty list name, a limit that is
+// not positive, or a key, value or note over its bound ([MaxKeyLen],
+// [MaxValueLen]).
 var ErrInvalid = errors.New("store: invalid argument")
 
 // The interfaces below split the store by consumer; each caller takes the
@@ -107,6 +108,10 @@ type Counters interface {
 	// Count returns key's count over the window ending at at; 0 for a key
 	// never incremented.
 	Count(ctx context.Context, key string, window time.Duration, at time.Time) (int64, error)
+	// ResetCounter forgets key's counts in every window, so that its next
+	// Incr starts from zero (an operator lifting a profiler block); resetting
+	// a key never counted is no error.
+	ResetCounter(ctx context.Context, key string) error
 }
 
 // Entry is a value kept with a time to live, for greylisting triplets,
@@ -134,6 +139,17 @@ type Entries interface {
 	GetEntry(ctx context.Context, ns, key string, at time.Time) (Entry, error)
 	// DeleteEntry removes (ns, key); deleting an absent entry is no error.
 	DeleteEntry(ctx context.Context, ns, key string) error
+	// ListEntries returns the entries of ns live at at whose keys sort
+	// after after (byte by byte; "" for the first page), ordered by key, at
+	// most limit of them (a positive number), for the commands that list
+	// blocks.
+	ListEntries(ctx context.Context, ns, after string, limit int, at time.Time) ([]KeyedEntry, error)
+}
+
+// KeyedEntry is an entry with its key, as [Entries.ListEntries] returns it.
+type KeyedEntry struct {
+	Key string
+	Entry
 }
 
 // ListItem is one value of a named list, with the operator's note.

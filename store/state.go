@@ -354,6 +354,21 @@ func (s *Store) Count(ctx context.Context, key string, window time.Duration, at 
 	return count, nil
 }
 
+// ResetCounter deletes key's buckets in every window; see [Counters].
+func (s *Store) ResetCounter(ctx context.Context, key string) error {
+	if err := checkKey("counter key", key); err != nil {
+		return fmt.Errorf("store: reset counter: %w", err)
+	}
+	st, err := s.stateWriter(ctx)
+	if err != nil {
+		return fmt.Errorf("store: reset counter: %w", err)
+	}
+	if _, err := st.execWrite(ctx, urgent, `DELETE FROM counters WHERE key = ?`, key); err != nil {
+		return fmt.Errorf("store: reset counter: %w", err)
+	}
+	return nil
+}
+
 // entryTimes returns the stored and expiry times of an entry written at at
 // with ttl, as unix nanoseconds.
 func entryTimes(ttl time.Duration, at time.Time) (stored, expires int64) {
@@ -504,6 +519,49 @@ func (s *Store) DeleteEntry(ctx context.Context, ns, key string) error {
 		return fmt.Errorf("store: delete entry: %w", err)
 	}
 	return nil
+}
+
+// ListEntries returns a page of the live entries of ns, by key; see
+// [Entries].
+func (s *Store) ListEntries(ctx context.Context, ns, after string, limit int, at time.Time) ([]KeyedEntry, error) {
+	if err := checkKey("entry namespace", ns); err != nil {
+		return nil, fmt.Errorf("store: list entries: %w", err)
+	}
+	if limit <= 0 {
+		return nil, fmt.Errorf("store: list entries: %w: limit %d is not positive", ErrInvalid, limit)
+	}
+	st, err := s.state(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: list entries: %w", err)
+	}
+	if st.r == nil {
+		return nil, nil
+	}
+	rows, err := st.r.QueryContext(ctx, `SELECT key, value, stored_ns, expires_ns FROM entries
+		WHERE ns = ? AND key > ? AND expires_ns > ? ORDER BY key LIMIT ?`, ns, after, unixNano(nowIfZero(at)), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list entries: %w", err)
+	}
+	defer rows.Close()
+	var out []KeyedEntry
+	for rows.Next() {
+		var (
+			ke              KeyedEntry
+			stored, expires int64
+		)
+		if err := rows.Scan(&ke.Key, &ke.Value, &stored, &expires); err != nil {
+			return nil, fmt.Errorf("store: list entries: %w", err)
+		}
+		if ke.Value == nil {
+			ke.Value = []byte{}
+		}
+		ke.Stored, ke.Expires = fromNano(stored), fromNano(expires)
+		out = append(out, ke)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list entries: %w", err)
+	}
+	return out, nil
 }
 
 // PruneState deletes expired entries and counter buckets in small bulk

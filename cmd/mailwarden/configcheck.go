@@ -68,11 +68,15 @@ func printChecks(out io.Writer, l *session.Loaded) error {
 	runner := check.NewRunner(set, l.Policy.UsedFindings())
 	active := map[string]bool{}
 	fmt.Fprintln(out, "\nchecks that run:")
+	width := 10
+	for _, a := range runner.Active() {
+		width = max(width, len(a.Check.Name()))
+	}
 	for _, a := range runner.Active() {
 		c := a.Check
 		active[c.Name()] = true
-		fmt.Fprintf(out, "  %-10s from %s, awaited %s, per %s, budget %v, on error %s: %s\n",
-			c.Name(), c.Stage(), a.Await, c.Scope(), c.Budget(), c.OnError(), a.Why)
+		fmt.Fprintf(out, "  %-*s from %s, awaited %s, per %s, budget %v, on error %s: %s\n",
+			width, c.Name(), c.Stage(), a.Await, c.Scope(), c.Budget(), c.OnError(), a.Why)
 	}
 	var idle []string
 	for _, c := range set.Checks() {

@@ -20,7 +20,7 @@ func TestConfigCheckNoRules(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 7 warning(s)\n") {
+	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 11 warning(s)\n") {
 		t.Errorf("first line of:\n%s", out)
 	}
 	for _, want := range []string{
@@ -30,6 +30,8 @@ func TestConfigCheckNoRules(t *testing.T) {
 		meant + ": warning: no rule flags mail with finding message.malformed",
 		meant + ": warning: no rule holds back mail by its size",
 		meant + ": warning: no rule holds back mail by its recipient count",
+		meant + ": warning: no rule holds back mail with finding throttle.inbound-ip, so ",
+		meant + ": warning: no rule holds back mail with finding throttle.outbound-sender, so ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
@@ -71,8 +73,10 @@ func TestConfigCheckChecks(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	for _, want := range []string{"checks that run:", "gtube      from eom, awaited eom, per transaction", "rules use content.gtube",
-		"release    from eom", "released mail must pass the rule it was quarantined by"} {
+	// Names are padded to the longest, throttle:outbound-sender.
+	for _, want := range []string{"checks that run:", "gtube                    from eom, awaited eom, per transaction", "rules use content.gtube",
+		"release                  from eom", "released mail must pass the rule it was quarantined by",
+		"throttle:outbound-sender from mail, awaited mail, per transaction, budget 2s, on error skip: rules use throttle.outbound-sender"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}

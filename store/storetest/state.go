@@ -25,6 +25,7 @@ func RunCounters(t *testing.T, open func(t *testing.T) store.Counters) {
 		{"Invalid", testCounterInvalid},
 		{"Now", testCounterNow},
 		{"Concurrent", testCounterConcurrent},
+		{"Reset", testCounterReset},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
@@ -221,6 +222,39 @@ func testCounterConcurrent(t *testing.T, c store.Counters) {
 	}
 }
 
+// testCounterReset: a reset forgets every window of its key, and only of
+// its key; counting starts again from zero.
+func testCounterReset(t *testing.T, c store.Counters) {
+	incr(t, c, "profiler.spam:192.0.2.1", time.Hour, 5, base)
+	incr(t, c, "profiler.spam:192.0.2.1", time.Minute, 2, base)
+	incr(t, c, "profiler.spam:192.0.2.2", time.Hour, 3, base)
+	if err := c.ResetCounter(ctx, "profiler.spam:192.0.2.1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		key    string
+		window time.Duration
+		want   int64
+	}{
+		{"profiler.spam:192.0.2.1", time.Hour, 0},
+		{"profiler.spam:192.0.2.1", time.Minute, 0},
+		{"profiler.spam:192.0.2.2", time.Hour, 3},
+	} {
+		if got := count(t, c, tc.key, tc.window, base); got != tc.want {
+			t.Errorf("after reset: Count(%s, %v) = %d, want %d", tc.key, tc.window, got, tc.want)
+		}
+	}
+	if got := incr(t, c, "profiler.spam:192.0.2.1", time.Hour, 1, base); got != 1 {
+		t.Errorf("Incr after reset = %d, want 1", got)
+	}
+	if err := c.ResetCounter(ctx, "never"); err != nil {
+		t.Errorf("resetting a key never counted: %v", err)
+	}
+	if err := c.ResetCounter(ctx, ""); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("ResetCounter with an empty key: %v, want ErrInvalid", err)
+	}
+}
+
 // RunEntries tests entries with a TTL.
 func RunEntries(t *testing.T, open func(t *testing.T) store.Entries) {
 	tests := []struct {
@@ -234,6 +268,7 @@ func RunEntries(t *testing.T, open func(t *testing.T) store.Entries) {
 		{"Invalid", testEntryInvalid},
 		{"Now", testEntryNow},
 		{"ConcurrentAdd", testEntryConcurrentAdd},
+		{"List", testEntryList},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { tt.f(t, open(t)) })
@@ -465,6 +500,64 @@ func testEntryConcurrentAdd(t *testing.T, s store.Entries) {
 	})
 	if added != 1 || len(values) != 1 {
 		t.Errorf("%d adds stored the entry, values seen %v; want exactly one, and one value", added, values)
+	}
+}
+
+// testEntryList: a namespace's live entries by key, page by page; expired
+// entries and other namespaces are left out.
+func testEntryList(t *testing.T, s store.Entries) {
+	for _, k := range []string{"192.0.2.9", "192.0.2.10", "2001:db8::/64", "192.0.2.1"} {
+		setEntry(t, s, "profiler.block", k, []byte("v"+k), time.Hour, base)
+	}
+	setEntry(t, s, "profiler.block", "192.0.2.5", []byte("short"), time.Minute, base)
+	setEntry(t, s, "profiler.blocks", "192.0.2.2", []byte("other ns"), time.Hour, base)
+	setEntry(t, s, "other", "192.0.2.3", []byte("other ns"), time.Hour, base)
+	list := func(after string, limit int, at time.Time) string {
+		t.Helper()
+		es, err := s.ListEntries(ctx, "profiler.block", after, limit, at)
+		if err != nil {
+			t.Fatalf("ListEntries(%q, %d): %v", after, limit, err)
+		}
+		var keys []string
+		for _, e := range es {
+			if string(e.Value) != "v"+e.Key && e.Key != "192.0.2.5" {
+				t.Errorf("%s: value %q", e.Key, e.Value)
+			}
+			if e.Key == "192.0.2.1" && !(sameTime(e.Stored, base) && sameTime(e.Expires, base.Add(time.Hour))) {
+				t.Errorf("%s: stored %v expires %v", e.Key, e.Stored, e.Expires)
+			}
+			keys = append(keys, e.Key)
+		}
+		return strings.Join(keys, " ")
+	}
+	for _, tc := range []struct {
+		after string
+		limit int
+		at    time.Time
+		want  string
+	}{
+		{"", 10, base, "192.0.2.1 192.0.2.10 192.0.2.5 192.0.2.9 2001:db8::/64"},
+		{"", 10, base.Add(2 * time.Minute), "192.0.2.1 192.0.2.10 192.0.2.9 2001:db8::/64"},
+		{"", 2, base, "192.0.2.1 192.0.2.10"},
+		{"192.0.2.10", 2, base, "192.0.2.5 192.0.2.9"},
+		{"192.0.2.9", 2, base, "2001:db8::/64"},
+		{"2001:db8::/64", 2, base, ""},
+		{"", 10, base.Add(time.Hour), ""},
+	} {
+		if got := list(tc.after, tc.limit, tc.at); got != tc.want {
+			t.Errorf("ListEntries(after %q, limit %d, at base+%v) = %q, want %q", tc.after, tc.limit, tc.at.Sub(base), got, tc.want)
+		}
+	}
+	if es, err := s.ListEntries(ctx, "empty", "", 10, base); err != nil || len(es) != 0 {
+		t.Errorf("an empty namespace: %v, %v", es, err)
+	}
+	for _, limit := range []int{0, -1} {
+		if _, err := s.ListEntries(ctx, "profiler.block", "", limit, base); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("limit %d: %v, want ErrInvalid", limit, err)
+		}
+	}
+	if _, err := s.ListEntries(ctx, "", "", 1, base); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("empty namespace name: %v, want ErrInvalid", err)
 	}
 }
 
