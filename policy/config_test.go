@@ -69,6 +69,8 @@ func TestLoadDefault(t *testing.T) {
 		area   string
 	}
 	wants := map[string]want{
+		"blocked-client":      {StageEOM, ActionReject, "554 5.7.1 Client address blocked", ""},
+		"blocked-sender":      {StageEOM, ActionReject, "550 5.7.1 Sender address blocked", ""},
 		"too-many-recipients": {StageRcpt, ActionTempfail, "452 4.5.3 Too many recipients", ""},
 		// Without a catalog a finding is known at end of message; the
 		// recipient check reports it at RCPT (see session's tests).
@@ -94,7 +96,7 @@ func TestLoadDefault(t *testing.T) {
 				r.Name, r.Stage, r.Action, r.Reply, r.Area, w.stage, w.action, w.reply, w.area)
 		}
 	}
-	if want := "throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big scan-exclusion ambiguous-mime gtube malformed-mime"; strings.Join(names, " ") != want {
+	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big scan-exclusion ambiguous-mime gtube malformed-mime"; strings.Join(names, " ") != want {
 		t.Errorf("rules %q, want file order %q", names, want)
 	}
 	if r := ruleByName(t, pol, "message-too-big"); len(r.Conditions) != 1 || r.Conditions[0].String() != "size > 150000000 bytes" {

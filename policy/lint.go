@@ -203,6 +203,8 @@ var baselineEffects = map[string]string{
 	"throttle.inbound-sender":  "one sender may send any number of messages from outside",
 	"throttle.outbound-ip":     "one of your hosts may send any number of messages out",
 	"throttle.outbound-sender": "one of your senders may send any number of messages out",
+	"list.blocked-clients":     "clients in the list blocked-clients are not refused",
+	"sender.blocked":           "senders in a blocked-senders list are not refused",
 	"scan.exclusion":           "messages that hit a scanning limit are delivered unscanned",
 	"recipient.unknown":        "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted",
 	"mime.ambiguous":           "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows",
@@ -405,6 +407,14 @@ func (v *validator) baselineWarnings(p *Policy) {
 	order := evaluationOrder(p)
 	for _, bp := range baselineProtections(b) {
 		t, br := bp.trigger, bp.rule
+		if t.kind == "finding" && v.cat != nil {
+			if _, declared := v.cat.FindingStage(t.finding); !declared {
+				// The config does not configure what reports it (a
+				// [[throttle]] or [[list]] of the default's), so the
+				// default's rule could not load here.
+				continue
+			}
+		}
 		verb, verbs, verbsIt := "hold back", "holds back", "holds it back"
 		if br.Action == ActionNone {
 			verb, verbs, verbsIt = "flag", "flags", "flags it"

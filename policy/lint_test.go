@@ -22,7 +22,7 @@ size_over = "200MB"
 action = "reject"
 [[rule]]
 name = "r3"
-expr = 'has("scan.exclusion") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender")'
+expr = 'has("scan.exclusion") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender") || has("list.blocked-clients") || has("sender.blocked")'
 action = "quarantine"
 [[rule]]
 name = "r4"
@@ -36,34 +36,40 @@ tag_subject = "[MALFORMED]"
 
 // The hints of the baseline warnings: the embedded default's rule.
 const (
-	hintThrottleIn  = `(hint: the embedded default has: findings = ["throttle.inbound-ip", "throttle.inbound-sender"], action = "tempfail", reply = "451 4.7.1 Too much mail from your network or address, try again in 5 minutes")`
-	hintThrottleOut = `(hint: the embedded default has: findings = ["throttle.outbound-ip", "throttle.outbound-sender"], action = "tempfail", reply = "451 4.7.1 Sending limit reached, try again in 15 minutes")`
-	hintRcpt        = `(hint: the embedded default has: recipient_count_over = 500, action = "tempfail", reply = "452 4.5.3 Too many recipients")`
-	hintUnknown     = `(hint: the embedded default has: findings = ["recipient.unknown"], action = "reject", reply = "550 5.1.1 Recipient address rejected: user unknown")`
-	hintSize        = `(hint: the embedded default has: size_over = "150MB", action = "reject", reply = "552 5.3.4 Message too big")`
-	hintExclusion   = `(hint: the embedded default has: findings = ["scan.exclusion"], action = "quarantine", quarantine = "exclusion")`
-	hintAmbiguous   = `(hint: the embedded default has: findings = ["mime.ambiguous"], action = "quarantine", quarantine = "exclusion")`
-	hintGTUBE       = `(hint: the embedded default has: findings = ["content.gtube"], action = "quarantine", quarantine = "spam")`
-	hintMalformed   = `(hint: the embedded default has: findings = ["message.malformed"], add_headers = ["X-Mailwarden-Warning: malformed message, scanned leniently"])`
+	hintBlockedClient = `(hint: the embedded default has: findings = ["list.blocked-clients"], action = "reject", reply = "554 5.7.1 Client address blocked")`
+	hintBlockedSender = `(hint: the embedded default has: findings = ["sender.blocked"], action = "reject", reply = "550 5.7.1 Sender address blocked")`
+	hintThrottleIn    = `(hint: the embedded default has: findings = ["throttle.inbound-ip", "throttle.inbound-sender"], action = "tempfail", reply = "451 4.7.1 Too much mail from your network or address, try again in 5 minutes")`
+	hintThrottleOut   = `(hint: the embedded default has: findings = ["throttle.outbound-ip", "throttle.outbound-sender"], action = "tempfail", reply = "451 4.7.1 Sending limit reached, try again in 15 minutes")`
+	hintRcpt          = `(hint: the embedded default has: recipient_count_over = 500, action = "tempfail", reply = "452 4.5.3 Too many recipients")`
+	hintUnknown       = `(hint: the embedded default has: findings = ["recipient.unknown"], action = "reject", reply = "550 5.1.1 Recipient address rejected: user unknown")`
+	hintSize          = `(hint: the embedded default has: size_over = "150MB", action = "reject", reply = "552 5.3.4 Message too big")`
+	hintExclusion     = `(hint: the embedded default has: findings = ["scan.exclusion"], action = "quarantine", quarantine = "exclusion")`
+	hintAmbiguous     = `(hint: the embedded default has: findings = ["mime.ambiguous"], action = "quarantine", quarantine = "exclusion")`
+	hintGTUBE         = `(hint: the embedded default has: findings = ["content.gtube"], action = "quarantine", quarantine = "spam")`
+	hintMalformed     = `(hint: the embedded default has: findings = ["message.malformed"], add_headers = ["X-Mailwarden-Warning: malformed message, scanned leniently"])`
 )
 
 // The effects the baseline warnings name.
 const (
-	effInIP      = "one client network may send any number of messages from outside"
-	effInSender  = "one sender may send any number of messages from outside"
-	effOutIP     = "one of your hosts may send any number of messages out"
-	effOutSender = "one of your senders may send any number of messages out"
-	effRcpt      = "a message may have more than 500 recipients"
-	effUnknown   = "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted"
-	effSize      = "messages over 150000000 bytes are accepted"
-	effExclusion = "messages that hit a scanning limit are delivered unscanned"
-	effAmbiguous = "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows"
-	effGTUBE     = "messages with the GTUBE test string are delivered"
-	effMalformed = "malformed messages are delivered unflagged"
+	effBlockedClient = "clients in the list blocked-clients are not refused"
+	effBlockedSender = "senders in a blocked-senders list are not refused"
+	effInIP          = "one client network may send any number of messages from outside"
+	effInSender      = "one sender may send any number of messages from outside"
+	effOutIP         = "one of your hosts may send any number of messages out"
+	effOutSender     = "one of your senders may send any number of messages out"
+	effRcpt          = "a message may have more than 500 recipients"
+	effUnknown       = "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted"
+	effSize          = "messages over 150000000 bytes are accepted"
+	effExclusion     = "messages that hit a scanning limit are delivered unscanned"
+	effAmbiguous     = "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows"
+	effGTUBE         = "messages with the GTUBE test string are delivered"
+	effMalformed     = "malformed messages are delivered unflagged"
 )
 
 func TestWarnings(t *testing.T) {
 	noBaseline := []string{
+		"c.toml: warning: no rule holds back mail with finding list.blocked-clients, so " + effBlockedClient + " " + hintBlockedClient,
+		"c.toml: warning: no rule holds back mail with finding sender.blocked, so " + effBlockedSender + " " + hintBlockedSender,
 		"c.toml: warning: no rule holds back mail with finding throttle.inbound-ip, so " + effInIP + " " + hintThrottleIn,
 		"c.toml: warning: no rule holds back mail with finding throttle.inbound-sender, so " + effInSender + " " + hintThrottleIn,
 		"c.toml: warning: no rule holds back mail with finding throttle.outbound-ip, so " + effOutIP + " " + hintThrottleOut,
@@ -79,6 +85,8 @@ func TestWarnings(t *testing.T) {
 	acceptAll := func(line int) []string {
 		var w []string
 		for _, x := range []struct{ phrase, eff, hint string }{
+			{"holds back mail with finding list.blocked-clients", effBlockedClient, hintBlockedClient},
+			{"holds back mail with finding sender.blocked", effBlockedSender, hintBlockedSender},
 			{"holds back mail with finding throttle.inbound-ip", effInIP, hintThrottleIn},
 			{"holds back mail with finding throttle.inbound-sender", effInSender, hintThrottleIn},
 			{"holds back mail with finding throttle.outbound-ip", effOutIP, hintThrottleOut},
@@ -210,7 +218,7 @@ func TestBaselineEffects(t *testing.T) {
 			t.Errorf("no effect in words for %s (rule %q): add it to baselineEffects", p.trigger.phrase(), p.rule.Name)
 		}
 	}
-	want := "with finding throttle.inbound-ip|with finding throttle.inbound-sender|with finding throttle.outbound-ip|with finding throttle.outbound-sender|" +
+	want := "with finding list.blocked-clients|with finding sender.blocked|with finding throttle.inbound-ip|with finding throttle.inbound-sender|with finding throttle.outbound-ip|with finding throttle.outbound-sender|" +
 		"by its recipient count|with finding recipient.unknown|by its size|with finding scan.exclusion|with finding mime.ambiguous|with finding content.gtube|with finding message.malformed"
 	if got := strings.Join(found, "|"); got != want {
 		t.Errorf("protections %s, want %s", got, want)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/netip"
 
+	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
 )
@@ -59,6 +60,9 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	s := NewSession(rt, log)
 	s.LeadSpace = true
 	s.Env.DryRun, s.Env.Offline = true, in.Offline
+	if in.Offline {
+		s.Env.DNS = offlineDNS
+	}
 	defer s.Close()
 	rep := &DryRunReport{}
 	stop := func(r StageResult, rcpt string) bool {
@@ -170,3 +174,13 @@ func SplitMessage(raw []byte) ([]RawHeader, []byte) {
 	}
 	return hs, nil
 }
+
+// offlineDNS answers every lookup of an offline dry run as a failure, at
+// once.
+var offlineDNS = func() *dns.Resolver {
+	r, err := dns.New(dns.Options{Offline: true})
+	if err != nil {
+		panic(err) // an offline resolver reads no file and asks no server
+	}
+	return r
+}()

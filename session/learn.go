@@ -31,7 +31,7 @@ func (s *Session) learnEOM(res *Result) {
 	for _, r := range s.Facts.Recipients {
 		matches = append(matches, res.Verdicts[r].Matches...)
 	}
-	s.run.Learn(&check.Outcome{Stage: policy.StageEOM, ClientIP: s.Facts.ClientIP, AuthUser: s.Facts.AuthUser,
+	s.run.Learn(&check.Outcome{Stage: policy.StageEOM, ClientIP: s.Facts.ClientIP, Origin: s.origin, AuthUser: s.Facts.AuthUser,
 		Sender: s.Facts.Sender, Recipients: s.Facts.Recipients, Action: res.Decision.Action.String(),
 		Findings: res.Findings, Matches: matches})
 }

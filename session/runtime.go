@@ -6,7 +6,9 @@ import (
 
 	"github.com/mailwarden/mailwarden/check"
 	_ "github.com/mailwarden/mailwarden/check/all" // every check
+	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/greylist"
+	"github.com/mailwarden/mailwarden/check/knownhost"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 )
@@ -58,6 +60,11 @@ func LoadDefault() (*Loaded, error) {
 // NewRuntime makes a runtime for a loaded configuration, with the checks
 // its rules can use activated.
 func NewRuntime(l *Loaded, releaseKey []byte, spoolDir string) (*Runtime, error) {
+	res, err := dns.FromConfig(l.Config, false)
+	if err != nil {
+		return nil, err
+	}
 	return &Runtime{Config: l.Config, Policy: l.Policy, ReleaseKey: releaseKey, SpoolDir: spoolDir,
-		Checks: check.NewRunner(l.Checks, l.Policy.UsedFindings()), Greylister: greylist.FromConfig(l.Config)}, nil
+		Checks: check.NewRunner(l.Checks, l.Policy.UsedFindings()), Greylister: greylist.FromConfig(l.Config),
+		DNS: res, KnownHosts: knownhost.FromConfig(l.Config)}, nil
 }

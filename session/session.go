@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/check/dns"
+	"github.com/mailwarden/mailwarden/check/knownhost"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
@@ -36,6 +38,10 @@ type Runtime struct {
 	Checks *check.Runner
 	// Greylister keeps the triplets of the greylist action.
 	Greylister Greylister
+	// DNS is the shared resolver ([dns]); nil leaves DNS checks failing.
+	DNS *dns.Resolver
+	// KnownHosts are the relays in front of this host ([known_hosts]).
+	KnownHosts *knownhost.Hosts
 }
 
 // Session is the state of one SMTP session, stage by stage, independent of
@@ -47,6 +53,8 @@ type Session struct {
 	// ClaimRelease before Connect.
 	Env *check.Env
 	run *check.Run
+	// origin is the first untrusted hop of a message a known host relayed.
+	origin netip.Addr
 
 	Facts      policy.Facts
 	ConnStart  time.Time
@@ -89,7 +97,8 @@ type RawHeader = check.RawHeader
 func NewSession(rt *Runtime, log *slog.Logger) *Session {
 	s := &Session{rt: rt, log: log, ConnStart: time.Now(), bodyAt: -1}
 	s.body = spool{dir: rt.SpoolDir, memLimit: rt.Config.Limits.SpoolMemory.N, maxSize: rt.Config.Limits.MaxMessageSize.N}
-	s.Env = &check.Env{Log: log, ReleaseKey: rt.ReleaseKey, Trusted: rt.Policy.Org.TrustedClient}
+	s.Env = &check.Env{Log: log, ReleaseKey: rt.ReleaseKey, Trusted: rt.Policy.Org.TrustedClient,
+		DNS: rt.DNS, KnownHost: rt.KnownHosts.Contains}
 	return s
 }
 
@@ -316,6 +325,7 @@ func (s *Session) EOH() StageResult {
 		v := s.headerLimitVerdict()
 		return StageResult{Stage: policy.StageEOH, Verdict: v, Matches: v.Matches}
 	}
+	s.startOrigin()
 	if v := s.checks(policy.StageEOH, s.Facts.Recipients, s.input()); v != nil {
 		return StageResult{Stage: policy.StageEOH, Verdict: v, Matches: v.Matches}
 	}
@@ -447,6 +457,7 @@ func (s *Session) ResetTx() {
 	s.Facts.Sender, s.Facts.AuthUser = "", ""
 	s.Facts.Recipients, s.Facts.Headers, s.Facts.Findings = nil, nil, nil
 	s.Facts.Subject, s.Facts.Size, s.Facts.Bypass = "", 0, nil
+	s.origin = netip.Addr{}
 	s.rejected, s.rcptMatches, s.headers = nil, nil, nil
 	s.rejectedN, s.hdrFields, s.hdrBytes, s.hdrOver = 0, 0, 0, ""
 	s.QueueID, s.declaredSz = "", 0
@@ -499,4 +510,25 @@ func (s *Session) LastRefused() (store.RecipientOutcome, bool) {
 		return store.RecipientOutcome{}, false
 	}
 	return s.rejected[len(s.rejected)-1], true
+}
+
+// startOrigin, on a message a known host relayed, runs the checks that
+// judge the client on the message's first untrusted hop (see
+// check.Run.StartOrigin); a chain that does not show it leaves them
+// unrun, and the known-hosts check reports client.origin_unknown.
+func (s *Session) startOrigin() {
+	kh := s.rt.KnownHosts
+	if !kh.Contains(s.Facts.ClientIP) || !kh.Received || s.rt.Checks == nil {
+		return
+	}
+	hop := kh.Origin(s.headers, s.Facts.ClientIP)
+	if hop.Err != nil {
+		s.log.Info("known host: no first untrusted hop", "client", s.Facts.ClientIP, "reason", hop.Reason)
+		return
+	}
+	if s.run == nil {
+		s.run = s.rt.Checks.NewRun(s.Env)
+	}
+	s.origin = hop.IP
+	s.run.StartOrigin(hop.IP, s.input())
 }

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"os/user"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/milter"
 	"github.com/mailwarden/mailwarden/policy"
@@ -120,6 +122,7 @@ func serve(ctx context.Context, cf *configFlags, s *stdio) error {
 		return err
 	}
 	srv := milter.NewServer(rt, st, log)
+	srv.SetDNSStats(func() dns.Stats { return srv.Runtime().DNS.Stats() })
 	ln, err := milter.Listen(cfg.Server.Listen, cfg.Server.SocketMode, cfg.Server.SocketGroup)
 	if err != nil {
 		return err
@@ -223,6 +226,9 @@ func reload(cf *configFlags, srv *milter.Server, log *slog.Logger) {
 	if err != nil {
 		log.Error("reload failed; the old config stays in force", "err", err)
 		return
+	}
+	if prev := srv.Runtime(); reflect.DeepEqual(config.Section[dns.Config](prev.Config, "dns"), config.Section[dns.Config](cfg, "dns")) {
+		rt.DNS = prev.DNS // keep the cache and the counters
 	}
 	srv.SetRuntime(rt)
 	log.Info("config reloaded", "config", cfg.File, "rules", len(pol.Rules))
