@@ -8,6 +8,7 @@ import (
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
+	"github.com/mailwarden/mailwarden/store"
 )
 
 // DryRunInput is one SMTP transaction described offline, for
@@ -22,6 +23,10 @@ type DryRunInput struct {
 	Message    []byte // the message as a file; LF line ends are taken as CRLF
 	// Offline answers every network lookup of the checks as a failure.
 	Offline bool
+	// State is the daemon's state store, opened read-only, so throttles,
+	// the profiler, greylisting and store lists read what the daemon
+	// keeps; nil reads as an empty state.
+	State store.State
 }
 
 // StageReport is what happened at one stage.
@@ -59,7 +64,7 @@ type DryRunReport struct {
 func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	s := NewSession(rt, log)
 	s.LeadSpace = true
-	s.Env.DryRun, s.Env.Offline = true, in.Offline
+	s.Env.DryRun, s.Env.Offline, s.Env.State = true, in.Offline, in.State
 	if in.Offline {
 		s.Env.DNS = offlineDNS
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/session"
+	"github.com/mailwarden/mailwarden/store"
 )
 
 // listFlag collects a repeated flag.
@@ -74,7 +75,7 @@ Exit status: the message's verdict, so scripts need not parse the output:
 			fs.Var(&rcpts, "rcpt", "envelope `recipient` (repeat for several)")
 			asJSON := fs.Bool("json", false, "print one JSON document")
 			offline := fs.Bool("offline", false, "answer every network lookup of the checks (DNS and the like) as a failure, so the dry run never waits on the network")
-			return func(_ context.Context, args []string, s *stdio) error {
+			return func(ctx context.Context, args []string, s *stdio) error {
 				var missing []string
 				if len(rcpts) == 0 {
 					missing = append(missing, "--rcpt ADDRESS")
@@ -114,8 +115,15 @@ Exit status: the message's verdict, so scripts need not parse the output:
 				if err != nil {
 					return err
 				}
-				rep := session.DryRun(rt, session.DryRunInput{ClientIP: addr, ClientName: *name, Helo: *helo,
-					AuthUser: *auth, From: *from, Rcpts: rcpts, Message: msg, Offline: *offline}, quietLogger())
+				in := session.DryRunInput{ClientIP: addr, ClientName: *name, Helo: *helo,
+					AuthUser: *auth, From: *from, Rcpts: rcpts, Message: msg, Offline: *offline}
+				// The daemon's counters, blocks, triplets and lists, read
+				// only; without a store the dry run sees an empty state.
+				if st, err := store.OpenReadOnly(ctx, l.Config.Server.DataDir, nil); err == nil {
+					defer st.Close()
+					in.State = st
+				}
+				rep := session.DryRun(rt, in, quietLogger())
 				stageOnly(rep)
 				if *asJSON {
 					enc := json.NewEncoder(s.out)

@@ -9,6 +9,8 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+
+	"github.com/mailwarden/mailwarden/store"
 )
 
 // runCmd runs the CLI in-process and returns its exit status and output.
@@ -270,5 +272,32 @@ func TestVersionOf(t *testing.T) {
 		if got := versionOf(tc.linked, tc.bi); got != tc.want {
 			t.Errorf("versionOf(%q, %+v) = %q, want %q", tc.linked, tc.bi, got, tc.want)
 		}
+	}
+}
+
+// TestCheckReadsTheDaemonState: `mailwarden check` on the daemon's data
+// directory sees what `mailwarden list` put in a store-backed list, and
+// changes nothing there.
+func TestCheckReadsTheDaemonState(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.Open(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.OpenState(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	msg := writeFile(t, "m.eml", "Subject: hi\n\nhello\n")
+	if code, _, errOut := runCmd(t, "list", "add", "--data", dir, "blocked-clients", "192.0.2.9", "--note", "test"); code != 0 {
+		t.Fatalf("list add: exit %d: %s", code, errOut)
+	}
+	code, out, _ := runCmd(t, "check", "--data", dir, "--ip", "192.0.2.9", "--from", "a@example.net", "--rcpt", "bob@example.com", msg)
+	if code == 0 || !strings.Contains(out, "blocked-client") || !strings.Contains(out, "554 5.7.1") {
+		t.Errorf("exit %d, want the client refused by blocked-client:\n%s", code, out)
+	}
+	code, out, _ = runCmd(t, "check", "--data", dir, "--ip", "192.0.2.10", "--from", "a@example.net", "--rcpt", "bob@example.com", msg)
+	if code != 0 {
+		t.Errorf("another client: exit %d:\n%s", code, out)
 	}
 }
