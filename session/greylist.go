@@ -94,7 +94,7 @@ func lastFindings(ms []scanner.Match) []scanner.Finding {
 // trusted networks or authenticated clients, an approved sender, a
 // known host.
 func (s *Session) greylistExempt(rcpt string) bool {
-	if s.Facts.AuthUser != "" || s.rt.Policy.Org.TrustedClient(s.Facts.ClientIP) {
+	if s.Facts.AuthUser != "" || s.rt.Policy.Org.TrustedClient(s.Facts.ClientIP) || s.rt.KnownHosts.Contains(s.Facts.ClientIP) {
 		return true
 	}
 	for _, f := range s.Facts.Findings {
