@@ -101,7 +101,16 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 		}
 	}
 	if len(s.Facts.Recipients) == 0 {
+		// No DATA: the client keeps the message. As at end of message, a
+		// recipient it may retry (a tempfail, a greylisted one) makes the
+		// whole a tempfail; only when every one is refused for good is it
+		// a reject.
 		rep.Action = "reject"
+		for _, r := range rep.Recipients {
+			if r.Outcome == policy.ActionTempfail.String() {
+				rep.Action = r.Outcome
+			}
+		}
 		return rep
 	}
 	hs, body := SplitMessage(in.Message)

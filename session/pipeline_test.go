@@ -4,7 +4,7 @@ package session_test
 // transaction (config, session, message) and the outcome the dry run must
 // give for it. See testdata/pipeline/README.md for the format. Run
 //
-//	go test ./milter/ -run Pipeline -update
+//	go test ./session/ -run Pipeline -update
 //
 // to rewrite the want sections from what the code does now, then read the
 // diff: a golden is only as good as the review of its change.
@@ -22,6 +22,9 @@ import (
 	"strings"
 	"testing"
 
+	mdns "github.com/miekg/dns"
+
+	"github.com/mailwarden/mailwarden/check/dns/dnstest"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
@@ -81,8 +84,24 @@ func TestPipeline(t *testing.T) {
 // dryRun is the one place this test uses the session package's API: it
 // loads the case's config, runs the dry run, and turns the report into an
 // [outcome] the rest of the test renders.
+//
+// A case with a dns section gets its own fake DNS server on loopback,
+// serving those records, and $DNS in its config is that server's address;
+// a case without one runs offline, every lookup failing at once, so no
+// case ever asks the system's resolver.
 func dryRun(t *testing.T, c *pipelineCase) (*outcome, error) {
 	src := c.config
+	usesDNS := bytes.Contains(src, []byte("$DNS"))
+	switch {
+	case c.hasDNS && !usesDNS:
+		return nil, fmt.Errorf("the case has a dns section, but its config never names $DNS (write [dns] servers = [\"$DNS\"])")
+	case !c.hasDNS && usesDNS:
+		return nil, fmt.Errorf("the config names $DNS, but the case has no dns section (an empty one serves no records)")
+	case c.hasDNS:
+		srv := dnstest.New(t)
+		srv.Add(c.dns...)
+		src = bytes.ReplaceAll(src, []byte("$DNS"), []byte(srv.Addr()))
+	}
 	if len(c.files) > 0 {
 		dir := t.TempDir()
 		for name, data := range c.files {
@@ -101,7 +120,7 @@ func dryRun(t *testing.T, c *pipelineCase) (*outcome, error) {
 		return nil, err
 	}
 	rep := session.DryRun(rt, session.DryRunInput{ClientIP: c.ip, ClientName: c.clientName, Helo: c.helo,
-		AuthUser: c.authUser, From: c.from, Rcpts: c.rcpts, Message: c.message}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		AuthUser: c.authUser, From: c.from, Rcpts: c.rcpts, Message: c.message, Offline: !c.hasDNS}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	out := &outcome{action: rep.Action, reply: rep.Reply, subject: rep.Subject, tags: rep.TagSubject,
 		headers: rep.AddHeaders, findings: rep.Findings}
 	if n := len(rep.Stages); n > 0 {
@@ -268,10 +287,13 @@ type pipelineCase struct {
 	rcpts      []string
 	tags       []string
 	message    []byte
-	// dns and scanners are the fake DNS records and scanner answers a case
-	// gives; no check consumes them yet (DNSBL, SPF and virus checks will),
-	// so they are only checked for form.
-	dns, scanners []string
+	// dns are the records of the case's fake DNS server (see [dryRun]);
+	// hasDNS says the case has a dns section, even an empty one.
+	dns    []string
+	hasDNS bool
+	// scanners are fake scanner answers; no check consumes them yet (the
+	// virus checks will), so they are only checked for form.
+	scanners []string
 	// files are written to a temporary directory, which $FILES in the
 	// config names: tables and lists the config reads.
 	files map[string][]byte
@@ -300,6 +322,7 @@ func parseCase(file string, a *archive) (*pipelineCase, error) {
 		case "message.eml":
 			c.message = f.data
 		case "dns":
+			c.hasDNS = true
 			c.dns, err = parseLines(f.data, checkDNSLine)
 		case "scanners":
 			c.scanners, err = parseLines(f.data, checkScannerLine)
@@ -390,12 +413,19 @@ func parseLines(data []byte, check func(string) error) ([]string, error) {
 	return out, nil
 }
 
-// checkDNSLine accepts a zone-file-like record: NAME TYPE VALUE…, e.g.
-// "2.0.0.127.zen.example. A 127.0.0.2" or "example.net. TXT v=spf1 -all".
+// checkDNSLine accepts a record in zone-file form without TTL and class:
+// NAME TYPE VALUE…, e.g. "2.0.0.127.zen.example. A 127.0.0.2" or
+// `example.net. TXT "v=spf1 -all"`. Names are absolute; the TTL is 3600.
 func checkDNSLine(line string) error {
 	f := strings.Fields(line)
 	if len(f) < 3 || !slices.Contains([]string{"A", "AAAA", "TXT", "MX", "PTR", "CNAME", "NS"}, f[1]) {
 		return fmt.Errorf("%q: want NAME TYPE VALUE with TYPE one of A, AAAA, TXT, MX, PTR, CNAME, NS", line)
+	}
+	if !strings.HasSuffix(f[0], ".") {
+		return fmt.Errorf("%q: the name is not absolute (end it with a dot)", line)
+	}
+	if _, err := mdns.NewRR(line); err != nil {
+		return fmt.Errorf("%q: %w", line, err)
 	}
 	return nil
 }
@@ -499,7 +529,7 @@ func TestPipelineFormat(t *testing.T) {
 	}
 	if c.ip.String() != "192.0.2.1" || strings.Join(c.rcpts, " ") != "a@example.com b@example.com" || c.from != "" ||
 		strings.Join(c.tags, " ") != "wire slow" || string(c.message) != "Subject: x\n\nbody\n" ||
-		len(c.dns) != 1 || len(c.scanners) != 1 || string(c.want) != "action: accept\n" || c.clientName != "unknown" {
+		len(c.dns) != 1 || !c.hasDNS || len(c.scanners) != 1 || string(c.want) != "action: accept\n" || c.clientName != "unknown" {
 		t.Errorf("parsed %+v", c)
 	}
 	a.set("want", []byte("action: reject\n"))
@@ -516,6 +546,8 @@ func TestPipelineFormat(t *testing.T) {
 		{"bad ip", "c\n-- session --\nrcpt: a@b.example\nip: 192.0.2.300\n", "ip:"},
 		{"not key value", "c\n-- session --\nrcpt a@b.example\n", "not key: value"},
 		{"bad dns", "c\n-- session --\nrcpt: a@b.example\n-- dns --\nexample. A\n", "NAME TYPE VALUE"},
+		{"relative dns name", "c\n-- session --\nrcpt: a@b.example\n-- dns --\nexample A 127.0.0.2\n", "not absolute"},
+		{"bad dns value", "c\n-- session --\nrcpt: a@b.example\n-- dns --\nexample. A 127.0.0.300\n", "example. A 127.0.0.300"},
 		{"bad scanner", "c\n-- session --\nrcpt: a@b.example\n-- scanners --\nclam av FOUND\n", "SCANNER: ANSWER"},
 		{"section twice", "c\n-- session --\nrcpt: a@b.example\n-- session --\n", "given twice"},
 	} {
@@ -523,5 +555,34 @@ func TestPipelineFormat(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), bad.err) {
 			t.Errorf("%s: err %v, want one saying %q", bad.name, err, bad.err)
 		}
+	}
+}
+
+// TestPipelineDNSSection checks the fake DNS plumbing: records without
+// $DNS in the config, or $DNS without records, are errors (the case would
+// test less than it says), and a dns section, even an empty one, is served.
+func TestPipelineDNSSection(t *testing.T) {
+	const cfg = "[dns]\nservers = [\"$DNS\"]\n[[dnsbl]]\nname = \"bl\"\nzone = \"bl.example.\"\n" +
+		"[[rule]]\nname = \"listed\"\nfindings = [\"dnsbl.bl\"]\naction = \"reject\"\n"
+	run := func(config, dns string) (*outcome, error) {
+		t.Helper()
+		src := "c\n-- config.toml --\n" + config + "-- session --\nip: 192.0.2.1\nrcpt: a@example.com\n" + dns
+		c, err := parseCase("x.txtar", parseArchive([]byte(src)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dryRun(t, c)
+	}
+	if _, err := run(strings.Replace(cfg, `"$DNS"`, `"127.0.0.1:1"`, 1), "-- dns --\n1.2.0.192.bl.example. A 127.0.0.2\n"); err == nil || !strings.Contains(err.Error(), "never names $DNS") {
+		t.Errorf("records without $DNS: err %v", err)
+	}
+	if _, err := run(cfg, ""); err == nil || !strings.Contains(err.Error(), "no dns section") {
+		t.Errorf("$DNS without records: err %v", err)
+	}
+	if o, err := run(cfg, "-- dns --\n1.2.0.192.bl.example. A 127.0.0.2\n"); err != nil || o.action != "reject" || o.stage != "connect" {
+		t.Errorf("listed: %+v, %v; want a reject at connect", o, err)
+	}
+	if o, err := run(cfg, "-- dns --\n# nothing listed\n"); err != nil || o.action != "accept" || len(o.findings) != 0 {
+		t.Errorf("empty dns section: %+v, %v; want an accept without findings", o, err)
 	}
 }
