@@ -8,10 +8,10 @@
 // finding again without being counted. Rules decide what the finding
 // means (the default config tempfails with 451 4.7.1).
 //
-// Counters are the store's sliding windows ([store.Counters]): exact to a
-// sixteenth of the window, in at most 17 rows per key, kept across config
-// reloads (a counter is named by the throttle's name, what it counts, its
-// key and its window) and restarts.
+// Counters are sliding windows in memory (see memory.go): exact to a
+// sixteenth of the window, bounded in number, kept across config reloads
+// (a counter is named by the throttle's name, what it counts, its key and
+// its window). Blocks are entries in the state store.
 //
 // A throttle whose store fails reports check.error with on_error "skip" by
 // default: a throttle is a brake against floods, and failing open keeps
@@ -20,7 +20,8 @@
 // defer mail then sets on_error = "tempfail" on the table.
 //
 // In a dry run counters are read, not incremented, and nothing is blocked:
-// the finding says what the attempt would have counted.
+// the finding says what the attempt would have counted. `mailwarden check`
+// is a process of its own, so it sees the daemon's blocks, not its counts.
 package throttle
 
 import (
@@ -369,24 +370,29 @@ func (t *Throttle) Run(ctx context.Context, in *check.Input) ([]check.Finding, e
 		return nil, check.ErrNoState
 	}
 	st, now := env.State, env.Time()
+	mem := memoryFor(st)
 	bkey := check.StateKey(t.name, v)
-	e, err := st.GetEntry(ctx, BlockNamespace, bkey, now)
-	switch {
-	case err == nil:
-		return t.blocked(v, e), nil
-	case !errors.Is(err, store.ErrNotFound):
-		return nil, fmt.Errorf("throttle: %s: %w", t.name, err)
+	if b, ok := mem.block(bkey, now); ok {
+		if b.blocked {
+			return t.blocked(v, b.entry), nil
+		}
+	} else {
+		e, err := st.GetEntry(ctx, BlockNamespace, bkey, now)
+		switch {
+		case err == nil:
+			mem.remember(bkey, cachedBlock{entry: e, blocked: true, checked: now})
+			return t.blocked(v, e), nil
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, fmt.Errorf("throttle: %s: %w", t.name, err)
+		}
+		mem.remember(bkey, cachedBlock{checked: now})
 	}
 	ckey := check.StateKey(FindingPrefix+t.name, t.unit, v)
 	var n int64
 	if env.DryRun {
-		n, err = st.Count(ctx, ckey, t.window, now)
-		n++ // this attempt, had it been counted
+		n = mem.add(ckey, t.window, 0, now) + 1 // this attempt, had it been counted
 	} else {
-		n, err = st.Incr(ctx, ckey, t.window, 1, now)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("throttle: %s: %w", t.name, err)
+		n = mem.add(ckey, t.window, 1, now)
 	}
 	if n <= t.limit {
 		return nil, nil
@@ -404,6 +410,7 @@ func (t *Throttle) Run(ctx context.Context, in *check.Input) ([]check.Finding, e
 	if err != nil {
 		return nil, fmt.Errorf("throttle: %s: block: %w", t.name, err)
 	}
+	mem.remember(bkey, cachedBlock{entry: e, blocked: true, checked: now})
 	if added {
 		blocks.Add(1)
 		if env.Log != nil {

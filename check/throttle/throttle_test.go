@@ -1,8 +1,10 @@
 package throttle
 
 import (
+	"container/list"
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -119,7 +121,7 @@ func TestLimitAndBlock(t *testing.T) {
 		t.Errorf("another /24: %q", got)
 	}
 	ckey := check.StateKey(FindingPrefix+"ip", Messages, "192.0.2.0/24")
-	if n, _ := st.Count(ctx, ckey, time.Minute, clk.now); n != 0 {
+	if n := memoryFor(st).add(ckey, time.Minute, 0, clk.now); n != 0 {
 		t.Errorf("attempts during the block were counted: %d in the window", n)
 	}
 
@@ -193,7 +195,7 @@ func TestDryRun(t *testing.T) {
 		}
 	}
 	ckey := check.StateKey(FindingPrefix+"ip", Messages, "192.0.2.0/24")
-	if n, _ := st.Count(ctx, ckey, time.Minute, clk.now); n != 0 {
+	if n := memoryFor(st).add(ckey, time.Minute, 0, clk.now); n != 0 {
 		t.Fatalf("a dry run counted %d", n)
 	}
 	for range 3 {
@@ -202,7 +204,7 @@ func TestDryRun(t *testing.T) {
 	if got := attempt(t, th, dry, from("192.0.2.7")); got != "192.0.2.0/24: 4 messages in 1m, limit 3; would block for 5m (dry run: not counted, not blocked)" {
 		t.Errorf("dry run at the limit: %q", got)
 	}
-	if n, _ := st.Count(ctx, ckey, time.Minute, clk.now); n != 3 {
+	if n := memoryFor(st).add(ckey, time.Minute, 0, clk.now); n != 3 {
 		t.Errorf("count after the dry run: %d, want 3", n)
 	}
 	if es, _ := st.ListEntries(ctx, BlockNamespace, "", 10, clk.now); len(es) != 0 {
@@ -443,5 +445,41 @@ window = "1m"
 `)
 	if !ths[0].JudgesClient() || ths[1].JudgesClient() {
 		t.Errorf("JudgesClient: ip %v, sender %v; want true, false", ths[0].JudgesClient(), ths[1].JudgesClient())
+	}
+}
+
+// TestMemoryCounters: the in-memory window counts what the store's does
+// (every increment in the window, at most a sixteenth older), is bounded
+// in keys, and survives a rebuilt check on the same store (a reload).
+func TestMemoryCounters(t *testing.T) {
+	var m memory
+	m.keys, m.lru, m.blocks = map[string]*list.Element{}, list.New(), map[string]cachedBlock{}
+	at := t0
+	for i := range 10 {
+		if n := m.add("k", time.Minute, 1, at.Add(time.Duration(i)*time.Second)); n != int64(i+1) {
+			t.Fatalf("count %d after %d increments", n, i+1)
+		}
+	}
+	if n := m.add("k", time.Minute, 0, at.Add(75*time.Second)); n != 0 {
+		t.Errorf("75s later the first 10s still count %d", n)
+	}
+	if n := m.add("k", time.Minute, 0, at.Add(62*time.Second)); n == 0 || n > 10 {
+		t.Errorf("62s later: %d, want the increments after 2s (and up to a sixteenth older)", n)
+	}
+	for i := range maxKeys + 10 {
+		m.add(fmt.Sprint("key", i), time.Minute, 1, at)
+	}
+	if len(m.keys) != maxKeys || m.lru.Len() != maxKeys {
+		t.Errorf("%d keys kept, want at most %d", len(m.keys), maxKeys)
+	}
+
+	st := openState(t, t.TempDir())
+	clk := &clock{now: t0}
+	live := &check.Env{Now: clk.Now, State: st}
+	attempt(t, load(t, ipThrottle)[0], live, from("192.0.2.7"))
+	attempt(t, load(t, ipThrottle)[0], live, from("192.0.2.7"))
+	attempt(t, load(t, ipThrottle)[0], live, from("192.0.2.7"))
+	if got := attempt(t, load(t, ipThrottle)[0], live, from("192.0.2.7")); !strings.Contains(got, "4 messages in 1m") {
+		t.Errorf("after three checks rebuilt from the config, the fourth attempt: %q", got)
 	}
 }
