@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mailwarden/mailwarden/policy"
@@ -65,27 +66,34 @@ type Run struct {
 	r   *Runner
 	env *Env
 
-	mu         sync.Mutex
-	conn       map[string]*result            // by check name
-	tx         map[string]*result            // by check name
-	rcpt       map[string]map[string]*result // by recipient, then check name
-	txCtx      context.Context
-	txCancel   context.CancelFunc
-	connCtx    context.Context
-	connCancel context.CancelFunc
+	mu   sync.Mutex
+	conn map[string]*result            // by check name
+	tx   map[string]*result            // by check name
+	rcpt map[string]map[string]*result // by recipient, then check name
 }
 
+// result is one check run. Its context is not a child of a session
+// context: a check's own deadline is all it needs, and ResetTx and Close
+// stop the runs of their scope through cancel, which keeps context trees
+// (and their map of children) off the hot path.
 type result struct {
 	act      *Activation
 	done     chan struct{}
 	findings []Finding
 	err      error
+	cancel   context.CancelFunc
+	stopped  atomic.Bool // cancelled by the session, not by its budget
+}
+
+// stop ends a run the session no longer needs.
+func (res *result) stop() {
+	res.stopped.Store(true)
+	res.cancel()
 }
 
 // NewRun starts a session's run.
 func (r *Runner) NewRun(env *Env) *Run {
 	u := &Run{r: r, env: env, conn: map[string]*result{}}
-	u.connCtx, u.connCancel = context.WithCancel(context.Background())
 	u.ResetTx()
 	return u
 }
@@ -95,17 +103,30 @@ func (r *Runner) NewRun(env *Env) *Run {
 func (u *Run) ResetTx() {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if u.txCancel != nil {
-		u.txCancel()
-	}
+	u.stopTx()
 	u.tx, u.rcpt = map[string]*result{}, map[string]map[string]*result{}
-	u.txCtx, u.txCancel = context.WithCancel(u.connCtx)
+}
+
+// stopTx stops the transaction's and the recipients' runs; u.mu is held.
+func (u *Run) stopTx() {
+	for _, res := range u.tx {
+		res.stop()
+	}
+	for _, m := range u.rcpt {
+		for _, res := range m {
+			res.stop()
+		}
+	}
 }
 
 // Close stops every check still running.
 func (u *Run) Close() {
-	u.txCancel()
-	u.connCancel()
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.stopTx()
+	for _, res := range u.conn {
+		res.stop()
+	}
 }
 
 // Start runs, in the background, the connection- and transaction-scoped
@@ -114,6 +135,7 @@ func (u *Run) Close() {
 // judge the client ([ClientJudge]) do not start: the client is a relay
 // whose reputation says nothing of the sender; see [Run.StartOrigin].
 func (u *Run) Start(stage policy.Stage, in *Input) {
+	in.Env = u.env // before any check of this stage reads in
 	knownHost := u.env != nil && u.env.KnownHost != nil && in.ClientIP.IsValid() && u.env.KnownHost(in.ClientIP)
 	for i := range u.r.active {
 		a := &u.r.active[i]
@@ -125,25 +147,25 @@ func (u *Run) Start(stage policy.Stage, in *Input) {
 			late := *a
 			late.Await = max(a.Await, stage)
 			late.Check = lateCheck{c, l}
-			u.startIn(u.tx, u.txCtx, &late, in)
+			u.startIn(u.tx, &late, in)
 		}
 		if c.Stage() != stage || judgesClient(c) && knownHost {
 			continue
 		}
 		if c.Scope() == ScopeConnection {
-			u.startIn(u.conn, u.connCtx, a, in)
+			u.startIn(u.conn, a, in)
 		} else {
-			u.startIn(u.tx, u.txCtx, a, in)
+			u.startIn(u.tx, a, in)
 		}
 	}
 }
 
 // startIn launches a's check into m unless it has run there already.
-func (u *Run) startIn(m map[string]*result, ctx context.Context, a *Activation, in *Input) {
+func (u *Run) startIn(m map[string]*result, a *Activation, in *Input) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if m[a.Check.Name()] == nil {
-		m[a.Check.Name()] = u.launch(ctx, a, in)
+		m[a.Check.Name()] = u.launch(a, in)
 	}
 }
 
@@ -154,7 +176,7 @@ func (u *Run) startIn(m map[string]*result, ctx context.Context, a *Activation, 
 // rules on their findings are decided at end of headers.
 func (u *Run) StartOrigin(origin netip.Addr, in *Input) {
 	oin := *in
-	oin.ClientIP = origin
+	oin.ClientIP, oin.Env = origin, u.env
 	for i := range u.r.active {
 		a := &u.r.active[i]
 		c := a.Check
@@ -165,7 +187,7 @@ func (u *Run) StartOrigin(origin netip.Addr, in *Input) {
 		late.Await = max(a.Await, policy.StageEOH)
 		u.mu.Lock()
 		if u.tx[c.Name()] == nil {
-			u.tx[c.Name()] = u.launch(u.txCtx, &late, &oin)
+			u.tx[c.Name()] = u.launch(&late, &oin)
 		}
 		u.mu.Unlock()
 	}
@@ -189,24 +211,23 @@ func (u *Run) StartRcpt(stage policy.Stage, rcpt string, in *Input) {
 		}
 		if m[c.Name()] == nil {
 			rin := *in
-			rin.Rcpt = rcpt
-			m[c.Name()] = u.launch(u.txCtx, a, &rin)
+			rin.Rcpt, rin.Env = rcpt, u.env
+			m[c.Name()] = u.launch(a, &rin)
 		}
 		u.mu.Unlock()
 	}
 }
 
-func (u *Run) launch(parent context.Context, a *Activation, in *Input) *result {
-	res := &result{act: a, done: make(chan struct{})}
-	in.Env = u.env
+func (u *Run) launch(a *Activation, in *Input) *result {
+	c := a.Check
+	ctx, cancel := context.WithTimeout(context.Background(), c.Budget())
+	res := &result{act: a, done: make(chan struct{}), cancel: cancel}
 	go func() {
 		defer close(res.done)
-		c := a.Check
-		ctx, cancel := context.WithTimeout(parent, c.Budget())
 		defer cancel()
 		start := time.Now()
 		res.findings, res.err = safeRun(ctx, c, in)
-		if res.err == nil && ctx.Err() != nil && parent.Err() == nil {
+		if res.err == nil && ctx.Err() != nil && !res.stopped.Load() {
 			res.err = fmt.Errorf("check: %s: time budget %v spent: %w", c.Name(), c.Budget(), ctx.Err())
 		}
 		d := time.Since(start)

@@ -306,3 +306,46 @@ func TestKnownHostOrigin(t *testing.T) {
 		t.Errorf("an ordinary client: %q", got)
 	}
 }
+
+// TestResetStops: a new transaction stops the checks of the old one (their
+// contexts end, and no budget error is recorded for them), and Close stops
+// the connection's; a connection check survives ResetTx.
+func TestResetStops(t *testing.T) {
+	stopped := make(chan string, 4)
+	blocking := func(name string, scope Scope) *fake {
+		f := newFake(name, policy.StageMail, scope)
+		f.budget = time.Hour
+		f.run = func(ctx context.Context, _ *Input) ([]Finding, error) {
+			<-ctx.Done()
+			stopped <- name
+			return nil, nil
+		}
+		return f
+	}
+	tx, conn := blocking("tx", ScopeTransaction), blocking("conn", ScopeConnection)
+	u := NewRunner(mustSet(t, tx, conn), map[string]policy.Stage{"tx.hit": policy.StageEOM, "conn.hit": policy.StageEOM}).NewRun(&Env{})
+	u.Start(policy.StageMail, &Input{})
+	u.ResetTx()
+	select {
+	case n := <-stopped:
+		if n != "tx" {
+			t.Fatalf("ResetTx stopped %s", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("ResetTx did not stop the transaction's check")
+	}
+	u.Close()
+	select {
+	case n := <-stopped:
+		if n != "conn" {
+			t.Fatalf("Close stopped %s", n)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not stop the connection's check")
+	}
+	for _, f := range u.Findings("") {
+		if f.Name == FindingError {
+			t.Errorf("a stopped check counts as failed: %+v", f)
+		}
+	}
+}
