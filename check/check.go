@@ -101,6 +101,13 @@ type Check interface {
 	Run(ctx context.Context, in *Input) ([]Finding, error)
 }
 
+// LearnsFrom is implemented by a check that learns from other checks'
+// findings (the IP profiler counts recipient.unknown): while it runs, the
+// checks reporting them run too, whether or not a rule names them.
+type LearnsFrom interface {
+	LearnsFrom() []string
+}
+
 // Always is implemented by a check that runs whether or not a rule names
 // its findings: one whose findings change how every rule applies (a
 // verified release), or that something learns from.

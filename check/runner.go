@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/netip"
 	"runtime/debug"
 	"slices"
@@ -35,13 +36,44 @@ type Activation struct {
 // earliest stage of such a rule; "*" is any name), and those that run
 // always. The others never run.
 func NewRunner(set *Set, used map[string]policy.Stage) *Runner {
+	why := map[string]string{}
+	want := map[string]policy.Stage{}
+	for n, st := range used {
+		want[n], why[n] = st, "rules use "+n
+	}
+	for {
+		r := activate(set, want, why)
+		grew := false
+		for _, a := range r.active {
+			l, ok := a.Check.(LearnsFrom)
+			if !ok {
+				continue
+			}
+			for _, n := range l.LearnsFrom() {
+				if _, have := want[n]; !have {
+					// Awaited at their own stage, so the learner sees them
+					// with the outcome of that stage.
+					want[n], why[n] = policy.StageConnect, a.Check.Name()+" learns from "+n
+					grew = true
+				}
+			}
+		}
+		if !grew {
+			return r
+		}
+	}
+}
+
+// activate is one pass of [NewRunner] over the names wanted.
+func activate(set *Set, want map[string]policy.Stage, reasons map[string]string) *Runner {
 	r := &Runner{}
 	for _, c := range set.Checks() {
 		await, why, ok := policy.StageEOM, "", false
-		for name, st := range used {
+		for _, name := range slices.Sorted(maps.Keys(want)) {
+			st := want[name]
 			if name == "*" || slices.Contains(set.declarers(name), c) {
 				if !ok || st < await {
-					await, why = st, "rules use "+name
+					await, why = st, reasons[name]
 				}
 				ok = true
 			}
@@ -197,11 +229,15 @@ func (u *Run) StartOrigin(origin netip.Addr, in *Input) {
 // whose stage is at or before stage (RCPT for the recipient's own checks,
 // end of message for those that need the content).
 func (u *Run) StartRcpt(stage policy.Stage, rcpt string, in *Input) {
+	knownHost := u.env != nil && u.env.KnownHost != nil && in.ClientIP.IsValid() && u.env.KnownHost(in.ClientIP)
 	for i := range u.r.active {
 		a := &u.r.active[i]
 		c := a.Check
 		if c.Scope() != ScopeRecipient || max(c.Stage(), policy.StageRcpt) > stage {
 			continue
+		}
+		if knownHost && judgesClient(c) {
+			continue // a relay's recipients say nothing of its senders
 		}
 		u.mu.Lock()
 		m := u.rcpt[rcpt]

@@ -349,3 +349,44 @@ func TestResetStops(t *testing.T) {
 		}
 	}
 }
+
+// learner learns from a finding no rule names.
+type learnsFake struct{ *fake }
+
+func (learnsFake) LearnsFrom() []string { return []string{"harvest.hit"} }
+
+// TestLearnsFrom: the check a learner learns from runs, awaited at its own
+// stage, though no rule names its finding.
+func TestLearnsFrom(t *testing.T) {
+	l := learnsFake{newFake("prof", policy.StageConnect, ScopeConnection)}
+	h := newFake("harvest", policy.StageRcpt, ScopeRecipient)
+	idle := newFake("idle", policy.StageRcpt, ScopeRecipient)
+	r := NewRunner(mustSet(t, l, h, idle), map[string]policy.Stage{"prof.hit": policy.StageConnect})
+	var got []string
+	for _, a := range r.Active() {
+		got = append(got, a.Check.Name()+"@"+a.Await.String()+":"+a.Why)
+	}
+	if s := strings.Join(got, " "); s != "prof@connect:rules use prof.hit harvest@rcpt:prof learns from harvest.hit" {
+		t.Errorf("active %q", s)
+	}
+}
+
+// TestKnownHostRecipientJudges: a recipient-scoped client judge (a
+// throttle by ip on recipients) does not count a known host's recipients.
+func TestKnownHostRecipientJudges(t *testing.T) {
+	j := judge{newFake("rcpt-ip", policy.StageRcpt, ScopeRecipient)}
+	r := NewRunner(mustSet(t, j), map[string]policy.Stage{"rcpt-ip.hit": policy.StageRcpt})
+	relay := netip.MustParseAddr("10.0.0.1")
+	u := r.NewRun(&Env{KnownHost: func(ip netip.Addr) bool { return ip == relay }})
+	defer u.Close()
+	u.StartRcpt(policy.StageRcpt, "bob@example.com", &Input{ClientIP: relay})
+	u.Await(policy.StageRcpt, "bob@example.com")
+	if n := j.calls.Load(); n != 0 {
+		t.Errorf("the judge ran %d times for a known host's recipient", n)
+	}
+	u.StartRcpt(policy.StageRcpt, "carol@example.com", &Input{ClientIP: netip.MustParseAddr("192.0.2.1")})
+	u.Await(policy.StageRcpt, "carol@example.com")
+	if n := j.calls.Load(); n != 1 {
+		t.Errorf("the judge ran %d times for an ordinary client's recipient, want 1", n)
+	}
+}

@@ -26,8 +26,9 @@ type ZoneConfig struct {
 	// CodesOnly counts only the answers Codes names as a listing.
 	CodesOnly bool `toml:"codes_only"`
 	// Weight is the listing's score (the finding's score; rules add them
-	// with score("dnsbl.*", "dnswl.*")); negative for an allow list.
-	Weight int `toml:"weight"`
+	// with score("dnsbl.*", "dnswl.*")): 1 by default, as in Postfix's
+	// postscreen_dnsbl_sites, and -1 for an allow list.
+	Weight *int `toml:"weight"`
 	// Allow makes it an allow list (DNSWL): the finding is dnswl.NAME.
 	Allow bool `toml:"allow"`
 	// Timeout bounds the zone's lookup (default 1.5s, and never more than
@@ -49,7 +50,14 @@ func init() {
 }
 
 func (z ZoneConfig) lib() Config {
-	return Config{Name: z.Name, Zone: z.Zone, Codes: z.Codes, CodesOnly: z.CodesOnly, Weight: z.Weight,
+	w := 1
+	if z.Allow {
+		w = -1
+	}
+	if z.Weight != nil {
+		w = *z.Weight
+	}
+	return Config{Name: z.Name, Zone: z.Zone, Codes: z.Codes, CodesOnly: z.CodesOnly, Weight: w,
 		Allow: z.Allow, Timeout: z.Timeout.D, TXT: z.TXT}
 }
 

@@ -139,6 +139,22 @@ on_error = "explode"
 	}
 }
 
+// TestDefaultWeight: a zone without a weight scores 1, an allow list -1,
+// as postscreen.
+func TestDefaultWeight(t *testing.T) {
+	cfg, _, err := config.Decode("c.toml", []byte("[[dnsbl]]\nname = \"a\"\nzone = \"a.test\"\n[[dnsbl]]\nname = \"w\"\nzone = \"w.test\"\nallow = true\n[[dnsbl]]\nname = \"z\"\nzone = \"z.test\"\nweight = 0\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []int
+	for _, c := range build(cfg) {
+		got = append(got, c.(*Check).zone.Config().Weight)
+	}
+	if len(got) != 3 || got[0] != 1 || got[1] != -1 || got[2] != 0 {
+		t.Errorf("weights %v, want [1 -1 0]", got)
+	}
+}
+
 // TestOffline: an offline resolver fails at once, a check.error.
 func TestOffline(t *testing.T) {
 	cfg, _, _ := config.Decode("c.toml", []byte("[[dnsbl]]\nname = \"bl\"\nzone = \"bl.test\"\n"))

@@ -183,10 +183,10 @@ files = ["relative.txt"]
 
 func TestFromAddresses(t *testing.T) {
 	for in, want := range map[string]string{
-		` Alice <alice@example.com>`:             "alice@example.com",
-		` a@example.com, "B" <b@example.org>`:    "a@example.com b@example.org",
-		` broken "<x@example.com>`:               "x@example.com",
-		` undisclosed`:                           "",
+		` Alice <alice@example.com>`:              "alice@example.com",
+		` a@example.com, "B" <b@example.org>`:     "a@example.com b@example.org",
+		` broken "<x@example.com>`:                "x@example.com",
+		` undisclosed`:                            "",
 		` =?utf-8?q?M=C3=BCller?= <m@example.de>`: "m@example.de",
 	} {
 		if got := strings.Join(fromAddresses(in), " "); got != want {

@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -205,6 +206,15 @@ func (p *Profiler) Findings() []check.Declared {
 // known host the profiler looks up the message's first untrusted hop, not
 // the relay.
 func (p *Profiler) JudgesClient() bool { return true }
+
+// LearnsFrom: the checks whose findings the profiler counts run while it
+// does, whether or not a rule names them.
+func (p *Profiler) LearnsFrom() []string {
+	if !p.c.Enabled {
+		return nil
+	}
+	return slices.Concat(p.c.SpamFindings, p.c.VirusFindings, p.c.HarvestFindings)
+}
 
 // network is the profiled network of a client, or the zero prefix for one
 // that is not profiled: no address, a trusted network, a known host (a

@@ -134,8 +134,18 @@ func (m *memory) block(key string, at time.Time) (cachedBlock, bool) {
 func (m *memory) remember(key string, b cachedBlock) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if !b.blocked && len(m.blocks) >= maxKeys {
-		return
+	if len(m.blocks) >= maxKeys {
+		// Drop what no longer holds: ended blocks and stale "not
+		// blocked" words. Amortised: a sweep frees room for many adds,
+		// or the cache is full of live blocks and takes no more.
+		for k, c := range m.blocks {
+			if (c.blocked && !b.checked.Before(c.entry.Expires)) || (!c.blocked && b.checked.Sub(c.checked) >= blockRecheck) {
+				delete(m.blocks, k)
+			}
+		}
+		if len(m.blocks) >= maxKeys && !b.blocked {
+			return
+		}
 	}
 	m.blocks[key] = b
 }

@@ -70,7 +70,8 @@ type Config struct {
 	// throttle.NAME. Lower-case letters, digits, "-" and "_".
 	Name string `toml:"name"`
 	// Key is what is counted separately: "ip" (the client's network, see
-	// ipv4_prefix), "sender" (the envelope sender, "<>" for bounces),
+	// ipv4_prefix), "sender" (the envelope sender; the null sender of
+	// bounces is not counted by sender),
 	// "auth_user" (the SMTP AUTH user; unauthenticated sessions are not
 	// counted) or "recipient".
 	Key string `toml:"key"`
@@ -343,8 +344,11 @@ func (t *Throttle) keyValue(in *check.Input) string {
 			return p.String()
 		}
 	case KeySender:
-		if in.Sender == "" {
-			return "<>"
+		if in.Sender == "" || in.Sender == "<>" {
+			// Every bounce and auto-reply shares the null sender: one
+			// counter for all of them would let a burst of them (or a
+			// forger) defer everyone's bounces. Throttles by ip cover them.
+			return ""
 		}
 		return strings.ToLower(in.Sender)
 	case KeyAuthUser:

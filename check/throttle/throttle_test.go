@@ -275,7 +275,7 @@ window = "1h"
 		{1, in("192.0.2.3", "alice", "a@x.example", ""), "alice"},          // outbound by AUTH
 		{1, in("10.1.1.1", "", "a@x.example", ""), ""},                     // outbound, but no user
 		{1, in("192.0.2.4", "", "a@x.example", ""), ""},                    // inbound
-		{2, in("192.0.2.5", "", "", ""), "<>"},                             // the null sender
+		{2, in("192.0.2.5", "", "", ""), ""},                               // the null sender: not by sender
 		{2, in("192.0.2.5", "", "Big@Example.COM", ""), "big@example.com"}, // lower-cased
 		{3, in("192.0.2.6", "", "a@x.example", "Carol@Example.com"), "carol@example.com"},
 	} {
@@ -481,5 +481,28 @@ func TestMemoryCounters(t *testing.T) {
 	attempt(t, load(t, ipThrottle)[0], live, from("192.0.2.7"))
 	if got := attempt(t, load(t, ipThrottle)[0], live, from("192.0.2.7")); !strings.Contains(got, "4 messages in 1m") {
 		t.Errorf("after three checks rebuilt from the config, the fourth attempt: %q", got)
+	}
+}
+
+// TestBlockCacheBounded: a full block cache sweeps what no longer holds
+// instead of refusing every new word, and keeps live blocks.
+func TestBlockCacheBounded(t *testing.T) {
+	var m memory
+	m.keys, m.lru, m.blocks = map[string]*list.Element{}, list.New(), map[string]cachedBlock{}
+	for i := range maxKeys {
+		m.remember(fmt.Sprint("k", i), cachedBlock{checked: t0})
+	}
+	live := cachedBlock{blocked: true, checked: t0, entry: store.Entry{Expires: t0.Add(time.Hour)}}
+	m.remember("live", live)
+	later := t0.Add(blockRecheck)
+	m.remember("new", cachedBlock{checked: later})
+	if _, ok := m.block("new", later); !ok {
+		t.Error("a full cache of stale words took no new one")
+	}
+	if _, ok := m.block("live", later); !ok {
+		t.Error("the sweep dropped a live block")
+	}
+	if len(m.blocks) > 2 {
+		t.Errorf("%d entries after the sweep, want the live block and the new word", len(m.blocks))
 	}
 }
