@@ -115,7 +115,13 @@ type result struct {
 	err      error
 	cancel   context.CancelFunc
 	stopped  atomic.Bool // cancelled by the session, not by its budget
+	deadline time.Time   // when its budget ends
+	overdue  atomic.Bool // still running past deadline+awaitGrace
 }
+
+// awaitGrace is how long past its budget a check that ignores its context
+// is waited for; then it counts as failed and the session goes on.
+const awaitGrace = 250 * time.Millisecond
 
 // stop ends a run the session no longer needs.
 func (res *result) stop() {
@@ -257,7 +263,7 @@ func (u *Run) StartRcpt(stage policy.Stage, rcpt string, in *Input) {
 func (u *Run) launch(a *Activation, in *Input) *result {
 	c := a.Check
 	ctx, cancel := context.WithTimeout(context.Background(), c.Budget())
-	res := &result{act: a, done: make(chan struct{}), cancel: cancel}
+	res := &result{act: a, done: make(chan struct{}), cancel: cancel, deadline: time.Now().Add(c.Budget())}
 	go func() {
 		defer close(res.done)
 		defer cancel()
@@ -301,8 +307,8 @@ func (u *Run) Await(stage policy.Stage, rcpt string) *Failure {
 	u.mu.Lock()
 	var wait []*result
 	for _, m := range []map[string]*result{u.conn, u.tx, u.rcpt[rcpt]} {
-		for _, res := range m {
-			if res.act.Await <= stage {
+		for _, name := range sortedKeys(m) {
+			if res := m[name]; res.act.Await <= stage {
 				wait = append(wait, res)
 			}
 		}
@@ -310,12 +316,35 @@ func (u *Run) Await(stage policy.Stage, rcpt string) *Failure {
 	u.mu.Unlock()
 	var fail *Failure
 	for _, res := range wait {
-		<-res.done
-		if res.err != nil && res.act.Check.OnError() != OnErrorSkip && fail == nil {
-			fail = &Failure{Check: res.act.Check.Name(), Err: res.err}
+		failed, err := res.wait()
+		if failed && res.act.Check.OnError() != OnErrorSkip && fail == nil {
+			fail = &Failure{Check: res.act.Check.Name(), Err: err}
 		}
 	}
 	return fail
+}
+
+// wait waits for the run to end, or for its budget and awaitGrace, and
+// reports whether it failed: with an error, or by still running then.
+func (res *result) wait() (bool, error) {
+	select {
+	case <-res.done:
+		return res.err != nil, res.err
+	default:
+	}
+	t := time.NewTimer(time.Until(res.deadline) + awaitGrace)
+	defer t.Stop()
+	select {
+	case <-res.done:
+		return res.err != nil, res.err
+	case <-t.C:
+		res.overdue.Store(true)
+		return true, errOverdue(res.act.Check)
+	}
+}
+
+func errOverdue(c Check) error {
+	return fmt.Errorf("check: %s: still running %v past its time budget %v", c.Name(), awaitGrace, c.Budget())
 }
 
 // Findings are the findings of the finished checks that rcpt's rules see:
@@ -331,6 +360,10 @@ func (u *Run) Findings(rcpt string) []Finding {
 			select {
 			case <-res.done:
 			default:
+				if res.overdue.Load() {
+					out = append(out, Finding{Name: FindingError, Value: name, Where: "check:" + name,
+						Reason: firstLine(errOverdue(res.act.Check).Error())})
+				}
 				continue
 			}
 			out = append(out, res.findings...)
@@ -365,6 +398,10 @@ func (u *Run) All() []Finding {
 			select {
 			case <-res.done:
 			default:
+				if res.overdue.Load() {
+					out = append(out, Finding{Name: FindingError, Value: name, Where: "check:" + name,
+						Reason: firstLine(errOverdue(res.act.Check).Error())})
+				}
 				continue
 			}
 			for _, f := range res.findings {

@@ -390,3 +390,31 @@ func TestKnownHostRecipientJudges(t *testing.T) {
 		t.Errorf("the judge ran %d times for an ordinary client's recipient, want 1", n)
 	}
 }
+
+// TestOverdue: a check that ignores its context is waited for no longer
+// than its budget and a grace; it then fails as check.error, and its late
+// findings are not used.
+func TestOverdue(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	stuck := newFake("stuck", policy.StageMail, ScopeTransaction)
+	stuck.budget = time.Second // fake's minimum
+	stuck.run = func(context.Context, *Input) ([]Finding, error) {
+		<-release // ignores ctx
+		return []Finding{{Name: "stuck.hit"}}, nil
+	}
+	u := NewRunner(mustSet(t, stuck), map[string]policy.Stage{"stuck.hit": policy.StageMail}).NewRun(&Env{})
+	defer u.Close()
+	start := time.Now()
+	u.Start(policy.StageMail, &Input{})
+	fail := u.Await(policy.StageMail, "")
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("waited %v for a check with a 1s budget", d)
+	}
+	if fail == nil || fail.Check != "stuck" || !strings.Contains(fail.Err.Error(), "past its time budget") {
+		t.Errorf("failure %+v", fail)
+	}
+	if got := names(u.Findings("")); got != "check.error=stuck" {
+		t.Errorf("findings %q, want check.error naming the check", got)
+	}
+}
