@@ -16,7 +16,8 @@ type Config struct {
 	// the nameservers of /etc/resolv.conf. Use a local caching resolver:
 	// public DNSBLs refuse queries through big public resolvers.
 	Servers []string `toml:"servers"`
-	// Timeout bounds one query to one server.
+	// Timeout bounds one query to one server (1s: a DNSBL zone has 1.5s,
+	// so a dead first server still leaves time to ask the next).
 	Timeout config.Duration `toml:"timeout"`
 	// CacheEntries bounds the answers kept, positive and negative, each
 	// for its TTL.
@@ -29,7 +30,7 @@ type Config struct {
 
 func init() {
 	config.Register("dns", func() Config {
-		return Config{Timeout: config.Dur(DefaultTimeout), CacheEntries: DefaultCacheEntries, ConnectBudget: config.Dur(2 * time.Second)}
+		return Config{Timeout: config.Dur(time.Second), CacheEntries: DefaultCacheEntries, ConnectBudget: config.Dur(2 * time.Second)}
 	}, func(r *config.Report, c *Config) {
 		for i, s := range c.Servers {
 			if _, err := netip.ParseAddrPort(s); err != nil {

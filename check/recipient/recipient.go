@@ -40,8 +40,9 @@ type Config struct {
 	// for subdomains; empty means organization.internal_domains. A
 	// recipient of any other domain is never unknown.
 	Domains []string `toml:"domains"`
-	// RecipientDelimiter separates an address extension, as Postfix's
-	// recipient_delimiter: with "+", user+tag@example.com is known when
+	// RecipientDelimiter are the characters that start an address
+	// extension, as Postfix's recipient_delimiter (each one a delimiter,
+	// e.g. "+-"): with "+", user+tag@example.com is known when
 	// user@example.com is.
 	RecipientDelimiter string `toml:"recipient_delimiter"`
 	// OnError is "tempfail" (default) or "skip": what a table that cannot
@@ -74,8 +75,8 @@ func validate(r *config.Report, c *Config) {
 			r.Add(fmt.Sprintf("recipients.domains[%d]", i), "a domain such as example.com or *.example.com", "%q is not a domain", d)
 		}
 	}
-	if len(c.RecipientDelimiter) > 1 || strings.ContainsAny(c.RecipientDelimiter, "@ \t") {
-		r.Add("recipients.recipient_delimiter", `one character, e.g. "+"`, "%q is not a delimiter", c.RecipientDelimiter)
+	if strings.ContainsAny(c.RecipientDelimiter, "@ \t\"<>,") || len(c.RecipientDelimiter) > 8 {
+		r.Add("recipients.recipient_delimiter", `characters such as "+" or "+-"`, "%q is not a delimiter", c.RecipientDelimiter)
 	}
 	r.OneOf("recipients.on_error", c.OnError, "tempfail", "skip")
 }
@@ -173,7 +174,7 @@ func (c *Check) Run(_ context.Context, in *check.Input) ([]check.Finding, error)
 	}
 	keys := []string{addr}
 	if c.delim != "" {
-		if i := strings.Index(addr[:at], c.delim); i > 0 {
+		if i := strings.IndexAny(addr[:at], c.delim); i > 0 {
 			keys = append(keys, addr[:i]+addr[at:])
 		}
 	}
