@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/mailwarden/mailwarden/check/clamav"    // virus, virus.massmailer ([clamav])
 	_ "github.com/mailwarden/mailwarden/check/dnsbl"     // dnsbl.NAME, dnswl.NAME ([dns] and [[dnsbl]])
 	_ "github.com/mailwarden/mailwarden/check/greylist"  // the [greylist] section of the greylist action
 	_ "github.com/mailwarden/mailwarden/check/gtube"     // content.gtube

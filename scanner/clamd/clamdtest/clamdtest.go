@@ -54,6 +54,8 @@ type Options struct {
 	StreamMaxLength string
 	// TCP also listens on a loopback TCP port.
 	TCP bool
+	// Extra are more clamd.conf lines, e.g. "MaxFileSize 1K".
+	Extra []string
 }
 
 // Server is a running clamd.
@@ -129,6 +131,7 @@ func Start(t testing.TB, o Options) *Server {
 		"MaxThreads 4",
 		"SelfCheck 0",
 	}
+	conf = append(conf, o.Extra...)
 	if o.TCP {
 		port, err := freePort()
 		if err != nil {
