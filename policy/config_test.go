@@ -78,6 +78,7 @@ func TestLoadDefault(t *testing.T) {
 		"throttle-inbound":  {StageEOM, ActionTempfail, "451 4.7.1 Too much mail from your network or address, try again in 5 minutes", ""},
 		"throttle-outbound": {StageEOM, ActionTempfail, "451 4.7.1 Sending limit reached, try again in 15 minutes", ""},
 		"message-too-big":   {StageEOM, ActionReject, "552 5.3.4 Message too big", ""},
+		"virus":             {StageEOM, ActionQuarantine, "", "virus"},
 		"scan-exclusion":    {StageEOM, ActionQuarantine, "", "exclusion"},
 		"ambiguous-mime":    {StageEOM, ActionQuarantine, "", "exclusion"},
 		"gtube":             {StageEOM, ActionQuarantine, "", "spam"},
@@ -96,7 +97,7 @@ func TestLoadDefault(t *testing.T) {
 				r.Name, r.Stage, r.Action, r.Reply, r.Area, w.stage, w.action, w.reply, w.area)
 		}
 	}
-	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big scan-exclusion ambiguous-mime gtube malformed-mime"; strings.Join(names, " ") != want {
+	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big virus scan-exclusion ambiguous-mime gtube malformed-mime"; strings.Join(names, " ") != want {
 		t.Errorf("rules %q, want file order %q", names, want)
 	}
 	if r := ruleByName(t, pol, "message-too-big"); len(r.Conditions) != 1 || r.Conditions[0].String() != "size > 150000000 bytes" {

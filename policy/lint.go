@@ -206,6 +206,7 @@ var baselineEffects = map[string]string{
 	"list.blocked-clients":     "clients in the list blocked-clients are not refused",
 	"sender.blocked":           "senders in a blocked-senders list are not refused",
 	"scan.exclusion":           "messages that hit a scanning limit are delivered unscanned",
+	"virus":                    "messages in which clamd found a virus are delivered",
 	"recipient.unknown":        "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted",
 	"mime.ambiguous":           "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows",
 	"content.gtube":            "messages with the GTUBE test string are delivered",

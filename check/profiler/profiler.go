@@ -105,7 +105,7 @@ func Defaults() Config {
 	return Config{
 		Window: config.Dur(time.Hour), Block: config.Dur(time.Hour),
 		Spam: 20, Virus: 10, HarvestInvalid: 25, HarvestRatio: 0.9, HarvestMinRecipients: 20, Bounce: 30,
-		SpamFindings: []string{"spam.*", "content.gtube"}, VirusFindings: []string{"virus.*"},
+		SpamFindings: []string{"spam.*", "content.gtube"}, VirusFindings: []string{"virus", "virus.*"},
 		HarvestFindings: []string{"recipient.unknown"},
 		IPv4Prefix:      32, IPv6Prefix: 64,
 	}

@@ -147,6 +147,9 @@ func TestThresholds(t *testing.T) {
 			"spam: 192.0.2.1/32: 3 spam messages in 16m, threshold 2" + until},
 		{"virus", "192.0.2.1", rep(2, message("192.0.2.1", "a@x.example", "virus.eicar")),
 			"virus: 192.0.2.1/32: 2 virus messages in 16m, threshold 1" + until},
+		// clamav's finding is virus, with no dot.
+		{"clamav's virus", "192.0.2.1", rep(2, message("192.0.2.1", "a@x.example", "virus")),
+			"virus: 192.0.2.1/32: 2 virus messages in 16m, threshold 1" + until},
 		{"bounce", "192.0.2.1", rep(4, message("192.0.2.1", "", "")),
 			"bounce: 192.0.2.1/32: 4 bounces (null-sender messages) in 16m, threshold 3" + until},
 		// 4 invalid of 5 is at the threshold and under the ratio's sample;
@@ -383,7 +386,7 @@ func TestDefaults(t *testing.T) {
 	c := p.c
 	if c.Window.D != time.Hour || c.Block.D != time.Hour || c.Spam != 20 || c.Virus != 10 || c.HarvestInvalid != 25 ||
 		c.HarvestRatio != 0.9 || c.HarvestMinRecipients != 20 || c.Bounce != 30 || c.IPv4Prefix != 32 || c.IPv6Prefix != 64 ||
-		strings.Join(c.SpamFindings, " ") != "spam.* content.gtube" || strings.Join(c.VirusFindings, " ") != "virus.*" ||
+		strings.Join(c.SpamFindings, " ") != "spam.* content.gtube" || strings.Join(c.VirusFindings, " ") != "virus virus.*" ||
 		strings.Join(c.HarvestFindings, " ") != "recipient.unknown" {
 		t.Errorf("defaults %+v", c)
 	}
