@@ -102,6 +102,10 @@ func dryRun(t *testing.T, c *pipelineCase) (*outcome, error) {
 		srv.Add(c.dns...)
 		src = bytes.ReplaceAll(src, []byte("$DNS"), []byte(srv.Addr()))
 	}
+	src, err := scannerAddrs(t, src, c.scanners)
+	if err != nil {
+		return nil, err
+	}
 	if len(c.files) > 0 {
 		dir := t.TempDir()
 		for name, data := range c.files {
@@ -291,8 +295,7 @@ type pipelineCase struct {
 	// hasDNS says the case has a dns section, even an empty one.
 	dns    []string
 	hasDNS bool
-	// scanners are fake scanner answers; no check consumes them yet (the
-	// virus checks will), so they are only checked for form.
+	// scanners are fake scanner answers (see [scannerAddrs]).
 	scanners []string
 	// files are written to a temporary directory, which $FILES in the
 	// config names: tables and lists the config reads.
