@@ -104,6 +104,10 @@ func validate(r *config.Report, lists *[]Config) {
 				if _, err := compile(l, e); err != nil {
 					r.Add(ek+".regex", "a Go regular expression (RE2 syntax)", "%v", err)
 				}
+			default:
+				if _, err := compile(l, e); err != nil {
+					r.Add(ek+".text", "", "%v", err)
+				}
 			}
 		}
 		for j, ent := range l.Entities {

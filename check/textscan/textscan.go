@@ -136,8 +136,9 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// HTMLText renders HTML to text for matching: tags and comments become a
-// space (block boundaries must not glue words together), the content of
+// HTMLText renders HTML to text for matching: tags other than inline ones
+// (b, i, span, font, a, ...) and comments become a space (block boundaries
+// must not glue words together, and inline tags must not split one), the content of
 // script and style elements is dropped, and character references are
 // decoded. It never fails; unclosed constructs end the text.
 func HTMLText(s string) string {
@@ -166,7 +167,9 @@ func HTMLText(s string) string {
 		}
 		tag := strings.ToLower(s[1:end])
 		s = s[end+1:]
-		b.WriteByte(' ')
+		if !inline[tagName(tag)] {
+			b.WriteByte(' ')
+		}
 		for _, el := range [...]string{"script", "style"} {
 			if strings.HasPrefix(tag, el) && (len(tag) == len(el) || !isNameByte(tag[len(el)])) {
 				// Skip to the closing tag.
@@ -180,6 +183,26 @@ func HTMLText(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// inline are the elements that do not break a word when rendered: a word
+// split by <b></b> or <span> still reads as one.
+var inline = map[string]bool{
+	"a": true, "abbr": true, "b": true, "bdi": true, "bdo": true, "cite": true, "code": true,
+	"data": true, "dfn": true, "em": true, "font": true, "i": true, "kbd": true, "mark": true,
+	"q": true, "s": true, "samp": true, "small": true, "span": true, "strike": true,
+	"strong": true, "sub": true, "sup": true, "time": true, "u": true, "var": true, "wbr": true,
+}
+
+// tagName is the element name of a tag's inside ("/b", "span class=x").
+func tagName(tag string) string {
+	tag = strings.TrimPrefix(tag, "/")
+	for i := 0; i < len(tag); i++ {
+		if !isNameByte(tag[i]) {
+			return tag[:i]
+		}
+	}
+	return tag
 }
 
 func isNameByte(c byte) bool {
