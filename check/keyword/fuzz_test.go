@@ -26,7 +26,7 @@ func FuzzMatch(f *testing.F) {
 		if err != nil {
 			t.Fatalf("literal %q does not compile: %v", entry, err)
 		}
-		l := &list{cfg: cfg, res: []*regexp.Regexp{re}, min: 1}
+		l := &list{cfg: cfg, res: []*regexp.Regexp{re}, lits: []string{literal(cfg, cfg.Entries[0])}, min: 1}
 		fs, err := l.match(context.Background(), []textscan.Text{{Where: "body", Text: text}})
 		if err != nil {
 			t.Fatal(err)
