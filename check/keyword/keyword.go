@@ -310,7 +310,8 @@ func (l *list) match(ctx context.Context, texts []textscan.Text) ([]check.Findin
 
 // Excerpt is s[i:j] with up to about excerptBytes of context on either side,
 // cut at rune boundaries, the match itself cut to excerptBytes, line ends
-// made spaces, "…" marking a cut.
+// made spaces, "…" marking a cut, and long numbers masked but their last
+// four digits.
 func Excerpt(s string, i, j int) string {
 	if j-i > excerptBytes {
 		j = i + excerptBytes
@@ -332,5 +333,36 @@ func Excerpt(s string, i, j int) string {
 	if b < len(s) {
 		out += "…"
 	}
-	return strings.Join(strings.Fields(out), " ")
+	return maskNumbers(strings.Join(strings.Fields(out), " "))
+}
+
+// maskNumbers hides the digits but the last four of every run of 9 or more
+// digits (spaces and dashes between them allowed) in an excerpt: the
+// tracking log must not keep a card or account number that happened to be
+// next to a keyword.
+func maskNumbers(s string) string {
+	b := []byte(s)
+	for i := 0; i < len(b); {
+		if b[i] < '0' || b[i] > '9' {
+			i++
+			continue
+		}
+		j, n := i, 0
+		for j < len(b) && (b[j] >= '0' && b[j] <= '9' || (b[j] == ' ' || b[j] == '-') && j+1 < len(b) && b[j+1] >= '0' && b[j+1] <= '9') {
+			if b[j] >= '0' && b[j] <= '9' {
+				n++
+			}
+			j++
+		}
+		if n >= 9 {
+			for k, left := i, n-4; k < j && left > 0; k++ {
+				if b[k] >= '0' && b[k] <= '9' {
+					b[k] = '*'
+					left--
+				}
+			}
+		}
+		i = j
+	}
+	return string(b)
 }

@@ -128,6 +128,9 @@ func TestExcerpt(t *testing.T) {
 		{"short text", 0, 5, "short text"},
 		{long + "KEY" + long, 120, 123, "…" + strings.Repeat("あ", 10) + "KEY" + strings.Repeat("あ", 10) + "…"},
 		{"line\r\nbreak", 0, 4, "line break"},
+		{"key: 4111 1111 1111 1111, 12/28", 0, 3, "key: **** **** **** 1111, 12/28"},
+		{"key 2026-12-01, 12345678", 0, 3, "key 2026-12-01, 12345678"},
+		{"key 1234567890123", 0, 3, "key *********0123"},
 		// A long match is cut to 60 bytes, and 30 of context follow.
 		{strings.Repeat("x", 200), 10, 190, strings.Repeat("x", 100) + "…"},
 	} {
