@@ -198,6 +198,8 @@ func TestFind(t *testing.T) {
 		{CreditCard, "order 4111111111111112", nil},
 		{CreditCard, "id 4111 11111 111 1111", nil}, // not a card layout
 		{CreditCard, "4111-1111 1111-1111", nil},    // mixed separators
+		{CreditCard, "card 4111-1111-1111-1111 12 28", []string{"4111111111111111"}},
+		{SSN, "SSN 123-45-6789 2026", []string{"123456789"}},
 		{CreditCard, "https://x.example/4111111111111111", nil},
 		{CreditCard, "ref A4111111111111111", nil},
 		{CreditCard, "v1.4111111111111111", nil},

@@ -114,7 +114,8 @@ type acceptFunc func(groups []string, sep byte) (match, bool)
 // findRuns calls accept on the digit runs of s. A run whose groups are
 // joined by dashes is one number or none; in a run joined by spaces, the
 // longest acceptable stretch of groups from each group on is taken, so a
-// number next to other spaced digits is still found.
+// number next to other spaced digits is still found; a run with both is
+// split at its spaces.
 func findRuns(s string, accept acceptFunc, near func(i, j int) bool) []match {
 	var out []match
 	for _, loc := range digitRuns(s) {
@@ -126,43 +127,58 @@ func findRuns(s string, accept acceptFunc, near func(i, j int) bool) []match {
 		if j-i < minRunDigits || digitCount(run) < minRunDigits {
 			continue
 		}
-		groups := strings.FieldsFunc(run, func(r rune) bool { return r == ' ' || r == '-' })
+		if strings.IndexByte(run, ' ') >= 0 && strings.IndexByte(run, '-') >= 0 {
+			// Mixed separators: each space-separated piece is a number
+			// of its own, as in "4111-1111-1111-1111 12 28".
+			for k := i; k < j; {
+				e := strings.IndexByte(s[k:j], ' ')
+				if e < 0 {
+					e = j - k
+				}
+				if p := s[k : k+e]; strings.IndexByte(p, '-') >= 0 {
+					out = runMatches(out, s[k:k+e], '-', accept, func() bool { return near == nil || near(k, k+e) })
+				}
+				k += e + 1
+			}
+			continue
+		}
 		sep := byte(0)
 		if k := strings.IndexAny(run, " -"); k >= 0 {
 			sep = run[k]
-			if strings.IndexByte(run, " -"[1-strings.IndexByte(" -", sep)]) >= 0 {
-				sep = 'x' // mixed separators: not a printed number
+		}
+		out = runMatches(out, run, sep, accept, func() bool { return near == nil || near(i, j) })
+	}
+	return out
+}
+
+// runMatches appends the matches of one run with one kind of separator.
+func runMatches(out []match, run string, sep byte, accept acceptFunc, near func() bool) []match {
+	groups := strings.FieldsFunc(run, func(r rune) bool { return r == ' ' || r == '-' })
+	if m, ok := accept(groups, sep); ok {
+		if near() {
+			out = append(out, m)
+		}
+		return out
+	}
+	if sep != ' ' || len(groups) > maxGroups {
+		return out
+	}
+	for a := 0; a < len(groups); {
+		taken := false
+		for b := len(groups); b > a; b-- {
+			if b-a == len(groups) {
+				continue
 			}
-		}
-		if sep == 'x' {
-			continue
-		}
-		if m, ok := accept(groups, sep); ok {
-			if near == nil || near(i, j) {
-				out = append(out, m)
-			}
-			continue
-		}
-		if sep != ' ' || len(groups) > maxGroups {
-			continue
-		}
-		for a := 0; a < len(groups); {
-			taken := false
-			for b := len(groups); b > a; b-- {
-				if b-a == len(groups) {
-					continue
+			if m, ok := accept(groups[a:b], sep); ok {
+				if near() {
+					out = append(out, m)
 				}
-				if m, ok := accept(groups[a:b], sep); ok {
-					if near == nil || near(i, j) {
-						out = append(out, m)
-					}
-					a, taken = b, true
-					break
-				}
+				a, taken = b, true
+				break
 			}
-			if !taken {
-				a++
-			}
+		}
+		if !taken {
+			a++
 		}
 	}
 	return out
