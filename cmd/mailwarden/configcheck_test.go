@@ -89,7 +89,13 @@ func TestConfigCheckChecks(t *testing.T) {
 	}
 	noGTUBE := writeFile(t, "nogtube.toml", "[[rule]]\nname = \"big\"\nsize_over = \"1MB\"\naction = \"reject\"\n")
 	_, out, _ = runCmd(t, "config", "check", "-c", noGTUBE)
-	if !strings.Contains(out, "checks that never run (no rule uses their findings): clamav (virus, virus.massmailer); gtube (content.gtube)") {
+	idle := ""
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "checks that never run (no rule uses their findings): ") {
+			idle = line
+		}
+	}
+	if !strings.Contains(idle, " gtube (content.gtube);") {
 		t.Errorf("gtube not listed as idle:\n%s", out)
 	}
 	typo := writeFile(t, "typo.toml", "[[rule]]\nname = \"t\"\nfindings = [\"content.gtueb\"]\naction = \"reject\"\n")

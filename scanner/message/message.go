@@ -197,6 +197,36 @@ type Message struct {
 type textSpan struct {
 	start, end int
 	where      string // "body", "attachment:NAME", "part:1.2"
+	part       string // the part's Where
+}
+
+// TextSpan is one part's stretch of [Message.Text], for checks that match
+// text by where it came from (keyword lists, DLP templates).
+type TextSpan struct {
+	// Where is "body", or "attachment:NAME" for a text part that is an
+	// attachment, as findings name it.
+	Where string
+	// Part is the part's [Part.Where] ("body", "part:1.2").
+	Part string
+	// HTML is set for a text/html part, whose Text keeps its tags.
+	HTML bool
+	// Text is the part's decoded text.
+	Text string
+}
+
+// TextSpans returns [Message.Text] split by part, in order.
+func (m *Message) TextSpans() []TextSpan {
+	html := map[string]bool{}
+	for _, p := range m.Parts {
+		if p.ContentType == "text/html" {
+			html[p.Where] = true
+		}
+	}
+	out := make([]TextSpan, 0, len(m.spans))
+	for _, s := range m.spans {
+		out = append(out, TextSpan{Where: s.where, Part: s.part, HTML: html[s.part], Text: m.Text[s.start:s.end]})
+	}
+	return out
 }
 
 // Parse reads a whole RFC 5322 message, with CRLF or LF line ends (and bare

@@ -126,7 +126,7 @@ func (w *walker) writeText(seg *textSeg) {
 	}
 	start := t.b.Len()
 	t.b.WriteString(s)
-	t.spans = append(t.spans, textSpan{start: start, end: t.b.Len(), where: seg.label})
+	t.spans = append(t.spans, textSpan{start: start, end: t.b.Len(), where: seg.label, part: seg.where})
 	if truncated {
 		w.excludeText(seg.where)
 	}
