@@ -307,11 +307,8 @@ func (w *walker) zip(p string, data []byte, depth int) {
 		return
 	}
 	container, maxFiles, maxRatio := FormatZip, w.lim.MaxFiles, w.lim.MaxRatio
-	for _, f := range zr.File {
-		if f.Name == "[Content_Types].xml" {
-			container, maxFiles, maxRatio = FormatOOXML, w.lim.OOXMLMaxFiles, w.lim.OOXMLMaxRatio
-			break
-		}
+	if isOOXML(zr) {
+		container, maxFiles, maxRatio = FormatOOXML, w.lim.OOXMLMaxFiles, w.lim.OOXMLMaxRatio
 	}
 	if depth == 0 && container == FormatOOXML {
 		w.res.Format = FormatOOXML
@@ -417,4 +414,26 @@ func (c ctxReader) Read(p []byte) (int, error) {
 		p = p[:64<<10]
 	}
 	return c.r.Read(p)
+}
+
+// Kind is [Detect], telling an OOXML document from another zip as the
+// walk does: by a [Content_Types].xml member.
+func Kind(b []byte) string {
+	f := Detect(b)
+	if f != FormatZip {
+		return f
+	}
+	if zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b))); err == nil && isOOXML(zr) {
+		return FormatOOXML
+	}
+	return f
+}
+
+func isOOXML(zr *zip.Reader) bool {
+	for _, f := range zr.File {
+		if f.Name == "[Content_Types].xml" {
+			return true
+		}
+	}
+	return false
 }
