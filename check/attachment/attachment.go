@@ -15,7 +15,7 @@
 //	attachment.pdf_javascript   a PDF with /JavaScript or /JS actions
 //	attachment.encrypted        a password-protected zip member, encrypted Office or PDF file
 //	archive.format              an archive; value: zip, tar, gzip, bzip2, xz, 7z or rar
-//	archive.nested              an archive inside an archive; value: its depth
+//	archive.nested              an archive inside an archive (a tar in gzip, bzip2 or xz is one); value: its depth
 //
 // Where is "attachment:NAME", or "attachment:outer.zip/inner.exe" for an
 // archive member; a nameless attachment is "attachment:part:N". An archive
@@ -233,7 +233,9 @@ func (c *Check) inspect(ctx context.Context, r *report, name string, p *message.
 			return
 		}
 		file(r, ew, path.Base(e.Name), true, "", e.Data)
-		if f := archive.Kind(e.Data); f != "" && f != archive.FormatOOXML {
+		// A tar in a compressor (.tgz) is one archive, not a nesting.
+		stream := e.Container == archive.FormatGzip || e.Container == archive.FormatBzip2 || e.Container == archive.FormatXz
+		if f := archive.Kind(e.Data); f != "" && f != archive.FormatOOXML && !(stream && f == archive.FormatTar) {
 			r.add(FindingNested, strconv.Itoa(e.Depth), ew, fmt.Sprintf("a %s archive inside an archive, at depth %d", f, e.Depth))
 		}
 	})
@@ -376,7 +378,10 @@ var expectedType = map[string]string{
 // (application/octet-stream) never mismatches.
 func mismatch(e, declared, exec string, t *mimetype.MIME) string {
 	if exec != "" && !strings.HasPrefix(exec, "extension:") && e != "" && !executableExt[e] {
-		return "." + e + " is " + exec
+		if t.Is("application/octet-stream") {
+			return "." + e + " is " + exec
+		}
+		return "." + e + " is " + t.String()
 	}
 	if t.Is("application/octet-stream") {
 		return ""

@@ -147,7 +147,7 @@ func TestAttachment(t *testing.T) {
 		{"clean pdf", msg(named("report.pdf", "application/pdf", []byte("%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n"))), nil},
 		{"pe", msg(named("setup.exe", "application/octet-stream", pe())), []string{"attachment.executable pe @setup.exe"}},
 		{"pe named pdf", msg(named("invoice.pdf", "application/pdf", pe())),
-			[]string{"attachment.executable pe @invoice.pdf", "attachment.mismatch .pdf is pe @invoice.pdf"}},
+			[]string{"attachment.executable pe @invoice.pdf", "attachment.mismatch .pdf is application/vnd.microsoft.portable-executable @invoice.pdf"}},
 		{"double extension", msg(named("invoice.pdf.exe", "application/pdf", pe())),
 			[]string{"attachment.double_extension pdf.exe @invoice.pdf.exe", "attachment.executable pe @invoice.pdf.exe",
 				"attachment.mismatch application/pdf is application/vnd.microsoft.portable-executable @invoice.pdf.exe"}},

@@ -20,13 +20,14 @@ func TestConfigCheckNoRules(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 8 warning(s)\n") {
+	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 9 warning(s)\n") {
 		t.Errorf("first line of:\n%s", out)
 	}
 	for _, want := range []string{
 		meant + ": warning: no rule holds back mail with finding scan.exclusion, so messages that hit a scanning limit are delivered unscanned",
 		meant + ": warning: no rule holds back mail with finding content.gtube, so messages with the GTUBE test string are delivered",
 		meant + ": warning: no rule holds back mail with finding mime.ambiguous",
+		meant + ": warning: no rule holds back mail with finding attachment.executable, so executables from outside, attached or in archives, are delivered",
 		meant + ": warning: no rule flags mail with finding message.malformed",
 		meant + ": warning: no rule holds back mail by its size",
 		meant + ": warning: no rule holds back mail by its recipient count",
@@ -88,7 +89,7 @@ func TestConfigCheckChecks(t *testing.T) {
 	}
 	noGTUBE := writeFile(t, "nogtube.toml", "[[rule]]\nname = \"big\"\nsize_over = \"1MB\"\naction = \"reject\"\n")
 	_, out, _ = runCmd(t, "config", "check", "-c", noGTUBE)
-	if !strings.Contains(out, "checks that never run (no rule uses their findings): gtube (content.gtube)") {
+	if !strings.Contains(out, "checks that never run (no rule uses their findings): attachment (attachment.name, ") || !strings.Contains(out, "); gtube (content.gtube)") {
 		t.Errorf("gtube not listed as idle:\n%s", out)
 	}
 	typo := writeFile(t, "typo.toml", "[[rule]]\nname = \"t\"\nfindings = [\"content.gtueb\"]\naction = \"reject\"\n")

@@ -375,7 +375,7 @@ func (w *walker) tar(p string, data []byte, depth int) {
 func (w *walker) stream(p string, data []byte, f string, depth int) {
 	var r io.Reader
 	var err error
-	name := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(path.Base(p), ".gz"), ".bz2"), ".xz"), ".tgz")
+	name := streamName(path.Base(p))
 	switch f {
 	case FormatGzip:
 		var zr *gzip.Reader
@@ -397,6 +397,19 @@ func (w *walker) stream(p string, data []byte, f string, depth int) {
 	}
 	files := 0
 	w.member(p+"/"+name, name, f, r, int64(len(data)), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files)
+}
+
+// streamName is the name of the file a compressed file name holds:
+// "a.txt" for "a.txt.gz", "a.tar" for "a.tgz".
+func streamName(n string) string {
+	l := strings.ToLower(n)
+	for _, s := range []struct{ ext, repl string }{{".tgz", ".tar"}, {".tbz2", ".tar"}, {".tbz", ".tar"}, {".txz", ".tar"},
+		{".gz", ""}, {".bz2", ""}, {".xz", ""}} {
+		if strings.HasSuffix(l, s.ext) && len(n) > len(s.ext) {
+			return n[:len(n)-len(s.ext)] + s.repl
+		}
+	}
+	return n
 }
 
 // ctxReader ends a read when the context is done, so a slow decompressor

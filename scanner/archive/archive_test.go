@@ -154,6 +154,8 @@ func TestWalk(t *testing.T) {
 			format: "zip", paths: []string{"a.zip/x.txt", "a.zip/dir/y.exe"}},
 		{name: "tar.gz", file: "a.tgz", data: gzipOf(t, "a.tar", tarOf(t, file{name: "b/c.js", data: []byte("alert(1)")})),
 			format: "gzip", paths: []string{"a.tgz/a.tar", "a.tgz/a.tar/b/c.js"}},
+		{name: "tgz without a name", file: "a.TGZ", data: gzipOf(t, "", tarOf(t, file{name: "x", data: []byte("x")})),
+			format: "gzip", paths: []string{"a.TGZ/a.tar", "a.TGZ/a.tar/x"}},
 		{name: "gzip without a name", file: "doc.pdf.gz", data: gzipOf(t, "", []byte("%PDF-1.4")),
 			format: "gzip", paths: []string{"doc.pdf.gz/doc.pdf"}},
 		{name: "bzip2", file: "h.txt.bz2", data: bzip2Hello, format: "bzip2", paths: []string{"h.txt.bz2/h.txt"}},
