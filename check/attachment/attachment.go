@@ -13,14 +13,14 @@
 //	attachment.executable       PE, ELF, Mach-O, Java class, Windows shortcut by content, scripts by extension
 //	attachment.macro            OOXML with vbaProject.bin, or OLE with a VBA storage
 //	attachment.pdf_javascript   a PDF with /JavaScript or /JS actions
-//	attachment.encrypted        a password-protected zip member, encrypted Office or PDF file
+//	attachment.encrypted        a password-protected zip or rar member, encrypted Office or PDF file
 //	archive.format              an archive; value: zip, tar, gzip, bzip2, xz, 7z or rar
 //	archive.nested              an archive inside an archive (a tar in gzip, bzip2 or xz is one); value: its depth
 //
 // Where is "attachment:NAME", or "attachment:outer.zip/inner.exe" for an
 // archive member; a nameless attachment is "attachment:part:N". An archive
-// the walk could not finish (a [attachment] limit, corrupt, encrypted, 7z
-// or rar) gives scan.exclusion, value the limit ("archive.max_ratio=100")
+// the walk could not finish (a [attachment] limit, corrupt, encrypted, or
+// 7z, which is not unpacked) gives scan.exclusion, value the limit ("archive.max_ratio=100")
 // or the reason ("archive.encrypted"), so it is never passed as scanned.
 // scan.exclusion is declared by the mime check; this check reports it too,
 // and runs whenever a rule names one of its own findings.
@@ -157,7 +157,7 @@ func (*Check) Findings() []check.Declared {
 		{Name: FindingExecutable, Doc: "an executable: PE, ELF, Mach-O, Java class or Windows shortcut by content, or a script by extension (js, vbs, ps1, bat, hta, ...); the value says which"},
 		{Name: FindingMacro, Doc: "an office document with VBA macros (OOXML with vbaProject.bin, OLE with a VBA storage)"},
 		{Name: FindingPDFJavaScript, Doc: "a PDF with JavaScript (/JavaScript or /JS)"},
-		{Name: FindingEncrypted, Doc: "an encrypted file: a password-protected zip member, an encrypted Office document or PDF"},
+		{Name: FindingEncrypted, Doc: "an encrypted file: a password-protected zip or rar member, an encrypted Office document or PDF"},
 		{Name: FindingArchive, Doc: "an archive (attached or inside one); the value is its format"},
 		{Name: FindingNested, Doc: "an archive inside an archive; the value is its depth"},
 	}
@@ -229,7 +229,7 @@ func (c *Check) inspect(ctx context.Context, r *report, name string, p *message.
 			if x := ext(r, ew, path.Base(e.Name)); executableExt[x] {
 				r.add(FindingExecutable, "extension:"+x, ew, "an executable (extension:"+x+")")
 			}
-			r.add(FindingEncrypted, "zip", ew, "the file is password-protected in its zip archive; its content was not scanned")
+			r.add(FindingEncrypted, e.Container, ew, "the file is password-protected in its "+e.Container+" archive; its content was not scanned")
 			return
 		}
 		file(r, ew, path.Base(e.Name), true, "", e.Data)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"strings"
 	"testing"
@@ -181,6 +182,9 @@ func TestAttachment(t *testing.T) {
 			[]string{"attachment.mismatch .xlsx is application/x-ole-storage @pay.xlsx", "attachment.encrypted office @pay.xlsx"}},
 		{"pdf with javascript", msg(named("a.pdf", "application/pdf", []byte("%PDF-1.4\n1 0 obj <</OpenAction <</S /Java#53cript /JS (app.alert(1))>>>>\n"))),
 			[]string{"attachment.pdf_javascript  @a.pdf"}},
+		{"rar with an encrypted script", msg(named("a.rar", "application/vnd.rar", rar4("run.vbs", []byte("x"), true))),
+			[]string{"archive.format rar @a.rar", "attachment.executable extension:vbs @a.rar/run.vbs",
+				"attachment.encrypted rar @a.rar/run.vbs", "scan.exclusion archive.encrypted @a.rar/run.vbs"}},
 		{"7z is not unpacked", msg(named("a.7z", "application/x-7z-compressed", []byte("7z\xbc\xaf\x27\x1c\x00\x04rest"))),
 			[]string{"archive.format 7z @a.7z", "scan.exclusion archive.unsupported @a.7z"}},
 	} {
@@ -246,4 +250,31 @@ func TestConfig(t *testing.T) {
 			}
 		}
 	}
+}
+
+// rar4 is a RAR 4 archive of one stored file (see scanner/archive's tests).
+func rar4(name string, data []byte, encrypted bool) []byte {
+	block := func(typ byte, flags uint16, body []byte) []byte {
+		h := append([]byte{typ, byte(flags), byte(flags >> 8), 0, 0}, body...)
+		h[3], h[4] = byte(len(h)+2), byte((len(h)+2)>>8)
+		crc := crc32.ChecksumIEEE(h)
+		return append([]byte{byte(crc), byte(crc >> 8)}, h...)
+	}
+	out := append([]byte("Rar!\x1a\x07\x00"), block(0x73, 0, make([]byte, 6))...)
+	var flags uint16 = 0x8000
+	if encrypted {
+		flags |= 4
+	}
+	b := binary.LittleEndian.AppendUint32(nil, uint32(len(data)))
+	b = binary.LittleEndian.AppendUint32(b, uint32(len(data)))
+	b = append(b, 2)
+	b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(data))
+	b = binary.LittleEndian.AppendUint32(b, 0)
+	b = append(b, 20, 0x30)
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(name)))
+	b = binary.LittleEndian.AppendUint32(b, 0x20)
+	b = append(b, name...)
+	out = append(out, block(0x74, flags, b)...)
+	out = append(out, data...)
+	return append(out, block(0x7b, 0x4000, nil)...)
 }

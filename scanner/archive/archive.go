@@ -1,12 +1,13 @@
 // Package archive walks archives recursively: zip (OOXML documents
-// included), tar, gzip, bzip2 and xz, each member handed to a visitor with
+// included), tar, gzip, bzip2, xz and rar (its dictionary capped at
+// [MaxRarDictionary]), each member handed to a visitor with
 // its path ("outer.zip/inner.tar/evil.exe") and its unpacked bytes.
 //
 // Archives are hostile input. Every read goes through a limit, declared
 // sizes are never trusted, and the walk is bounded by [Limits]: nesting
 // depth, total unpacked bytes, member count, compression ratio and the
 // caller's context. Reaching a limit, a corrupt archive, an encrypted
-// member or a format the walker cannot open (7z, rar) is not an error: it
+// member or a format the walker cannot open (7z) is not an error: it
 // is a [Problem] in the [Result], which the caller reports as
 // scan.exclusion, so nothing is ever passed as if it had been scanned.
 package archive
@@ -24,6 +25,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/nwaples/rardecode/v2"
 	"github.com/ulikunitz/xz"
 )
 
@@ -46,6 +48,11 @@ type Limits struct {
 	OOXMLMaxFiles int
 	OOXMLMaxRatio int64
 }
+
+// MaxRarDictionary caps the dictionary a rar member may ask for, which
+// the decoder allocates whole (RAR 5 allows 4 GB); WinRAR's default is
+// 32 MB.
+const MaxRarDictionary = 64 << 20
 
 // RatioFloor is the unpacked size from which the ratio limit applies: a
 // small file of zeros may compress a thousandfold and harm no one.
@@ -88,8 +95,8 @@ const (
 	FormatGzip  = "gzip"
 	FormatBzip2 = "bzip2"
 	FormatXz    = "xz"
-	Format7z    = "7z"  // recognised, not opened
-	FormatRar   = "rar" // recognised, not opened
+	Format7z    = "7z" // recognised, not opened
+	FormatRar   = "rar"
 )
 
 // Detect names the archive format of b by its magic bytes, or "".
@@ -120,6 +127,7 @@ const (
 	LimitFiles        = "archive.max_files"
 	LimitRatio        = "archive.max_ratio"
 	LimitTime         = "archive.time"
+	LimitDict         = "archive.max_dictionary"
 	ReasonCorrupt     = "archive.corrupt"
 	ReasonEncrypt     = "archive.encrypted"
 	ReasonUnsupported = "archive.unsupported"
@@ -241,6 +249,8 @@ func (w *walker) walk(p string, data []byte, f string, depth int) {
 		w.tar(p, data, depth)
 	case FormatGzip, FormatBzip2, FormatXz:
 		w.stream(p, data, f, depth)
+	case FormatRar:
+		w.rar(p, data, depth)
 	default:
 		w.problem(Problem{Path: p, Limit: ReasonUnsupported,
 			Reason: fmt.Sprintf("%s archives are not unpacked; the content was not scanned", f)})
@@ -397,6 +407,60 @@ func (w *walker) stream(p string, data []byte, f string, depth int) {
 	}
 	files := 0
 	w.member(p+"/"+name, name, f, r, int64(len(data)), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files)
+}
+
+func (w *walker) rar(p string, data []byte, depth int) {
+	rr, err := rardecode.NewReader(bytes.NewReader(data), rardecode.MaxDictionarySize(MaxRarDictionary))
+	if err != nil {
+		w.rarError(p, err)
+		return
+	}
+	files := 0
+	for {
+		h, err := rr.Next()
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			w.rarError(p, err)
+			return
+		}
+		if h.IsDir {
+			continue
+		}
+		mp := p + "/" + h.Name
+		if h.Encrypted {
+			if w.stopped() {
+				return
+			}
+			files++
+			if files > w.lim.MaxFiles || w.res.Files >= w.lim.MaxFiles {
+				w.problem(Problem{Path: mp, Limit: LimitFiles, N: int64(w.lim.MaxFiles),
+					Reason: fmt.Sprintf("more than %d files in archives; the rest were not scanned", w.lim.MaxFiles)})
+				return
+			}
+			w.res.Files++
+			w.visit(&Entry{Path: mp, Name: h.Name, Depth: depth + 1, Container: FormatRar, Encrypted: true})
+			w.problem(Problem{Path: mp, Limit: ReasonEncrypt, Reason: fmt.Sprintf("%s is password-protected; its content was not scanned", mp)})
+			continue
+		}
+		if !w.member(mp, h.Name, FormatRar, rr, max(h.PackedSize, 1), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files) {
+			return
+		}
+	}
+}
+
+// rarError reports why a rar archive could not be walked (further).
+func (w *walker) rarError(p string, err error) {
+	switch {
+	case errors.Is(err, rardecode.ErrArchiveEncrypted), errors.Is(err, rardecode.ErrArchivedFileEncrypted):
+		w.problem(Problem{Path: p, Limit: ReasonEncrypt, Reason: fmt.Sprintf("%s is password-protected; its content was not scanned", p)})
+	case errors.Is(err, rardecode.ErrDictionaryTooLarge):
+		w.problem(Problem{Path: p, Limit: LimitDict, N: MaxRarDictionary,
+			Reason: fmt.Sprintf("%s needs a dictionary larger than %d bytes; it was not unpacked", p, MaxRarDictionary)})
+	default:
+		w.problem(Problem{Path: p, Limit: ReasonCorrupt, Reason: fmt.Sprintf("%s is not a readable rar archive: %v", p, err)})
+	}
 }
 
 // streamName is the name of the file a compressed file name holds:

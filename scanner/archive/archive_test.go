@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"slices"
 	"strings"
 	"testing"
@@ -184,8 +186,6 @@ func TestWalk(t *testing.T) {
 			paths: []string{"bad.gz/bad"}, problems: []string{"bad.gz/bad archive.corrupt"}},
 		{name: "7z is not opened", file: "a.7z", data: []byte("7z\xbc\xaf\x27\x1c\x00\x04"), format: "7z",
 			problems: []string{"a.7z archive.unsupported"}},
-		{name: "rar is not opened", file: "a.rar", data: []byte("Rar!\x1a\x07\x01\x00"), format: "rar",
-			problems: []string{"a.rar archive.unsupported"}},
 		{name: "ooxml has its own limits", file: "a.docx",
 			data:   zipOf(t, file{name: "[Content_Types].xml", data: []byte("<Types/>")}, file{name: "word/document.xml", data: []byte("<w/>")}, file{name: "word/vbaProject.bin", data: []byte("x")}),
 			lim:    Limits{MaxFiles: 2, OOXMLMaxFiles: 5},
@@ -243,6 +243,7 @@ func FuzzWalk(f *testing.F) {
 	f.Add(tarOf(f, file{name: "in.zip", data: zipOf(f, file{name: "a"})}))
 	f.Add(bzip2Hello)
 	f.Add(xzOf(f, []byte("hello")))
+	f.Add(rarOf(file{name: "a.exe", data: []byte("MZ")}, file{name: "b", data: []byte("b"), encrypted: true}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lim := Limits{MaxDepth: 4, MaxBytes: 1 << 20, MaxFiles: 20}
 		var total int64
@@ -261,4 +262,65 @@ func FuzzWalk(f *testing.F) {
 			t.Fatalf("visited %d files, result says %d, limit %d", files, res.Files, lim.MaxFiles)
 		}
 	})
+}
+
+// rarOf builds a RAR 4 archive of stored (uncompressed) files, by hand:
+// no rar writer exists in Go. flags 4 marks a file encrypted.
+func rarOf(files ...file) []byte {
+	block := func(typ byte, flags uint16, body []byte) []byte {
+		h := []byte{typ, byte(flags), byte(flags >> 8), 0, 0}
+		h = append(h, body...)
+		size := len(h) + 2
+		h[3], h[4] = byte(size), byte(size>>8)
+		crc := crc32.ChecksumIEEE(h)
+		return append([]byte{byte(crc), byte(crc >> 8)}, h...)
+	}
+	out := []byte("Rar!\x1a\x07\x00")
+	out = append(out, block(0x73, 0, make([]byte, 6))...)
+	for _, f := range files {
+		var flags uint16 = 0x8000
+		if f.encrypted {
+			flags |= 4
+		}
+		b := binary.LittleEndian.AppendUint32(nil, uint32(len(f.data))) // packed
+		b = binary.LittleEndian.AppendUint32(b, uint32(len(f.data)))    // unpacked
+		b = append(b, 2)                                                // host OS Windows
+		b = binary.LittleEndian.AppendUint32(b, crc32.ChecksumIEEE(f.data))
+		b = binary.LittleEndian.AppendUint32(b, 0) // time
+		b = append(b, 20, 0x30)                    // version 2.0, stored
+		b = binary.LittleEndian.AppendUint16(b, uint16(len(f.name)))
+		b = binary.LittleEndian.AppendUint32(b, 0x20) // attributes
+		b = append(b, f.name...)
+		out = append(out, block(0x74, flags, b)...)
+		out = append(out, f.data...)
+	}
+	return append(out, block(0x7b, 0x4000, nil)...)
+}
+
+func TestWalkRar(t *testing.T) {
+	exe := append([]byte("MZ"), make([]byte, 62)...)
+	for _, tc := range []struct {
+		name     string
+		data     []byte
+		paths    []string
+		problems []string
+	}{
+		{"stored files", rarOf(file{name: "a.txt", data: []byte("hello")}, file{name: "b.exe", data: exe}),
+			[]string{"a.rar/a.txt", "a.rar/b.exe"}, nil},
+		{"a zip inside", rarOf(file{name: "in.zip", data: zipOf(t, file{name: "x.js", data: []byte("x")})}),
+			[]string{"a.rar/in.zip", "a.rar/in.zip/x.js"}, nil},
+		{"encrypted member", rarOf(file{name: "s.exe", data: exe, encrypted: true}),
+			[]string{"a.rar/s.exe (encrypted)"}, []string{"a.rar/s.exe archive.encrypted"}},
+		{"corrupt", []byte("Rar!\x1a\x07\x01\x00"), nil, []string{"a.rar archive.corrupt"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := walk(t, "a.rar", tc.data, Limits{})
+			if w.res.Format != FormatRar {
+				t.Errorf("format %q", w.res.Format)
+			}
+			if !slices.Equal(w.paths, tc.paths) || !slices.Equal(w.problems, tc.problems) {
+				t.Errorf("paths %q, problems %q (%+v); want %q, %q", w.paths, w.problems, w.res.Problems, tc.paths, tc.problems)
+			}
+		})
+	}
 }
