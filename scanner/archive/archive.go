@@ -349,7 +349,7 @@ func (w *walker) zip(p string, data []byte, depth int) {
 			w.problem(Problem{Path: mp, Limit: ReasonCorrupt, Reason: fmt.Sprintf("%s could not be unpacked: %v", mp, err)})
 			continue
 		}
-		ok := w.member(mp, f.Name, container, rc, max(int64(f.CompressedSize64), 1), depth, maxFiles, maxRatio, &files)
+		ok := w.member(mp, f.Name, container, rc, packedSize(f.CompressedSize64, data), depth, maxFiles, maxRatio, &files)
 		rc.Close()
 		if !ok {
 			return
@@ -444,7 +444,7 @@ func (w *walker) rar(p string, data []byte, depth int) {
 			w.problem(Problem{Path: mp, Limit: ReasonEncrypt, Reason: fmt.Sprintf("%s is password-protected; its content was not scanned", mp)})
 			continue
 		}
-		if !w.member(mp, h.Name, FormatRar, rr, max(h.PackedSize, 1), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files) {
+		if !w.member(mp, h.Name, FormatRar, rr, packedSize(uint64(max(h.PackedSize, 0)), data), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files) {
 			return
 		}
 	}
@@ -461,6 +461,13 @@ func (w *walker) rarError(p string, err error) {
 	default:
 		w.problem(Problem{Path: p, Limit: ReasonCorrupt, Reason: fmt.Sprintf("%s is not a readable rar archive: %v", p, err)})
 	}
+}
+
+// packedSize is a member's declared packed size for the ratio limit,
+// at least 1 and at most the archive's size: a header claiming more does
+// not buy the member a larger allowance.
+func packedSize(declared uint64, archive []byte) int64 {
+	return int64(max(min(declared, uint64(len(archive))), 1))
 }
 
 // streamName is the name of the file a compressed file name holds:

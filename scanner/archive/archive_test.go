@@ -210,6 +210,21 @@ func TestWalk(t *testing.T) {
 	}
 }
 
+// TestWalkLyingSize checks that a zip member declaring a huge packed size
+// still meets the ratio limit: the allowance is taken from the archive's
+// real size.
+func TestWalkLyingSize(t *testing.T) {
+	z := zipOf(t, file{name: "zeros", data: make([]byte, 4<<20)})
+	// Patch the central directory's compressed size (offset 20 of the
+	// record), which archive/zip reads, to 1 GB.
+	i := bytes.Index(z, []byte("PK\x01\x02"))
+	binary.LittleEndian.PutUint32(z[i+20:], 1<<30)
+	w := walk(t, "lie.zip", z, Limits{})
+	if !slices.Contains(w.problems, "lie.zip/zeros archive.max_ratio=100") {
+		t.Errorf("problems %q, want the ratio limit", w.problems)
+	}
+}
+
 // TestWalkContent checks that a member's bytes are its content, and that a
 // bomb's are cut at the ratio limit, not read whole.
 func TestWalkContent(t *testing.T) {
