@@ -183,6 +183,24 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 			return r.out, fmt.Errorf("attachment: %w", ctx.Err())
 		}
 	}
+	// A part can carry more names than its Filename (a Content-Type name
+	// other than the Content-Disposition filename, a repeated parameter),
+	// and a mail client may show any of them: each is judged by name.
+	seen := map[string]bool{}
+	for i := range in.Message.Parts {
+		seen[in.Message.Parts[i].Filename] = true
+	}
+	for _, n := range in.Message.Attachments {
+		if seen[n] {
+			continue
+		}
+		seen[n] = true
+		where := "attachment:" + n
+		r.add(FindingName, n, where, "another name the attachment is given")
+		if x := ext(&r, where, n); executableExt[x] {
+			r.add(FindingExecutable, "extension:"+x, where, "an executable (extension:"+x+")")
+		}
+	}
 	return r.out, nil
 }
 

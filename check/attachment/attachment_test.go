@@ -185,6 +185,8 @@ func TestAttachment(t *testing.T) {
 		{"rar with an encrypted script", msg(named("a.rar", "application/vnd.rar", rar4("run.vbs", []byte("x"), true))),
 			[]string{"archive.format rar @a.rar", "attachment.executable extension:vbs @a.rar/run.vbs",
 				"attachment.encrypted rar @a.rar/run.vbs", "scan.exclusion archive.encrypted @a.rar/run.vbs"}},
+		{"another name in Content-Type", msg(att{"Content-Type: application/octet-stream; name=\"run.hta\"\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\n", []byte("<script>x</script>")}),
+			[]string{"attachment.executable extension:hta @run.hta"}},
 		{"7z is not unpacked", msg(named("a.7z", "application/x-7z-compressed", []byte("7z\xbc\xaf\x27\x1c\x00\x04rest"))),
 			[]string{"archive.format 7z @a.7z", "scan.exclusion archive.unsupported @a.7z"}},
 	} {
@@ -277,4 +279,33 @@ func rar4(name string, data []byte, encrypted bool) []byte {
 	out = append(out, block(0x74, flags, b)...)
 	out = append(out, data...)
 	return append(out, block(0x7b, 0x4000, nil)...)
+}
+
+// BenchmarkAttachment is the check on a message with a 10 MB zip of
+// ten 1 MB files of mixed bytes.
+func BenchmarkAttachment(b *testing.B) {
+	var files []zf
+	for i := range 10 {
+		d := make([]byte, 1<<20)
+		for j := range d {
+			d[j] = byte((j*7 + i) ^ (j >> 9))
+		}
+		files = append(files, zf{name: fmt.Sprintf("f%d.bin", i), data: d})
+	}
+	var bz bytes.Buffer
+	zw := zip.NewWriter(&bz)
+	for _, f := range files {
+		w, _ := zw.CreateHeader(&zip.FileHeader{Name: f.name, Method: zip.Store})
+		_, _ = w.Write(f.data)
+	}
+	_ = zw.Close()
+	m := message.ParseBytes(msg(named("big.zip", "application/zip", bz.Bytes())), message.DefaultLimits())
+	c := New(Defaults())
+	b.SetBytes(int64(bz.Len()))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Run(context.Background(), &check.Input{Message: m}); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
