@@ -207,6 +207,7 @@ var baselineEffects = map[string]string{
 	"sender.blocked":           "senders in a blocked-senders list are not refused",
 	"scan.exclusion":           "messages that hit a scanning limit are delivered unscanned",
 	"virus":                    "messages in which clamd found a virus are delivered",
+	"attachment.executable":    "executables from outside, attached or in archives, are delivered",
 	"recipient.unknown":        "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted",
 	"mime.ambiguous":           "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows",
 	"content.gtube":            "messages with the GTUBE test string are delivered",
@@ -254,13 +255,15 @@ func condCoverage(c Condition, t trigger) coverage {
 }
 
 // ruleCoverage is how far r holds whenever t does, and whether one of its
-// conditions looks at t (an unconditional rule holds for t without).
-func ruleCoverage(r *Rule, t trigger) (cov coverage, direct bool) {
+// conditions looks at t (an unconditional rule holds for t without). A
+// direction the baseline rule b also has is no further condition: the
+// protection is only for that direction.
+func ruleCoverage(r *Rule, t trigger, b *Rule) (cov coverage, direct bool) {
 	full := true
 	for _, c := range r.Conditions {
 		cc := condCoverage(c, t)
 		direct = direct || cc > coverNone
-		full = full && (cc == coverFull || alwaysHolds(c))
+		full = full && (cc == coverFull || alwaysHolds(c) || sameDirection(c, b))
 	}
 	switch {
 	case full:
@@ -269,6 +272,12 @@ func ruleCoverage(r *Rule, t trigger) (cov coverage, direct bool) {
 		return coverPart, true
 	}
 	return coverNone, false
+}
+
+// sameDirection reports whether c is a direction condition b has too.
+func sameDirection(c Condition, b *Rule) bool {
+	d, ok := c.(directionCond)
+	return ok && slices.Contains(b.Conditions, Condition(d))
 }
 
 // exprCoverage is how far an expression holds whenever t does: fully for
@@ -426,7 +435,7 @@ func (v *validator) baselineWarnings(p *Policy) {
 		var acceptedBy *Rule
 		covered := false
 		for _, r := range order {
-			cov, direct := ruleCoverage(r, t)
+			cov, direct := ruleCoverage(r, t, br)
 			if cov == coverNone {
 				continue
 			}
@@ -468,7 +477,7 @@ func (v *validator) baselineWarnings(p *Policy) {
 			msg := fmt.Sprintf("no rule %s mail %s, so %s", verbs, t.phrase(), eff)
 			line := 0
 			for _, r := range p.Disabled {
-				if cov, direct := ruleCoverage(r, t); cov > coverNone && direct && holdsBack(r, br, direct) {
+				if cov, direct := ruleCoverage(r, t, br); cov > coverNone && direct && holdsBack(r, br, direct) {
 					msg += fmt.Sprintf(" (rule %q would, but it is disabled)", r.Name)
 					line = r.Line
 					break

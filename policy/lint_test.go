@@ -22,7 +22,7 @@ size_over = "200MB"
 action = "reject"
 [[rule]]
 name = "r3"
-expr = 'has("scan.exclusion") || has("virus") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender") || has("list.blocked-clients") || has("sender.blocked")'
+expr = 'has("scan.exclusion") || has("virus") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender") || has("list.blocked-clients") || has("sender.blocked") || has("attachment.executable")'
 action = "quarantine"
 [[rule]]
 name = "r4"
@@ -46,6 +46,7 @@ const (
 	hintVirus         = `(hint: the embedded default has: findings = ["virus"], action = "quarantine", quarantine = "virus")`
 	hintExclusion     = `(hint: the embedded default has: findings = ["scan.exclusion"], action = "quarantine", quarantine = "exclusion")`
 	hintAmbiguous     = `(hint: the embedded default has: findings = ["mime.ambiguous"], action = "quarantine", quarantine = "exclusion")`
+	hintExecutable    = `(hint: the embedded default has: findings = ["attachment.executable"], direction = "inbound", action = "quarantine", quarantine = "attachments")`
 	hintGTUBE         = `(hint: the embedded default has: findings = ["content.gtube"], action = "quarantine", quarantine = "spam")`
 	hintMalformed     = `(hint: the embedded default has: findings = ["message.malformed"], add_headers = ["X-Mailwarden-Warning: malformed message, scanned leniently"])`
 )
@@ -63,6 +64,7 @@ const (
 	effSize          = "messages over 150000000 bytes are accepted"
 	effVirus         = "messages in which clamd found a virus are delivered"
 	effExclusion     = "messages that hit a scanning limit are delivered unscanned"
+	effExecutable    = "executables from outside, attached or in archives, are delivered"
 	effAmbiguous     = "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows"
 	effGTUBE         = "messages with the GTUBE test string are delivered"
 	effMalformed     = "malformed messages are delivered unflagged"
@@ -82,6 +84,7 @@ func TestWarnings(t *testing.T) {
 		"c.toml: warning: no rule holds back mail with finding virus, so " + effVirus + " " + hintVirus,
 		"c.toml: warning: no rule holds back mail with finding scan.exclusion, so " + effExclusion + " " + hintExclusion,
 		"c.toml: warning: no rule holds back mail with finding mime.ambiguous, so " + effAmbiguous + " " + hintAmbiguous,
+		"c.toml: warning: no rule holds back mail with finding attachment.executable, so " + effExecutable + " " + hintExecutable,
 		"c.toml: warning: no rule holds back mail with finding content.gtube, so " + effGTUBE + " " + hintGTUBE,
 		"c.toml: warning: no rule flags mail with finding message.malformed, so " + effMalformed + " " + hintMalformed,
 	}
@@ -100,6 +103,7 @@ func TestWarnings(t *testing.T) {
 			{"holds back mail with finding virus", effVirus, hintVirus},
 			{"holds back mail with finding scan.exclusion", effExclusion, hintExclusion},
 			{"holds back mail with finding mime.ambiguous", effAmbiguous, hintAmbiguous},
+			{"holds back mail with finding attachment.executable", effExecutable, hintExecutable},
 			{"holds back mail with finding content.gtube", effGTUBE, hintGTUBE},
 			{"flags mail with finding message.malformed", effMalformed, hintMalformed},
 		} {
@@ -141,6 +145,11 @@ func TestWarnings(t *testing.T) {
 		{"partly, then accepted", "[[rule]]\nname = \"inbound-only\"\nfindings = [\"scan.exclusion\"]\ndirection = \"inbound\"\naction = \"quarantine\"\n" +
 			"[[rule]]\nname = \"let-through\"\nfindings = [\"scan.exclusion\"]\naction = \"accept\"\n" + otherBaseline, []string{
 			`c.toml:1: warning: rule "inbound-only" holds back mail with finding scan.exclusion only under further conditions, and rule "let-through" accepts the rest; otherwise ` + effExclusion + " " + hintExclusion}},
+		{"the default's direction is no further condition", strings.Replace(otherBaseline, ` || has("attachment.executable")'`, `'`, 1) +
+			"[[rule]]\nname = \"exe\"\nfindings = [\"attachment.executable\"]\ndirection = \"inbound\"\naction = \"quarantine\"\n", nil},
+		{"another direction is", strings.Replace(otherBaseline, ` || has("attachment.executable")'`, `'`, 1) +
+			"[[rule]]\nname = \"exe\"\nfindings = [\"attachment.executable\"]\ndirection = \"outbound\"\naction = \"quarantine\"\n", []string{
+			`c.toml:21: warning: rule "exe" holds back mail with finding attachment.executable only under further conditions; otherwise ` + effExecutable + " " + hintExecutable}},
 		{"accepted after it is held back", otherBaseline + "[[rule]]\nname = \"late\"\nfindings = [\"scan.exclusion\"]\naction = \"accept\"\n", nil},
 		{"accepted at an earlier stage", "[[rule]]\nname = \"all\"\naction = \"accept\"\n" + otherBaseline,
 			append(acceptAll(1), `c.toml:3: warning: rule[0].action: rule "all" has action accept and no condition, so it decides all mail at connect,`+
@@ -209,9 +218,15 @@ func TestBaselineEffects(t *testing.T) {
 				found = append(found, p.trigger.phrase())
 			}
 		}
-		if n == 0 || len(r.Conditions) != 1 {
-			t.Errorf("default rule %q: %d triggers, %d conditions; the baseline warnings need one condition on a finding, size or recipient count",
-				r.Name, n, len(r.Conditions))
+		conds := 0 // a direction is allowed besides: the lint keeps it
+		for _, c := range r.Conditions {
+			if _, ok := c.(directionCond); !ok {
+				conds++
+			}
+		}
+		if n == 0 || conds != 1 {
+			t.Errorf("default rule %q: %d triggers, %d conditions; the baseline warnings need one condition on a finding, size or recipient count, and perhaps a direction",
+				r.Name, n, conds)
 		}
 		if txt := baselineRuleText(r); !strings.Contains(txt, "action") && !strings.Contains(txt, "add_headers") || strings.Contains(txt, "name") {
 			t.Errorf("default rule %q: hint text %q", r.Name, txt)
@@ -223,7 +238,7 @@ func TestBaselineEffects(t *testing.T) {
 		}
 	}
 	want := "with finding list.blocked-clients|with finding sender.blocked|with finding throttle.inbound-ip|with finding throttle.inbound-sender|with finding throttle.outbound-ip|with finding throttle.outbound-sender|" +
-		"by its recipient count|with finding recipient.unknown|by its size|with finding virus|with finding scan.exclusion|with finding mime.ambiguous|with finding content.gtube|with finding message.malformed"
+		"by its recipient count|with finding recipient.unknown|by its size|with finding virus|with finding scan.exclusion|with finding mime.ambiguous|with finding attachment.executable|with finding content.gtube|with finding message.malformed"
 	if got := strings.Join(found, "|"); got != want {
 		t.Errorf("protections %s, want %s", got, want)
 	}

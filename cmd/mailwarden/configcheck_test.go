@@ -20,7 +20,7 @@ func TestConfigCheckNoRules(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 9 warning(s)\n") {
+	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 10 warning(s)\n") {
 		t.Errorf("first line of:\n%s", out)
 	}
 	for _, want := range []string{
@@ -28,6 +28,7 @@ func TestConfigCheckNoRules(t *testing.T) {
 		meant + ": warning: no rule holds back mail with finding content.gtube, so messages with the GTUBE test string are delivered",
 		meant + ": warning: no rule holds back mail with finding virus, so messages in which clamd found a virus are delivered",
 		meant + ": warning: no rule holds back mail with finding mime.ambiguous",
+		meant + ": warning: no rule holds back mail with finding attachment.executable, so executables from outside, attached or in archives, are delivered",
 		meant + ": warning: no rule flags mail with finding message.malformed",
 		meant + ": warning: no rule holds back mail by its size",
 		meant + ": warning: no rule holds back mail by its recipient count",
