@@ -3,8 +3,8 @@ package url
 import (
 	"fmt"
 	"maps"
-	"slices"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
