@@ -32,6 +32,7 @@ func TestText(t *testing.T) {
 		{"ascii sentence", "See http://example.com/x. Or (http://example.net/y).", []string{"http://example.com/x", "http://example.net/y"}},
 		{"www without scheme", "go to www.Example.COM/path now", []string{"http://www.example.com/path"}},
 		{"bare domain ignored", "readme.md and example.org", nil},
+		{"www glued to a word", "xwww.example.com/a foo.www.example.net/b", nil},
 		{"other schemes ignored", "mailto:a@example.com hxxp://evil[.]com", nil},
 		{"upper case host", "HTTPS://WWW.EXAMPLE.COM/A", []string{"https://www.example.com/A"}},
 		{"percent host", "http://%65xample.com/", []string{"http://example.com/"}},
