@@ -7,24 +7,15 @@ import (
 	_ "github.com/mailwarden/mailwarden/check/clamav"     // virus, virus.massmailer ([clamav])
 	_ "github.com/mailwarden/mailwarden/check/dlp"        // dlp.TEMPLATE ([dlp])
 	_ "github.com/mailwarden/mailwarden/check/dnsbl"      // dnsbl.NAME, dnswl.NAME ([dns] and [[dnsbl]])
-	_ "github.com/mailwarden/mailwarden/check/dnsbl"      // dnsbl.NAME, dnswl.NAME ([dns] and [[dnsbl]])
 	_ "github.com/mailwarden/mailwarden/check/greylist"   // the [greylist] section of the greylist action
-	_ "github.com/mailwarden/mailwarden/check/greylist"   // the [greylist] section of the greylist action
-	_ "github.com/mailwarden/mailwarden/check/gtube"      // content.gtube
 	_ "github.com/mailwarden/mailwarden/check/gtube"      // content.gtube
 	_ "github.com/mailwarden/mailwarden/check/keyword"    // keyword.NAME ([[keywords]])
 	_ "github.com/mailwarden/mailwarden/check/knownhost"  // client.known_host, client.origin, client.origin_unknown
-	_ "github.com/mailwarden/mailwarden/check/knownhost"  // client.known_host, client.origin, client.origin_unknown
-	_ "github.com/mailwarden/mailwarden/check/lists"      // list.NAME, sender.approved, sender.blocked
 	_ "github.com/mailwarden/mailwarden/check/lists"      // list.NAME, sender.approved, sender.blocked
 	_ "github.com/mailwarden/mailwarden/check/mime"       // message.malformed, scan.exclusion, mime.ambiguous, charset.guessed
-	_ "github.com/mailwarden/mailwarden/check/mime"       // message.malformed, scan.exclusion, mime.ambiguous, charset.guessed
-	_ "github.com/mailwarden/mailwarden/check/profiler"   // profiler.blocked
 	_ "github.com/mailwarden/mailwarden/check/profiler"   // profiler.blocked
 	_ "github.com/mailwarden/mailwarden/check/recipient"  // recipient.unknown
-	_ "github.com/mailwarden/mailwarden/check/recipient"  // recipient.unknown
-	_ "github.com/mailwarden/mailwarden/check/release"    // release.verified, release.invalid
 	_ "github.com/mailwarden/mailwarden/check/release"    // release.verified, release.invalid
 	_ "github.com/mailwarden/mailwarden/check/throttle"   // throttle.NAME
-	_ "github.com/mailwarden/mailwarden/check/throttle"   // throttle.NAME
+	_ "github.com/mailwarden/mailwarden/check/url"        // url.listed, url.mismatch, url.ip, url.shortener ([urls] and [[uribl]])
 )
