@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy/lists"
 	"github.com/mailwarden/mailwarden/store"
 )
@@ -42,26 +43,11 @@ list's version by one, so a reader can tell that it changed.`
 // listCommand registers one `list VERB` command that works on the store,
 // opened read-only unless write is set.
 func listCommand(verb, summary, usage, help string, write bool, extra func(fs *flag.FlagSet) func(ctx context.Context, st *store.Store, args []string, s *stdio) error) {
-	register(&command{
-		name: "list " + verb, summary: summary, usage: usage, help: help + "\n\n" + listHelp,
-		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
-			var cf configFlags
-			cf.register(fs)
-			fn := extra(fs)
-			return func(ctx context.Context, args []string, s *stdio) error {
-				if len(args) > 0 {
-					if err := checkListName(args[0]); err != nil {
-						return err
-					}
-				}
-				_, st, done, err := cf.loadStore(ctx, write)
-				if err != nil {
-					return err
-				}
-				defer done()
-				return fn(ctx, st, args, s)
-			}
-		},
+	storeCommand("list "+verb, summary, usage, help+"\n\n"+listHelp, write, listNameArg, func(fs *flag.FlagSet) storeFunc {
+		fn := extra(fs)
+		return func(ctx context.Context, _ *config.Config, st *store.Store, args []string, s *stdio) error {
+			return fn(ctx, st, args, s)
+		}
 	})
 }
 
@@ -531,4 +517,12 @@ func checkListCSV(in io.Reader, flagKind string, held []store.ListItem, now time
 		items = append(items, it)
 	}
 	return items, probs
+}
+
+// listNameArg checks the list name a list command is given first.
+func listNameArg(args []string) error {
+	if len(args) > 0 {
+		return checkListName(args[0])
+	}
+	return nil
 }

@@ -17,25 +17,15 @@ import (
 // profilerCommand registers one `profiler VERB` command on the store,
 // opened read-only unless write is set.
 func profilerCommand(verb, summary, usage, help string, write bool, extra func(fs *flag.FlagSet) func(ctx context.Context, p *profiler.Profiler, st *store.Store, args []string, s *stdio) error) {
-	register(&command{
-		name: "profiler " + verb, summary: summary, usage: usage, help: help,
-		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
-			var cf configFlags
-			cf.register(fs)
-			fn := extra(fs)
-			return func(ctx context.Context, args []string, s *stdio) error {
-				cfg, st, done, err := cf.loadStore(ctx, write)
-				if err != nil {
-					return err
-				}
-				defer done()
-				p := profiler.FromConfig(cfg)
-				if !p.Enabled() {
-					fmt.Fprintf(s.err, "mailwarden profiler %s: note: the profiler is not enabled in %s (profiler.enabled)\n", verb, configName(cfg))
-				}
-				return fn(ctx, p, st, args, s)
+	storeCommand("profiler "+verb, summary, usage, help, write, nil, func(fs *flag.FlagSet) storeFunc {
+		fn := extra(fs)
+		return func(ctx context.Context, cfg *config.Config, st *store.Store, args []string, s *stdio) error {
+			p := profiler.FromConfig(cfg)
+			if !p.Enabled() {
+				fmt.Fprintf(s.err, "mailwarden profiler %s: note: the profiler is not enabled in %s (profiler.enabled)\n", verb, configName(cfg))
 			}
-		},
+			return fn(ctx, p, st, args, s)
+		}
 	})
 }
 

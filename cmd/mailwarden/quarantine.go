@@ -18,25 +18,42 @@ import (
 	"github.com/mailwarden/mailwarden/store"
 )
 
-// quarantineCommand registers one `quarantine VERB` command that works on
-// the store, opened read-only unless write is set.
-func quarantineCommand(verb, summary, usage, help string, write bool, extra func(fs *flag.FlagSet) func(ctx context.Context, cfg *config.Config, st *store.Store, args []string, s *stdio) error) {
+// storeFunc is a store command's work, given the loaded config and the
+// store.
+type storeFunc func(ctx context.Context, cfg *config.Config, st *store.Store, args []string, s *stdio) error
+
+// storeCommand registers a command that loads the config and opens its
+// store, read-only unless write is set; extra adds the command's flags and
+// returns its work. args, when set, checks the arguments before anything
+// is opened.
+func storeCommand(name, summary, usage, help string, write bool, args func([]string) error, extra func(fs *flag.FlagSet) storeFunc) {
 	register(&command{
-		name: "quarantine " + verb, summary: summary, usage: usage, help: help,
+		name: name, summary: summary, usage: usage, help: help,
 		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
 			var cf configFlags
 			cf.register(fs)
 			fn := extra(fs)
-			return func(ctx context.Context, args []string, s *stdio) error {
+			return func(ctx context.Context, argv []string, s *stdio) error {
+				if args != nil {
+					if err := args(argv); err != nil {
+						return err
+					}
+				}
 				cfg, st, done, err := cf.loadStore(ctx, write)
 				if err != nil {
 					return err
 				}
 				defer done()
-				return fn(ctx, cfg, st, args, s)
+				return fn(ctx, cfg, st, argv, s)
 			}
 		},
 	})
+}
+
+// quarantineCommand registers one `quarantine VERB` command that works on
+// the store, opened read-only unless write is set.
+func quarantineCommand(verb, summary, usage, help string, write bool, extra func(fs *flag.FlagSet) func(ctx context.Context, cfg *config.Config, st *store.Store, args []string, s *stdio) error) {
+	storeCommand("quarantine "+verb, summary, usage, help, write, nil, func(fs *flag.FlagSet) storeFunc { return extra(fs) })
 }
 
 const idHelp = `An ID may be shortened to a unique prefix of at least 4 digits, as
