@@ -10,54 +10,18 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/check/checktest"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/store"
 )
 
 var ctx = context.Background()
 
-var t0 = time.Date(2025, 3, 1, 12, 0, 3, 0, time.UTC)
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = t
-}
-
-func openState(t *testing.T) *store.Store {
-	t.Helper()
-	s, err := store.Open(ctx, t.TempDir(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.OpenState(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+var t0 = checktest.T0
 
 func load(t *testing.T, src string) *Greylister {
 	t.Helper()
-	cfg, rep, err := config.Decode("t.toml", []byte(src))
-	if err == nil {
-		err = rep.Err()
-	}
-	if err != nil {
-		t.Fatalf("config:\n%v", err)
-	}
-	return FromConfig(cfg)
+	return FromConfig(checktest.Config(t, src))
 }
 
 // fixture is a greylister with the default settings unless src says
@@ -66,20 +30,20 @@ type fixture struct {
 	t   *testing.T
 	g   *Greylister
 	st  *store.Store
-	clk *clock
+	clk *checktest.Clock
 	env *check.Env
 }
 
 func newFixture(t *testing.T, src string) *fixture {
-	st := openState(t)
-	clk := &clock{now: t0}
+	st := checktest.OpenState(t, t.TempDir())
+	clk := checktest.NewClock(t0)
 	return &fixture{t: t, g: load(t, src), st: st, clk: clk, env: &check.Env{Now: clk.Now, State: st}}
 }
 
 // try makes an attempt at t0+at and returns "pass (why)" or "defer WAIT (why)".
 func (f *fixture) try(at time.Duration, ip, sender, rcpt string) string {
 	f.t.Helper()
-	f.clk.set(t0.Add(at))
+	f.clk.Set(t0.Add(at))
 	r, err := f.g.Check(ctx, f.env, netip.MustParseAddr(ip), sender, rcpt)
 	if err != nil {
 		f.t.Fatalf("Check: %v", err)
@@ -209,7 +173,7 @@ func TestConcurrent(t *testing.T) {
 	if got := run(); got["defer 5m0s (new triplet)"] != 1 || got["defer 5m0s (retried before the delay)"] != 7 {
 		t.Errorf("concurrent first attempts: %v", got)
 	}
-	f.clk.set(t0.Add(5 * time.Minute))
+	f.clk.Set(t0.Add(5 * time.Minute))
 	if got := run(); got["pass (retried after the delay)"]+got["pass (triplet passed before)"] != 8 {
 		t.Errorf("concurrent retries: %v", got)
 	}
@@ -225,7 +189,7 @@ func TestDryRun(t *testing.T) {
 	dry := &check.Env{Now: f.clk.Now, State: f.st, DryRun: true}
 	try := func(at time.Duration, env *check.Env) string {
 		t.Helper()
-		f.clk.set(t0.Add(at))
+		f.clk.Set(t0.Add(at))
 		r, err := f.g.Check(ctx, env, netip.MustParseAddr("192.0.2.7"), "a@sender.example", "bob@example.com")
 		if err != nil {
 			t.Fatal(err)

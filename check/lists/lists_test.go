@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/check/checktest"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/store"
@@ -54,14 +55,7 @@ func TestLists(t *testing.T) {
 	if err := os.WriteFile(file, []byte("*@partner.example # our partner\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(context.Background(), dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if err := st.OpenState(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	st := checktest.OpenState(t, dir)
 	ctx := context.Background()
 	if _, err := st.ListPut(ctx, "blocked-senders", store.ListItem{Value: "spam@bad.example", Note: "complaint 42"}); err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/check/checktest"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
@@ -17,36 +18,11 @@ import (
 
 var ctx = context.Background()
 
-var t0 = time.Date(2025, 3, 1, 12, 0, 3, 0, time.UTC)
-
-type clock struct{ now time.Time }
-
-func (c *clock) Now() time.Time          { return c.now }
-func (c *clock) advance(d time.Duration) { c.now = c.now.Add(d) }
-
-func openState(t *testing.T, dir string) *store.Store {
-	t.Helper()
-	s, err := store.Open(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.OpenState(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+var t0 = checktest.T0
 
 func load(t *testing.T, src string) *Profiler {
 	t.Helper()
-	cfg, rep, err := config.Decode("t.toml", []byte(src))
-	if err == nil {
-		err = rep.Err()
-	}
-	if err != nil {
-		t.Fatalf("config:\n%v", err)
-	}
-	return FromConfig(cfg)
+	return FromConfig(checktest.Config(t, src))
 }
 
 // small has thresholds a test reaches quickly.
@@ -70,13 +46,13 @@ type fixture struct {
 	t   *testing.T
 	p   *Profiler
 	st  *store.Store
-	clk *clock
+	clk *checktest.Clock
 	env *check.Env
 }
 
 func newFixture(t *testing.T, src string) *fixture {
-	st := openState(t, t.TempDir())
-	clk := &clock{now: t0}
+	st := checktest.OpenState(t, t.TempDir())
+	clk := checktest.NewClock(t0)
 	return &fixture{t: t, p: load(t, src), st: st, clk: clk, env: &check.Env{Now: clk.Now, State: st, Trusted: trusted}}
 }
 
@@ -248,12 +224,12 @@ func TestDecay(t *testing.T) {
 	f := newFixture(t, small) // spam = 2 in 16m
 	for range 10 {
 		f.learn(message("192.0.2.1", "a@x.example", "spam.x"))
-		f.clk.advance(10 * time.Minute) // at most two in any window
+		f.clk.Advance(10 * time.Minute) // at most two in any window
 	}
 	if got := f.connect("192.0.2.1"); got != "" {
 		t.Errorf("a spam every 10 minutes blocked: %q", got)
 	}
-	st, err := f.p.Show(ctx, f.st, netip.MustParseAddr("192.0.2.1"), f.clk.now)
+	st, err := f.p.Show(ctx, f.st, netip.MustParseAddr("192.0.2.1"), f.clk.Now())
 	if err != nil || st.Counts[Spam] < 1 || st.Counts[Spam] > 2 || st.Blocked != nil {
 		t.Errorf("status %+v, %v; want 1 or 2 spam in the window and no block", st, err)
 	}
@@ -263,8 +239,8 @@ func TestDecay(t *testing.T) {
 // unblock lifts it and forgets the counts.
 func TestBlockLifecycle(t *testing.T) {
 	dir := t.TempDir()
-	st := openState(t, dir)
-	clk := &clock{now: t0}
+	st := checktest.OpenState(t, dir)
+	clk := checktest.NewClock(t0)
 	p := load(t, small)
 	env := &check.Env{Now: clk.Now, State: st}
 	for range 3 {
@@ -273,7 +249,7 @@ func TestBlockLifecycle(t *testing.T) {
 		}
 	}
 	st.Close()
-	st = openState(t, dir)
+	st = checktest.OpenState(t, dir)
 	env.State = st
 	connect := func() string {
 		fs, err := p.Run(ctx, &check.Input{ClientIP: netip.MustParseAddr("192.0.2.1"), Env: env})
@@ -288,12 +264,12 @@ func TestBlockLifecycle(t *testing.T) {
 	if got := connect(); got != Spam {
 		t.Fatalf("after a restart: %q, want the spam block", got)
 	}
-	list, err := List(ctx, st, "", 10, clk.now)
+	list, err := List(ctx, st, "", 10, clk.Now())
 	if err != nil || len(list) != 1 || list[0].Network.String() != "192.0.2.1/32" || list[0].Count != 3 || list[0].Window != "16m" ||
 		!list[0].Since.Equal(t0) || !list[0].Until.Equal(t0.Add(30*time.Minute)) {
 		t.Errorf("List = %+v, %v", list, err)
 	}
-	clk.advance(30 * time.Minute)
+	clk.Advance(30 * time.Minute)
 	if got := connect(); got != "" {
 		t.Errorf("after the block time: %q", got)
 	}
@@ -307,7 +283,7 @@ func TestBlockLifecycle(t *testing.T) {
 	if got := connect(); got != Spam {
 		t.Fatalf("blocked again: %q", got)
 	}
-	net, was, err := p.Unblock(ctx, st, netip.MustParseAddr("192.0.2.1"), clk.now)
+	net, was, err := p.Unblock(ctx, st, netip.MustParseAddr("192.0.2.1"), clk.Now())
 	if err != nil || !was || net.String() != "192.0.2.1/32" {
 		t.Fatalf("Unblock: %v %v %v", net, was, err)
 	}
@@ -320,7 +296,7 @@ func TestBlockLifecycle(t *testing.T) {
 	if got := connect(); got != "" {
 		t.Errorf("the next spam after an unblock blocked again: %q (counts not forgotten)", got)
 	}
-	if _, was, err := p.Unblock(ctx, st, netip.MustParseAddr("192.0.2.1"), clk.now); err != nil || was {
+	if _, was, err := p.Unblock(ctx, st, netip.MustParseAddr("192.0.2.1"), clk.Now()); err != nil || was {
 		t.Errorf("unblocking an address not blocked: %v %v", was, err)
 	}
 }
@@ -342,7 +318,7 @@ func TestNotProfiled(t *testing.T) {
 	if got := f.connect("10.1.2.3") + f.connect("192.0.2.1"); got != "" {
 		t.Errorf("blocked: %q", got)
 	}
-	if es, _ := f.st.ListEntries(ctx, BlockNamespace, "", 10, f.clk.now); len(es) != 0 {
+	if es, _ := f.st.ListEntries(ctx, BlockNamespace, "", 10, f.clk.Now()); len(es) != 0 {
 		t.Errorf("blocks: %+v", es)
 	}
 
@@ -350,7 +326,7 @@ func TestNotProfiled(t *testing.T) {
 	for range 5 {
 		off.learn(message("192.0.2.1", "a@x.example", "spam.x"))
 	}
-	if n, _ := off.st.Count(ctx, counter(Spam, netip.MustParsePrefix("192.0.2.1/32")), 16*time.Minute, off.clk.now); n != 0 {
+	if n, _ := off.st.Count(ctx, counter(Spam, netip.MustParsePrefix("192.0.2.1/32")), 16*time.Minute, off.clk.Now()); n != 0 {
 		t.Errorf("a disabled profiler counted %d", n)
 	}
 	if _, always := off.p.Check().(check.Always); always {
@@ -436,7 +412,7 @@ func TestKnownHost(t *testing.T) {
 		o.Origin = netip.MustParseAddr("203.0.113.9")
 		f.learn(o)
 	}
-	if es, _ := f.st.ListEntries(ctx, BlockNamespace, "", 10, f.clk.now); len(es) != 1 || es[0].Key != "203.0.113.9/32" {
+	if es, _ := f.st.ListEntries(ctx, BlockNamespace, "", 10, f.clk.Now()); len(es) != 1 || es[0].Key != "203.0.113.9/32" {
 		t.Errorf("blocks %+v, want the origin's only", es)
 	}
 	if got := f.connect("198.51.100.10"); got != "" {

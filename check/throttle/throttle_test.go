@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/check/checktest"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/store"
@@ -18,28 +19,7 @@ import (
 
 var ctx = context.Background()
 
-// t0 is the tests' clock start, off any bucket boundary.
-var t0 = time.Date(2025, 3, 1, 12, 0, 3, 0, time.UTC)
-
-// clock is a fake clock tests move by hand.
-type clock struct{ now time.Time }
-
-func (c *clock) Now() time.Time          { return c.now }
-func (c *clock) advance(d time.Duration) { c.now = c.now.Add(d) }
-
-// openState opens the real SQLite state store in dir.
-func openState(t *testing.T, dir string) *store.Store {
-	t.Helper()
-	s, err := store.Open(ctx, dir, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.OpenState(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
+var t0 = checktest.T0
 
 // load decodes a config and returns its throttles, failing on a problem.
 func load(t *testing.T, src string) []*Throttle {
@@ -99,21 +79,21 @@ block = "5m"
 // handle on the same directory), and once it expires counting starts over.
 func TestLimitAndBlock(t *testing.T) {
 	dir := t.TempDir()
-	st := openState(t, dir)
+	st := checktest.OpenState(t, dir)
 	th := load(t, ipThrottle)[0]
-	clk := &clock{now: t0}
+	clk := checktest.NewClock(t0)
 	env := &check.Env{Now: clk.Now, State: st}
 	for i := range 3 {
 		if got := attempt(t, th, env, from("192.0.2.7")); got != "" {
 			t.Fatalf("message %d: %s", i+1, got)
 		}
-		clk.advance(time.Second)
+		clk.Advance(time.Second)
 	}
 	got := attempt(t, th, env, from("192.0.2.7"))
 	if want := "192.0.2.0/24: 4 messages in 1m, limit 3; blocked until 2025-03-01T12:05:06Z"; got != want {
 		t.Fatalf("4th message: %q\nwant %q", got, want)
 	}
-	clk.advance(2 * time.Minute) // the window has moved on; the block holds
+	clk.Advance(2 * time.Minute) // the window has moved on; the block holds
 	if got := attempt(t, th, env, from("192.0.2.200")); !strings.Contains(got, "blocked until 2025-03-01T12:05:06Z") {
 		t.Errorf("another address of the /24 during the block: %q", got)
 	}
@@ -121,17 +101,17 @@ func TestLimitAndBlock(t *testing.T) {
 		t.Errorf("another /24: %q", got)
 	}
 	ckey := check.StateKey(FindingPrefix+"ip", Messages, "192.0.2.0/24")
-	if n := memoryFor(st).add(ckey, time.Minute, 0, clk.now); n != 0 {
+	if n := memoryFor(st).add(ckey, time.Minute, 0, clk.Now()); n != 0 {
 		t.Errorf("attempts during the block were counted: %d in the window", n)
 	}
 
 	st.Close() // a restart
-	st = openState(t, dir)
+	st = checktest.OpenState(t, dir)
 	env.State = st
 	if got := attempt(t, th, env, from("192.0.2.7")); !strings.Contains(got, "4 messages in 1m, limit 3; blocked until") {
 		t.Errorf("after a restart: %q, want the block still there", got)
 	}
-	clk.now = t0.Add(3*time.Second + 5*time.Minute) // the block's end
+	clk.Set(t0.Add(3*time.Second + 5*time.Minute)) // the block's end
 	for i := range 3 {
 		if got := attempt(t, th, env, from("192.0.2.7")); got != "" {
 			t.Fatalf("after the block, message %d: %s", i+1, got)
@@ -146,7 +126,7 @@ func TestLimitAndBlock(t *testing.T) {
 // refused, and once the window has moved past the old ones a key may send
 // again.
 func TestWindowSlides(t *testing.T) {
-	st := openState(t, t.TempDir())
+	st := checktest.OpenState(t, t.TempDir())
 	th := load(t, `
 [[throttle]]
 name = "sender"
@@ -155,7 +135,7 @@ messages = 2
 window = "16m"
 block = "0s"
 `)[0]
-	clk := &clock{now: t0}
+	clk := checktest.NewClock(t0)
 	env := &check.Env{Now: clk.Now, State: st}
 	in := check.Input{Sender: "Bob@Example.COM"}
 	steps := []struct {
@@ -172,21 +152,21 @@ block = "0s"
 		{40 * time.Minute, ""}, // all of them gone
 	}
 	for i, s := range steps {
-		clk.advance(s.after)
+		clk.Advance(s.after)
 		if got := attempt(t, th, env, in); got != s.want {
-			t.Errorf("step %d (t0+%v): %q, want %q", i, clk.now.Sub(t0), got, s.want)
+			t.Errorf("step %d (t0+%v): %q, want %q", i, clk.Now().Sub(t0), got, s.want)
 		}
 	}
-	if es, err := st.ListEntries(ctx, BlockNamespace, "", 10, clk.now); err != nil || len(es) != 0 {
+	if es, err := st.ListEntries(ctx, BlockNamespace, "", 10, clk.Now()); err != nil || len(es) != 0 {
 		t.Errorf("block = 0s stored blocks: %v, %v", es, err)
 	}
 }
 
 // TestDryRun: a dry run reads the counters and blocks but changes nothing.
 func TestDryRun(t *testing.T) {
-	st := openState(t, t.TempDir())
+	st := checktest.OpenState(t, t.TempDir())
 	th := load(t, ipThrottle)[0]
-	clk := &clock{now: t0}
+	clk := checktest.NewClock(t0)
 	dry := &check.Env{Now: clk.Now, State: st, DryRun: true}
 	live := &check.Env{Now: clk.Now, State: st}
 	for range 5 {
@@ -195,7 +175,7 @@ func TestDryRun(t *testing.T) {
 		}
 	}
 	ckey := check.StateKey(FindingPrefix+"ip", Messages, "192.0.2.0/24")
-	if n := memoryFor(st).add(ckey, time.Minute, 0, clk.now); n != 0 {
+	if n := memoryFor(st).add(ckey, time.Minute, 0, clk.Now()); n != 0 {
 		t.Fatalf("a dry run counted %d", n)
 	}
 	for range 3 {
@@ -204,10 +184,10 @@ func TestDryRun(t *testing.T) {
 	if got := attempt(t, th, dry, from("192.0.2.7")); got != "192.0.2.0/24: 4 messages in 1m, limit 3; would block for 5m (dry run: not counted, not blocked)" {
 		t.Errorf("dry run at the limit: %q", got)
 	}
-	if n := memoryFor(st).add(ckey, time.Minute, 0, clk.now); n != 3 {
+	if n := memoryFor(st).add(ckey, time.Minute, 0, clk.Now()); n != 3 {
 		t.Errorf("count after the dry run: %d, want 3", n)
 	}
-	if es, _ := st.ListEntries(ctx, BlockNamespace, "", 10, clk.now); len(es) != 0 {
+	if es, _ := st.ListEntries(ctx, BlockNamespace, "", 10, clk.Now()); len(es) != 0 {
 		t.Errorf("a dry run blocked: %v", es)
 	}
 	attempt(t, th, live, from("192.0.2.7")) // blocks
@@ -228,7 +208,7 @@ func TestDryRun(t *testing.T) {
 // TestKeysAndDirection: what each key counts by, and which sessions a
 // directed throttle counts at all.
 func TestKeysAndDirection(t *testing.T) {
-	st := openState(t, t.TempDir())
+	st := checktest.OpenState(t, t.TempDir())
 	ths := load(t, `
 [[throttle]]
 name = "in-ip"
@@ -473,8 +453,8 @@ func TestMemoryCounters(t *testing.T) {
 		t.Errorf("%d keys kept, want at most %d", len(m.keys), maxKeys)
 	}
 
-	st := openState(t, t.TempDir())
-	clk := &clock{now: t0}
+	st := checktest.OpenState(t, t.TempDir())
+	clk := checktest.NewClock(t0)
 	live := &check.Env{Now: clk.Now, State: st}
 	attempt(t, load(t, ipThrottle)[0], live, from("192.0.2.7"))
 	attempt(t, load(t, ipThrottle)[0], live, from("192.0.2.7"))
