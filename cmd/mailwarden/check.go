@@ -47,12 +47,15 @@ func verdictExit(action string) int {
 func init() {
 	register(&command{
 		name:    "check",
-		summary: "dry-run a message through the rules, offline",
+		summary: "dry-run a message through the checks and rules, changing nothing",
 		usage:   "[-c config] --rcpt RCPT [--rcpt …] [--ip 192.0.2.1] [--helo NAME] [--from SENDER] [--auth USER] [--json] message.eml",
 		help: `Runs the same session code as the daemon, stage by stage, and prints what
 was decided at each stage (its answer and the rules matched there, with
 their findings), then each recipient's final outcome. Nothing is stored,
-quarantined or sent. Use "-" to read the message from standard input.
+quarantined or sent: the daemon's state store (store lists, throttle and
+profiler blocks, greylist triplets) is read, never written, and DNS checks
+ask the [dns] resolver unless --offline answers every lookup as a
+failure. Use "-" to read the message from standard input.
 Without --ip the client has no address (network rules do not match);
 without --from the sender is the null sender <>.
 
