@@ -83,6 +83,7 @@ func TestLoadDefault(t *testing.T) {
 		"ambiguous-mime":     {StageEOM, ActionQuarantine, "", "exclusion"},
 		"executable-inbound": {StageEOM, ActionQuarantine, "", "attachments"},
 		"gtube":              {StageEOM, ActionQuarantine, "", "spam"},
+		"url-listed":         {StageEOM, ActionQuarantine, "", "spam"},
 		"malformed-mime":     {StageEOM, ActionNone, "", ""},
 	}
 	var names []string
@@ -98,7 +99,7 @@ func TestLoadDefault(t *testing.T) {
 				r.Name, r.Stage, r.Action, r.Reply, r.Area, w.stage, w.action, w.reply, w.area)
 		}
 	}
-	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big virus scan-exclusion ambiguous-mime executable-inbound gtube malformed-mime"; strings.Join(names, " ") != want {
+	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big virus scan-exclusion ambiguous-mime executable-inbound gtube url-listed malformed-mime"; strings.Join(names, " ") != want {
 		t.Errorf("rules %q, want file order %q", names, want)
 	}
 	if r := ruleByName(t, pol, "message-too-big"); len(r.Conditions) != 1 || r.Conditions[0].String() != "size > 150000000 bytes" {

@@ -211,6 +211,7 @@ var baselineEffects = map[string]string{
 	"recipient.unknown":        "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted",
 	"mime.ambiguous":           "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows",
 	"content.gtube":            "messages with the GTUBE test string are delivered",
+	"url.listed":               "messages from outside with links a URI blocklist lists are delivered",
 	"message.malformed":        "malformed messages are delivered unflagged",
 }
 

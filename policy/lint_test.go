@@ -22,7 +22,7 @@ size_over = "200MB"
 action = "reject"
 [[rule]]
 name = "r3"
-expr = 'has("scan.exclusion") || has("virus") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender") || has("list.blocked-clients") || has("sender.blocked") || has("attachment.executable")'
+expr = 'has("scan.exclusion") || has("virus") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender") || has("list.blocked-clients") || has("sender.blocked") || has("attachment.executable") || has("url.listed")'
 action = "quarantine"
 [[rule]]
 name = "r4"
@@ -48,6 +48,7 @@ const (
 	hintAmbiguous     = `(hint: the embedded default has: findings = ["mime.ambiguous"], action = "quarantine", quarantine = "exclusion")`
 	hintExecutable    = `(hint: the embedded default has: findings = ["attachment.executable"], direction = "inbound", action = "quarantine", quarantine = "attachments")`
 	hintGTUBE         = `(hint: the embedded default has: findings = ["content.gtube"], action = "quarantine", quarantine = "spam")`
+	hintURLListed     = `(hint: the embedded default has: findings = ["url.listed"], direction = "inbound", action = "quarantine", quarantine = "spam")`
 	hintMalformed     = `(hint: the embedded default has: findings = ["message.malformed"], add_headers = ["X-Mailwarden-Warning: malformed message, scanned leniently"])`
 )
 
@@ -64,6 +65,7 @@ const (
 	effSize          = "messages over 150000000 bytes are accepted"
 	effVirus         = "messages in which clamd found a virus are delivered"
 	effExclusion     = "messages that hit a scanning limit are delivered unscanned"
+	effURLListed     = "messages from outside with links a URI blocklist lists are delivered"
 	effExecutable    = "executables from outside, attached or in archives, are delivered"
 	effAmbiguous     = "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows"
 	effGTUBE         = "messages with the GTUBE test string are delivered"
@@ -86,6 +88,7 @@ func TestWarnings(t *testing.T) {
 		"c.toml: warning: no rule holds back mail with finding mime.ambiguous, so " + effAmbiguous + " " + hintAmbiguous,
 		"c.toml: warning: no rule holds back mail with finding attachment.executable, so " + effExecutable + " " + hintExecutable,
 		"c.toml: warning: no rule holds back mail with finding content.gtube, so " + effGTUBE + " " + hintGTUBE,
+		"c.toml: warning: no rule holds back mail with finding url.listed, so " + effURLListed + " " + hintURLListed,
 		"c.toml: warning: no rule flags mail with finding message.malformed, so " + effMalformed + " " + hintMalformed,
 	}
 	acceptAll := func(line int) []string {
@@ -105,6 +108,7 @@ func TestWarnings(t *testing.T) {
 			{"holds back mail with finding mime.ambiguous", effAmbiguous, hintAmbiguous},
 			{"holds back mail with finding attachment.executable", effExecutable, hintExecutable},
 			{"holds back mail with finding content.gtube", effGTUBE, hintGTUBE},
+			{"holds back mail with finding url.listed", effURLListed, hintURLListed},
 			{"flags mail with finding message.malformed", effMalformed, hintMalformed},
 		} {
 			w = append(w, fmt.Sprintf(`c.toml:%d: warning: rule "all" accepts all mail before any rule %s, so %s %s`, line, x.phrase, x.eff, x.hint))
@@ -145,9 +149,9 @@ func TestWarnings(t *testing.T) {
 		{"partly, then accepted", "[[rule]]\nname = \"inbound-only\"\nfindings = [\"scan.exclusion\"]\ndirection = \"inbound\"\naction = \"quarantine\"\n" +
 			"[[rule]]\nname = \"let-through\"\nfindings = [\"scan.exclusion\"]\naction = \"accept\"\n" + otherBaseline, []string{
 			`c.toml:1: warning: rule "inbound-only" holds back mail with finding scan.exclusion only under further conditions, and rule "let-through" accepts the rest; otherwise ` + effExclusion + " " + hintExclusion}},
-		{"the default's direction is no further condition", strings.Replace(otherBaseline, ` || has("attachment.executable")'`, `'`, 1) +
+		{"the default's direction is no further condition", strings.Replace(otherBaseline, ` || has("attachment.executable")`, ``, 1) +
 			"[[rule]]\nname = \"exe\"\nfindings = [\"attachment.executable\"]\ndirection = \"inbound\"\naction = \"quarantine\"\n", nil},
-		{"another direction is", strings.Replace(otherBaseline, ` || has("attachment.executable")'`, `'`, 1) +
+		{"another direction is", strings.Replace(otherBaseline, ` || has("attachment.executable")`, ``, 1) +
 			"[[rule]]\nname = \"exe\"\nfindings = [\"attachment.executable\"]\ndirection = \"outbound\"\naction = \"quarantine\"\n", []string{
 			`c.toml:21: warning: rule "exe" holds back mail with finding attachment.executable only under further conditions; otherwise ` + effExecutable + " " + hintExecutable}},
 		{"accepted after it is held back", otherBaseline + "[[rule]]\nname = \"late\"\nfindings = [\"scan.exclusion\"]\naction = \"accept\"\n", nil},
@@ -238,7 +242,7 @@ func TestBaselineEffects(t *testing.T) {
 		}
 	}
 	want := "with finding list.blocked-clients|with finding sender.blocked|with finding throttle.inbound-ip|with finding throttle.inbound-sender|with finding throttle.outbound-ip|with finding throttle.outbound-sender|" +
-		"by its recipient count|with finding recipient.unknown|by its size|with finding virus|with finding scan.exclusion|with finding mime.ambiguous|with finding attachment.executable|with finding content.gtube|with finding message.malformed"
+		"by its recipient count|with finding recipient.unknown|by its size|with finding virus|with finding scan.exclusion|with finding mime.ambiguous|with finding attachment.executable|with finding content.gtube|with finding url.listed|with finding message.malformed"
 	if got := strings.Join(found, "|"); got != want {
 		t.Errorf("protections %s, want %s", got, want)
 	}

@@ -102,10 +102,9 @@ func build(cfg *config.Config) []check.Check {
 			bl.onError = check.OnErrorTempfail
 		}
 	}
-	if len(bl.zones) > 0 || len(bl.local) > 0 {
-		out = append(out, bl)
-	}
-	return out
+	// Built with nothing to look up too, like [clamav] without an address,
+	// so the embedded default's url-listed rule compiles everywhere.
+	return append(out, bl)
 }
 
 // Check reports url.mismatch, url.ip and url.shortener: in memory, no
@@ -275,7 +274,7 @@ func (*Blocklist) Scope() check.Scope       { return check.ScopeTransaction }
 func (b *Blocklist) Budget() time.Duration  { return b.budget }
 func (b *Blocklist) OnError() check.OnError { return b.onError }
 func (b *Blocklist) Findings() []check.Declared {
-	return []check.Declared{{Name: FindingListed, Doc: "a URL's domain or IP is in a [[uribl]] zone or the [urls] blocklist"}}
+	return []check.Declared{{Name: FindingListed, Doc: "a URL's domain or IP is in a [[uribl]] zone or the [urls] blocklist (nothing without either)"}}
 }
 
 // Errors of a URI blocklist lookup.
@@ -299,7 +298,7 @@ type target struct {
 }
 
 func (b *Blocklist) Run(ctx context.Context, in *check.Input) ([]check.Finding, error) {
-	if in.Message == nil {
+	if in.Message == nil || len(b.zones) == 0 && len(b.local) == 0 {
 		return nil, nil
 	}
 	col := urls.FromMessage(in.Message, b.lim)

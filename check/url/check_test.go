@@ -52,8 +52,11 @@ const htmlMsg = "Subject: x\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alte
 func TestLocalFindings(t *testing.T) {
 	cfg := load(t, "[urls]\nshorteners = [\"sho.rt\"]\n")
 	c := build(cfg)
-	if len(c) != 1 {
-		t.Fatalf("%d checks without zones or blocklist, want only url", len(c))
+	if len(c) != 2 {
+		t.Fatalf("%d checks without zones or blocklist, want url and an idle uribl", len(c))
+	}
+	if fs, err := run(t, c[1], &check.Env{}, htmlMsg); err != nil || len(fs) != 0 {
+		t.Fatalf("uribl without zones or blocklist: %v, %v; want nothing", fs, err)
 	}
 	fs, err := run(t, c[0], &check.Env{}, htmlMsg)
 	if err != nil {

@@ -20,7 +20,7 @@ func TestConfigCheckNoRules(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 10 warning(s)\n") {
+	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 11 warning(s)\n") {
 		t.Errorf("first line of:\n%s", out)
 	}
 	for _, want := range []string{
