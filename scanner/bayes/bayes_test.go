@@ -1,0 +1,275 @@
+package bayes
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestWords(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Buy CHEAP meds now!!!", "buy cheap meds now"},
+		{"Don't miss e-mail offers... at 3.5% off.", "don't miss e-mail offers at 3.5 off"},
+		{"ＦＲＥＥ　ｍｏｎｅｙ", "free money"},         // full-width Latin
+		{"ｶﾀｶﾅ", "カタ タカ カナ"},                 // half-width kana → full-width, bigrams
+		{"無料でお金を稼ぐ", "無料 料で でお お金 金を を稼 稼ぐ"}, // Japanese, no spaces
+		{"免费赚钱 now", "免费 费赚 赚钱 now"},         // Chinese, then Latin
+		{"무료 돈", "무료 돈"},                     // Hangul: a single character stays
+		{"セール開催中", "セー ール ル開 開催 催中"},         // the prolonged sound mark joins
+		{"a b c x1", "x1"},   // single letters dropped
+		{"7 days", "7 days"}, // single digits kept
+		{"id " + strings.Repeat("Q", 45), "id skip:q:4"}, // long runs become a class
+		{"café résumé", "café résumé"},                   // diacritics kept
+		{"--flag-- 'quoted'", "flag quoted"},             // joiners trimmed at the ends
+	}
+	for _, tt := range tests {
+		if got := strings.Join(Words(tt.in), " "); got != tt.want {
+			t.Errorf("Words(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestTokenize(t *testing.T) {
+	d := Doc{
+		Subject: "Cheap meds",
+		From:    `"Pharmacy Shop" <Sales@Pills.Example>`,
+		Headers: [][2]string{
+			{"Received", "from mail.pills.example (mail.pills.example [192.0.2.1]) by mx.example.net with ESMTP"},
+			{"Content-Type", "text/html; charset=utf-8"},
+			{"X-Mailer", "MassMailer 5.2"},
+		},
+		Text: "buy cheap meds today",
+		URLs: []URL{{Host: "a.b.pills.example", Path: "/Buy/now"}},
+	}
+	got := Tokenize(d, DefaultLimits())
+	want := []string{
+		"s:cheap", "s:cheap 1 meds", "s:meds",
+		"f:name:pharmacy", "f:name:shop", "f:sales@pills.example", "f:@pills.example",
+		"h:rcvd:mail.pills.example", "h:rcvd:mx.example.net", "h:ct:text/html",
+		"h:x-mailer:massmailer",
+		"u:a.b.pills.example", "u:b.pills.example", "u:pills.example", "u:/buy",
+		"buy", "buy 1 cheap", "buy 2 meds", "buy 3 today", "cheap", "cheap 1 meds", "cheap 2 today",
+		"meds", "meds 1 today", "today",
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("tokens:\n%s\nwant:\n%s", strings.Join(got, "|"), strings.Join(want, "|"))
+	}
+
+	// The window bounds the bigrams' distance; repeated words count once.
+	lim := DefaultLimits()
+	lim.Window = 2
+	if got := strings.Join(Tokenize(Doc{Text: "aa bb aa bb cc"}, lim), "|"); got != "aa|aa 1 bb|bb|bb 1 aa|bb 1 cc|cc" {
+		t.Errorf("window 2: %s", got)
+	}
+	lim.MaxTokens = 3
+	if got := Tokenize(Doc{Text: "one two three four five"}, lim); len(got) != 3 {
+		t.Errorf("MaxTokens 3: %d tokens %q", len(got), got)
+	}
+	lim = DefaultLimits()
+	lim.MaxTextBytes = 7 // cuts inside 界; the partial character is dropped
+	if got := strings.Join(Tokenize(Doc{Text: "ab 世界 cd"}, lim), "|"); got != "ab|ab 1 世|世" {
+		t.Errorf("MaxTextBytes: %s", got)
+	}
+}
+
+func TestChi2Q(t *testing.T) {
+	for _, x := range []float64{0.5, 3, 20, 200} {
+		// Two degrees of freedom: e^(-x/2); four: e^(-m)(1+m).
+		if got, want := chi2Q(x, 2), math.Exp(-x/2); math.Abs(got-want) > 1e-12 {
+			t.Errorf("chi2Q(%v, 2) = %v, want %v", x, got, want)
+		}
+		m := x / 2
+		if got, want := chi2Q(x, 4), math.Exp(-m)*(1+m); math.Abs(got-want) > 1e-12 {
+			t.Errorf("chi2Q(%v, 4) = %v, want %v", x, got, want)
+		}
+	}
+	if got := chi2Q(0, 10); got != 1 {
+		t.Errorf("chi2Q(0) = %v", got)
+	}
+	// 300 degrees of freedom around the mean: about 0.5, not 0 or NaN.
+	if got := chi2Q(300, 300); got < 0.4 || got > 0.6 {
+		t.Errorf("chi2Q(300, 300) = %v, want about 0.5", got)
+	}
+}
+
+func clues(ps ...float64) []Clue {
+	var out []Clue
+	for i, p := range ps {
+		out = append(out, Clue{Token: fmt.Sprint(i), Prob: p})
+	}
+	return out
+}
+
+func TestCombine(t *testing.T) {
+	if got := Combine(nil); got != 0.5 {
+		t.Errorf("no clues: %v", got)
+	}
+	if got := Combine(clues(0.99, 0.98, 0.95, 0.9)); got < 0.99 {
+		t.Errorf("spammy clues: %v", got)
+	}
+	if got := Combine(clues(0.01, 0.02, 0.05, 0.1)); got > 0.01 {
+		t.Errorf("hammy clues: %v", got)
+	}
+	// Strong evidence both ways is unsure, not a verdict.
+	if got := Combine(clues(0.99, 0.99, 0.01, 0.01)); math.Abs(got-0.5) > 1e-9 {
+		t.Errorf("mixed clues: %v", got)
+	}
+	// Symmetric: mirrored clues give the mirrored verdict.
+	a, b := Combine(clues(0.8, 0.3, 0.95)), Combine(clues(0.2, 0.7, 0.05))
+	if math.Abs(a+b-1) > 1e-9 {
+		t.Errorf("not symmetric: %v + %v", a, b)
+	}
+	// 150 extreme clues neither overflow nor lose the verdict.
+	many := make([]float64, 150)
+	for i := range many {
+		many[i] = 0.999
+	}
+	if got := Combine(clues(many...)); math.IsNaN(got) || got < 0.999 {
+		t.Errorf("150 spammy clues: %v", got)
+	}
+}
+
+func TestTokenProb(t *testing.T) {
+	opt := DefaultOptions()
+	tot := Totals{Spam: 100, Ham: 1000}
+	tests := []struct {
+		c        Counts
+		lo, hi   float64
+		describe string
+	}{
+		{Counts{Spam: 50, Ham: 0}, 0.99, 1, "only in spam, often"},
+		{Counts{Spam: 0, Ham: 500}, 0, 0.01, "only in ham, often"},
+		{Counts{Spam: 10, Ham: 100}, 0.49, 0.51, "same share of each kind, though ten times more ham"},
+		{Counts{Spam: 1, Ham: 0}, 0.5, 0.9, "seen once: pulled towards 0.5"},
+		{Counts{}, 0.5, 0.5, "never seen"},
+	}
+	for _, tt := range tests {
+		if p := TokenProb(tt.c, tot, opt); p < tt.lo || p > tt.hi {
+			t.Errorf("%s: %v, want %v..%v", tt.describe, p, tt.lo, tt.hi)
+		}
+	}
+}
+
+// corpus makes n messages drawn mostly from vocab and partly from the
+// shared words, with a fixed seed.
+func corpus(r *rand.Rand, n int, vocab, shared []string) []string {
+	var out []string
+	for range n {
+		var w []string
+		for range 30 {
+			if r.IntN(3) == 0 {
+				w = append(w, vocab[r.IntN(len(vocab))])
+			} else {
+				w = append(w, shared[r.IntN(len(shared))])
+			}
+		}
+		out = append(out, strings.Join(w, " "))
+	}
+	return out
+}
+
+func TestClassify(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	shared := strings.Fields("the and you your this that with for have from will are our can more")
+	spamV := strings.Fields("viagra cheap offer winner prize click unsubscribe free money loan casino 無料 当選")
+	hamV := strings.Fields("meeting report patch kernel review lunch agenda build release schedule 会議 資料")
+	opt := DefaultOptions()
+	db := NewMemDB()
+	learn := func(texts []string, l Label, tag string) {
+		for i, s := range texts {
+			if _, err := db.Learn(fmt.Sprintf("%s%d", tag, i), Tokenize(Doc{Text: s}, DefaultLimits()), l); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Under the floor it does not score.
+	learn(corpus(r, 199, spamV, shared), Spam, "s")
+	learn(corpus(r, 300, hamV, shared), Ham, "h")
+	res, err := Classify(db, Tokenize(Doc{Text: "cheap viagra offer click"}, DefaultLimits()), opt)
+	if err != nil || res.Ready || res.Prob != 0.5 || len(res.Clues) != 0 {
+		t.Fatalf("with 199 spam learned: %+v, %v; want not ready", res, err)
+	}
+	learn(corpus(r, 1, spamV, shared), Spam, "s-last")
+	for _, tt := range []struct {
+		text   string
+		lo, hi float64
+	}{
+		{"click here to claim your free prize money, winner", 0.9, 1},
+		{"the kernel patch review is on the agenda for the release meeting", 0, 0.1},
+		{"無料で当選しました", 0.9, 1},  // bigrams 無料, 当選 learned from the CJK words
+		{"会議の資料を送ります", 0, 0.1}, // 会議, 資料
+		{"zzz qqq", 0.5, 0.5},  // nothing known
+	} {
+		res, err := Classify(db, Tokenize(Doc{Text: tt.text}, DefaultLimits()), opt)
+		if err != nil || !res.Ready || res.Prob < tt.lo || res.Prob > tt.hi {
+			t.Errorf("%q: %v (ready %v, err %v), want %v..%v", tt.text, res.Prob, res.Ready, err, tt.lo, tt.hi)
+		}
+		for i := 1; i < len(res.Clues); i++ {
+			if math.Abs(res.Clues[i].Prob-0.5) > math.Abs(res.Clues[i-1].Prob-0.5) {
+				t.Errorf("%q: clues not most telling first: %+v", tt.text, res.Clues)
+			}
+		}
+	}
+	opt.MaxClues = 2
+	res, _ = Classify(db, Tokenize(Doc{Text: "cheap viagra offer click casino loan"}, DefaultLimits()), opt)
+	if len(res.Clues) != 2 {
+		t.Errorf("MaxClues 2: %d clues", len(res.Clues))
+	}
+}
+
+func TestMemDBLearnOnce(t *testing.T) {
+	db := NewMemDB()
+	toks := []string{"a", "b"}
+	if ch, _ := db.Learn("m1", toks, Spam); !ch {
+		t.Fatal("first learn: no change")
+	}
+	if ch, _ := db.Learn("m1", toks, Spam); ch {
+		t.Error("learning the same message twice changed the database")
+	}
+	if tot, _ := db.Totals(); tot != (Totals{Spam: 1}) {
+		t.Errorf("totals %+v after learning m1 twice", tot)
+	}
+	// Relearned as ham: it moves.
+	if ch, _ := db.Learn("m1", toks, Ham); !ch {
+		t.Error("relabel: no change")
+	}
+	c, _ := db.Counts([]string{"a", "zz"})
+	if tot, _ := db.Totals(); tot != (Totals{Ham: 1}) || c["a"] != (Counts{Ham: 1}) || len(c) != 1 {
+		t.Errorf("after relabel: totals %+v, counts %+v", tot, c)
+	}
+	if !db.Forget("m1") || db.Forget("m1") || db.Len() != 0 {
+		t.Errorf("forget: len %d", db.Len())
+	}
+	if tot, _ := db.Totals(); tot != (Totals{}) {
+		t.Errorf("totals %+v after forget", tot)
+	}
+	if _, err := db.Learn("m2", toks, None); err == nil {
+		t.Error("learned with label none")
+	}
+}
+
+func FuzzTokenize(f *testing.F) {
+	for _, s := range []string{"Buy CHEAP meds", "無料でお金を稼ぐ", "ＦＲＥＥ", "a'b-c.d", strings.Repeat("x", 100), "\xff\xfe"} {
+		f.Add(s, s, 3)
+	}
+	f.Fuzz(func(t *testing.T, subject, text string, window int) {
+		lim := Limits{MaxTextBytes: 1000, MaxTokens: 200, Window: window % 8}
+		toks := Tokenize(Doc{Subject: subject, Text: text, From: subject, Headers: [][2]string{{"Received", text}}, URLs: []URL{{Host: subject, Path: text}}}, lim)
+		if len(toks) > lim.MaxTokens {
+			t.Fatalf("%d tokens over MaxTokens", len(toks))
+		}
+		seen := map[string]bool{}
+		for _, tok := range toks {
+			if tok == "" || seen[tok] {
+				t.Fatalf("empty or repeated token %q", tok)
+			}
+			seen[tok] = true
+			if utf8.ValidString(subject) && utf8.ValidString(text) && !utf8.ValidString(tok) {
+				t.Fatalf("token %q is not UTF-8", tok)
+			}
+		}
+	})
+}

@@ -1,0 +1,173 @@
+package bayes
+
+import (
+	"math"
+	"sort"
+)
+
+// Counts is how many learned spam and ham messages held a token.
+type Counts struct {
+	Spam, Ham int64
+}
+
+// Totals is how many spam and ham messages were learned.
+type Totals struct {
+	Spam, Ham int64
+}
+
+// DB gives the learned counts of tokens.
+type DB interface {
+	// Totals returns the number of messages learned.
+	Totals() (Totals, error)
+	// Counts returns the counts of the tokens it knows; unknown tokens are
+	// left out.
+	Counts(tokens []string) (map[string]Counts, error)
+}
+
+// Options tune the classifier; [DefaultOptions] are SpamBayes's values.
+type Options struct {
+	// MinLearned is how many spam and how many ham messages must be
+	// learned before the classifier scores; until then [Result.Ready] is
+	// false.
+	MinLearned int64
+	// Strength and Assumed are Robinson's s and x: a token seen n times
+	// has probability (s·x + n·p)/(s + n), so rare tokens stay near x.
+	Strength, Assumed float64
+	// MinStrength leaves out tokens whose probability is within it of 0.5:
+	// they say nothing either way.
+	MinStrength float64
+	// MaxClues is how many of the most telling tokens are combined.
+	MaxClues int
+}
+
+// DefaultOptions: 200 messages of each kind (the floor), s = 0.45
+// and x = 0.5, tokens within 0.1 of neutral ignored, 150 clues (SpamBayes).
+func DefaultOptions() Options {
+	return Options{MinLearned: 200, Strength: 0.45, Assumed: 0.5, MinStrength: 0.1, MaxClues: 150}
+}
+
+// Clue is one token's part in a verdict.
+type Clue struct {
+	Token string
+	// Prob is the token's spam probability after Robinson's adjustment.
+	Prob  float64
+	Count Counts
+}
+
+// Result is the classifier's verdict on one message.
+type Result struct {
+	// Ready is false while fewer than MinLearned spam or ham messages are
+	// learned; Prob is then 0.5 and Clues empty.
+	Ready bool
+	// Prob is the spam probability, 0 (ham) to 1 (spam); near 0.5 it is
+	// unsure, or the message has cues both ways.
+	Prob float64
+	// Clues are the tokens combined, most telling first.
+	Clues []Clue
+	// Totals are the learned message counts the verdict rests on.
+	Totals Totals
+}
+
+// Classify scores tokens against db.
+func Classify(db DB, tokens []string, opt Options) (Result, error) {
+	tot, err := db.Totals()
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Prob: 0.5, Totals: tot}
+	if tot.Spam < max(opt.MinLearned, 1) || tot.Ham < max(opt.MinLearned, 1) {
+		return res, nil
+	}
+	res.Ready = true
+	counts, err := db.Counts(tokens)
+	if err != nil {
+		return Result{}, err
+	}
+	var clues []Clue
+	for _, tok := range tokens {
+		c, ok := counts[tok]
+		if !ok {
+			continue
+		}
+		p := TokenProb(c, tot, opt)
+		if math.Abs(p-0.5) < opt.MinStrength {
+			continue
+		}
+		clues = append(clues, Clue{Token: tok, Prob: p, Count: c})
+	}
+	sort.SliceStable(clues, func(i, j int) bool {
+		di, dj := math.Abs(clues[i].Prob-0.5), math.Abs(clues[j].Prob-0.5)
+		if di != dj {
+			return di > dj
+		}
+		return clues[i].Token < clues[j].Token
+	})
+	if opt.MaxClues > 0 && len(clues) > opt.MaxClues {
+		clues = clues[:opt.MaxClues]
+	}
+	res.Clues = clues
+	res.Prob = Combine(clues)
+	return res, nil
+}
+
+// TokenProb is a token's spam probability: the share of spam among the
+// messages holding it, each kind weighed by how many were learned (so a
+// corpus with more ham does not make every token hammy), pulled towards
+// Assumed by Robinson's formula while the token is rare.
+func TokenProb(c Counts, tot Totals, opt Options) float64 {
+	if tot.Spam <= 0 || tot.Ham <= 0 {
+		return opt.Assumed
+	}
+	sr := float64(min(c.Spam, tot.Spam)) / float64(tot.Spam)
+	hr := float64(min(c.Ham, tot.Ham)) / float64(tot.Ham)
+	if sr+hr == 0 {
+		return opt.Assumed
+	}
+	p := sr / (sr + hr)
+	n := float64(c.Spam + c.Ham)
+	return (opt.Strength*opt.Assumed + n*p) / (opt.Strength + n)
+}
+
+// Combine is Fisher's combination of the clues' probabilities as Robinson
+// proposed it: S is how surely the clues are not all ham, H how surely they
+// are not all spam, and the verdict (1 + S - H)/2. With no clues it is 0.5.
+func Combine(clues []Clue) float64 {
+	if len(clues) == 0 {
+		return 0.5
+	}
+	var lnSpam, lnHam float64 // Σ ln(1-p), Σ ln p
+	for _, c := range clues {
+		p := min(max(c.Prob, 1e-9), 1-1e-9)
+		lnSpam += math.Log(1 - p)
+		lnHam += math.Log(p)
+	}
+	n := 2 * len(clues)
+	s := 1 - chi2Q(-2*lnSpam, n)
+	h := 1 - chi2Q(-2*lnHam, n)
+	return (1 + s - h) / 2
+}
+
+// chi2Q is the probability that a chi-square variable with v (even)
+// degrees of freedom exceeds x2: e^-m Σ_{i<v/2} m^i/i!, m = x2/2. The terms
+// are summed in the log domain, so large m does not underflow to a wrong 0
+// before the terms have grown.
+func chi2Q(x2 float64, v int) float64 {
+	m := x2 / 2
+	if m <= 0 {
+		return 1
+	}
+	lm := math.Log(m)
+	var logs []float64
+	maxLog := math.Inf(-1)
+	for i := 0; i < v/2; i++ {
+		lg, _ := math.Lgamma(float64(i + 1))
+		l := -m + float64(i)*lm - lg
+		logs = append(logs, l)
+		maxLog = max(maxLog, l)
+	}
+	var sum float64
+	for _, l := range logs {
+		sum += math.Exp(l - maxLog)
+	}
+	return min(1, math.Exp(maxLog)*sum)
+}

@@ -1,0 +1,255 @@
+// Package bayes is mailwarden's statistical spam classifier: it turns a
+// message into tokens (words, orthogonal sparse bigrams, character bigrams
+// for Chinese, Japanese and Korean text, URL and header tokens) and combines
+// the spam probabilities learned for them with Robinson's chi-square method
+// (Fisher's combination), as SpamBayes and SpamAssassin's Bayes do.
+//
+// The package holds no storage: a [DB] gives token counts, and [MemDB] is
+// an in-memory one for tests and offline evaluation.
+package bayes
+
+import (
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Doc is what the tokenizer reads of a message: decoded header values and
+// text, and the URLs found in it.
+type Doc struct {
+	// Subject is the decoded Subject.
+	Subject string
+	// From is the header From, decoded ("Name <addr>").
+	From string
+	// Headers are the other header fields that carry cues: Received hosts,
+	// Content-Type, X-Mailer, User-Agent. Name and decoded value.
+	Headers [][2]string
+	// Text is the message's text: plain parts and HTML rendered to text.
+	Text string
+	// URLs are the hosts and paths of the message's links.
+	URLs []URL
+}
+
+// URL is one link, as the tokenizer reads it.
+type URL struct {
+	Host string // lower case, punycode
+	Path string
+}
+
+// Limits bound the tokenizer's work on one message.
+type Limits struct {
+	// MaxTextBytes is how much text is read (the rest is ignored).
+	MaxTextBytes int
+	// MaxTokens is the number of distinct tokens kept.
+	MaxTokens int
+	// Window is the orthogonal sparse bigram window: each word pairs with
+	// the next Window-1 words (rspamd uses 5). 1 turns bigrams off.
+	Window int
+}
+
+// DefaultLimits are the limits the classifier uses unless configured.
+func DefaultLimits() Limits { return Limits{MaxTextBytes: 256 << 10, MaxTokens: 20000, Window: 5} }
+
+// maxWordRunes is the longest word kept as itself; longer ones (base64
+// runs, hashes) become a length-class token, as in SpamAssassin.
+const maxWordRunes = 30
+
+// Tokenize returns d's distinct tokens, in first-seen order. Tokens carry a
+// prefix saying where they came from ("s:" subject, "f:" From, "h:" other
+// headers, "u:" URLs); body words have none, and a bigram joins two words
+// with its distance.
+func Tokenize(d Doc, lim Limits) []string {
+	t := tokenizer{lim: lim, seen: map[string]bool{}}
+	if t.lim.Window < 1 {
+		t.lim.Window = 1
+	}
+	t.words("s:", d.Subject, true)
+	t.from(d.From)
+	for _, h := range d.Headers {
+		t.header(h[0], h[1])
+	}
+	for _, u := range d.URLs {
+		t.url(u)
+	}
+	text := d.Text
+	if lim.MaxTextBytes > 0 && len(text) > lim.MaxTextBytes {
+		text = text[:lim.MaxTextBytes]
+		for len(text) > 0 && !utf8.ValidString(text[len(text)-1:]) && !utf8.RuneStart(text[len(text)-1]) {
+			text = text[:len(text)-1]
+		}
+	}
+	t.words("", text, true)
+	return t.out
+}
+
+type tokenizer struct {
+	lim  Limits
+	seen map[string]bool
+	out  []string
+}
+
+func (t *tokenizer) add(tok string) {
+	if t.lim.MaxTokens > 0 && len(t.out) >= t.lim.MaxTokens || t.seen[tok] {
+		return
+	}
+	t.seen[tok] = true
+	t.out = append(t.out, tok)
+}
+
+// words adds the words of s under prefix, and with bigrams their
+// orthogonal sparse bigrams: each word paired with each of the next
+// Window-1 words, the distance in the token ("a 2 c"), so that "cheap
+// meds" and "cheap ... meds" count apart.
+func (t *tokenizer) words(prefix, s string, bigrams bool) {
+	ws := Words(s)
+	for i, w := range ws {
+		t.add(prefix + w)
+		if !bigrams {
+			continue
+		}
+		for k := 1; k < t.lim.Window && i+k < len(ws); k++ {
+			t.add(prefix + w + " " + strconv.Itoa(k) + " " + ws[i+k])
+		}
+	}
+}
+
+func (t *tokenizer) from(v string) {
+	if v == "" {
+		return
+	}
+	addr := v
+	if i, j := strings.LastIndexByte(v, '<'), strings.LastIndexByte(v, '>'); i >= 0 && j > i {
+		addr = v[i+1 : j]
+		t.words("f:name:", v[:i], false)
+	}
+	addr = strings.ToLower(strings.TrimSpace(addr))
+	t.add("f:" + addr)
+	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+		t.add("f:@" + addr[at+1:])
+	}
+}
+
+func (t *tokenizer) header(name, v string) {
+	name = strings.ToLower(name)
+	switch name {
+	case "received":
+		// The hosts a hop names: "from HOST (HELO [IP])" and "by HOST".
+		f := strings.Fields(strings.ToLower(v))
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] == "from" || f[i] == "by" {
+				t.add("h:rcvd:" + strings.Trim(f[i+1], "()[];"))
+			}
+		}
+	case "content-type":
+		mt, _, _ := strings.Cut(strings.ToLower(v), ";")
+		t.add("h:ct:" + strings.TrimSpace(mt))
+	default:
+		// Mailer names keep their words, not their version numbers.
+		for _, w := range Words(v) {
+			if !isNumber(w) {
+				t.add("h:" + name + ":" + w)
+			}
+		}
+	}
+}
+
+func (t *tokenizer) url(u URL) {
+	host := strings.ToLower(strings.TrimSuffix(u.Host, "."))
+	if host == "" {
+		return
+	}
+	t.add("u:" + host)
+	// Each parent domain, so that a.b.example.com and c.example.com share
+	// example.com.
+	for i := strings.IndexByte(host, '.'); i >= 0 && strings.Contains(host[i+1:], "."); i = strings.IndexByte(host, '.') {
+		host = host[i+1:]
+		t.add("u:" + host)
+	}
+	p := strings.Trim(u.Path, "/")
+	if p == "" {
+		return
+	}
+	seg, _, _ := strings.Cut(p, "/")
+	if len(seg) <= maxWordRunes {
+		t.add("u:/" + strings.ToLower(seg))
+	}
+}
+
+// Words splits s into normalised words: NFKC (full-width letters become
+// half-width, half-width kana full-width), lower case, letters and digits
+// with inner apostrophes, dots and hyphens kept ("don't", "e-mail",
+// "3.5"). Chinese, Japanese and Korean runs, which have no spaces between
+// words, become overlapping character bigrams (a single character stays
+// itself). Words longer than 30 characters become "skip:X:N", their first
+// character and their length in tens.
+func Words(s string) []string {
+	s = norm.NFKC.String(s)
+	var out []string
+	var word []rune
+	var cjk []rune
+	flushWord := func() {
+		for len(word) > 0 && isJoiner(word[len(word)-1]) {
+			word = word[:len(word)-1]
+		}
+		switch {
+		case len(word) == 0:
+		case len(word) > maxWordRunes:
+			out = append(out, "skip:"+string(word[0])+":"+strconv.Itoa(len(word)/10))
+		case len(word) == 1 && !unicode.IsDigit(word[0]):
+			// Single letters carry nothing.
+		default:
+			out = append(out, string(word))
+		}
+		word = word[:0]
+	}
+	flushCJK := func() {
+		switch {
+		case len(cjk) == 1:
+			out = append(out, string(cjk))
+		case len(cjk) > 1:
+			for i := 0; i+1 < len(cjk); i++ {
+				out = append(out, string(cjk[i:i+2]))
+			}
+		}
+		cjk = cjk[:0]
+	}
+	for _, r := range s {
+		switch {
+		case isCJK(r):
+			flushWord()
+			cjk = append(cjk, r)
+		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
+			flushCJK()
+			word = append(word, unicode.ToLower(r))
+		case isJoiner(r) && len(word) > 0:
+			word = append(word, r)
+		default:
+			flushWord()
+			flushCJK()
+		}
+	}
+	flushWord()
+	flushCJK()
+	return out
+}
+
+// isJoiner reports a character kept inside a word but not at its ends.
+func isJoiner(r rune) bool { return r == '\'' || r == '.' || r == '-' || r == '_' }
+
+// isCJK reports a character of a script written without spaces between
+// words: Han, Hiragana, Katakana (with the prolonged sound mark), Hangul.
+func isCJK(r rune) bool {
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) || r == 'ー'
+}
+
+func isNumber(w string) bool {
+	for _, r := range w {
+		if !unicode.IsDigit(r) && r != '.' {
+			return false
+		}
+	}
+	return true
+}
