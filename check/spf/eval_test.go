@@ -279,3 +279,24 @@ func TestEvaluateOffline(t *testing.T) {
 }
 
 var dnstestDrop = dnstest.Behavior{Drop: true}
+
+// BenchmarkEvaluateCached is one MAIL FROM evaluation through an include
+// and an a mechanism, every answer from the shared resolver's cache.
+func BenchmarkEvaluateCached(b *testing.B) {
+	srv := dnstest.New(b)
+	srv.Add(`example.com. 3600 IN TXT "v=spf1 include:_spf.provider.test -all"`,
+		`_spf.provider.test. 3600 IN TXT "v=spf1 a:mx.provider.test ip4:198.51.100.0/24 -all"`,
+		"mx.provider.test. 3600 IN A 192.0.2.7")
+	r, err := dns.New(dns.Options{Servers: []string{srv.Addr()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ip := netip.MustParseAddr("192.0.2.7")
+	if o := Evaluate(b.Context(), r, ip, "h.example.org", "a@example.com"); o.Result != Pass {
+		b.Fatalf("%+v", o)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		Evaluate(b.Context(), r, ip, "h.example.org", "a@example.com")
+	}
+}
