@@ -3,6 +3,7 @@ module github.com/mailwarden/mailwarden
 go 1.26.8
 
 require (
+	blitiri.com.ar/go/spf v1.6.0
 	github.com/BurntSushi/toml v1.6.0
 	github.com/d--j/go-milter v0.10.2
 	github.com/emersion/go-message v0.18.2
