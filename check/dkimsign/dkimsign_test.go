@@ -304,8 +304,8 @@ func TestSignDual(t *testing.T) {
 	// What the signature protects: the subject, the body, and From, which
 	// is oversigned so a second From added in transit fails.
 	for name, tamper := range map[string]string{
-		"subject":     strings.Replace(msg, "[TAG] hello", "hello", 1),
-		"body":        strings.Replace(msg, "world.", "World.", 1),
+		"subject": strings.Replace(msg, "[TAG] hello", "hello", 1),
+		"body":    strings.Replace(msg, "world.", "World.", 1),
 		// Added above the signed From, where a verifier that signs From only
 		// once would pick the original, bottom-up (RFC 6376 §5.4.2).
 		"second From": "From: mallory@evil.example\r\n" + msg,
