@@ -165,7 +165,9 @@ add_headers = ["X-Mailwarden-Outbound: yes"]
 					t.Errorf("dkimpy passes the untagged message:\n%s", got)
 				}
 				mw.trackingRow(t, "--subject", "quarterly figures out") // waits for it
-				var row struct{ Findings []struct{ Name, Value string } }
+				var row struct {
+					Findings []struct{ Name, Value string }
+				}
 				out := mw.cli(t, "log", "--format", "json", "--subject", "quarterly figures out")
 				if err := json.Unmarshal([]byte(strings.TrimSpace(out)), &row); err != nil {
 					t.Fatalf("log: %v\n%s", err, out)
