@@ -422,3 +422,23 @@ func BenchmarkSign(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParseKey: any input gives a usable key or an ErrKey, never a panic
+// or a key under the minimum.
+func FuzzParseKey(f *testing.F) {
+	f.Add([]byte(opensslEd25519))
+	f.Add([]byte("-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----\n"))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\n\n-----END PRIVATE KEY-----\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := ParseKey(b)
+		if err != nil {
+			if !errors.Is(err, ErrKey) {
+				t.Fatalf("error %v does not wrap ErrKey", err)
+			}
+			return
+		}
+		if k, ok := s.(*rsa.PrivateKey); ok && k.N.BitLen() < MinRSABits {
+			t.Fatalf("accepted a %d-bit key", k.N.BitLen())
+		}
+	})
+}
