@@ -4,7 +4,8 @@
 #   - Debian packages postfix (debconf "No configuration", never started), swaks, m4,
 #     systemd (for systemd-analyze) and util-linux (prlimit); clamav-daemon (clamd,
 #     which the tests start privately on testdata/clamav: the system service is never
-#     started and freshclam never runs) and clamav-testfiles (its virus samples).
+#     started and freshclam never runs) and clamav-testfiles (its virus samples);
+#     python3-dkim (dkimpy, the DKIM verifier of the signing tests).
 #   - A private, unpacked Sendmail: sendmail-bin, sendmail-cf, libwrap0 and every
 #     library sendmail needs that is not installed, fetched with `apt-get download`
 #     into var/e2e/debs and unpacked with `dpkg -x` into var/e2e/sendmail.
@@ -22,6 +23,8 @@ SM_BIN="$SM/usr/libexec/sendmail/sendmail"
 STAMP="$SM/.mailwarden-stamp"
 
 APT_PACKAGES=(postfix swaks m4 systemd util-linux clamav-daemon clamav-testfiles)
+# python3-dkim: dkimpy, which verifies the signatures mailwarden makes (e2e/dkimsign_test.go).
+APT_PACKAGES+=(python3-dkim)
 SENDMAIL_DEBS=(sendmail-bin sendmail-cf libwrap0)
 
 export DEBIAN_FRONTEND=noninteractive

@@ -15,7 +15,6 @@ import (
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/scanner"
-	"github.com/mailwarden/mailwarden/scanner/message"
 	"github.com/mailwarden/mailwarden/session"
 	"github.com/mailwarden/mailwarden/store"
 )
@@ -229,6 +228,15 @@ func (m *milterSession) logMessage(e *store.Event) {
 	}
 	if len(e.QuarantineIDs) > 0 {
 		attrs = append(attrs, "quarantine", strings.Join(e.QuarantineIDs, ","))
+	}
+	var signed []string
+	for _, f := range e.Findings {
+		if f.Name == session.FindingSigned {
+			signed = append(signed, f.Value)
+		}
+	}
+	if len(signed) > 0 {
+		attrs = append(attrs, "dkim_signed", strings.Join(signed, ", "))
 	}
 	if e.Size > 0 {
 		attrs = append(attrs, "subject", e.Subject, "message_id", e.MessageID, "size", e.Size)
@@ -459,9 +467,27 @@ func (m *milterSession) finish(res *session.Result, mod gomilter.Modifier) (*gom
 			}
 		}
 	}
+	// Signed over the header as modify leaves it, before any change is
+	// sent, so a failure changes nothing.
+	sigs, err := m.s.Sign(res)
+	if err != nil {
+		return m.internalError(policy.StageEOM, err), nil
+	}
 	if err := m.modify(res, mod); err != nil {
 		m.logWithQuarantine(res, m.failureAction(), ids)
 		return nil, err
+	}
+	// Each signature goes first, where a verifier expects the newest
+	// (RFC 6376 §5.6); the order of two signatures does not matter.
+	for _, sg := range sigs {
+		v := strings.TrimLeft(sg.Value, " ")
+		if m.leadSpace {
+			v = " " + v
+		}
+		if err := mod.InsertHeader(0, "DKIM-Signature", v); err != nil {
+			m.logWithQuarantine(res, m.failureAction(), ids)
+			return nil, err
+		}
 	}
 	action := "accept"
 	if len(ids) > 0 {
@@ -509,19 +535,7 @@ func (m *milterSession) modify(res *session.Result, mod gomilter.Modifier) error
 		lead = " "
 	}
 	if len(d.TagSubject) > 0 {
-		raw, found := "", false
-		for _, h := range m.s.Headers() {
-			if strings.EqualFold(h.Name, "Subject") {
-				raw, found = strings.TrimSpace(h.Value), true
-				break
-			}
-		}
-		changed := false
-		for i := len(d.TagSubject) - 1; i >= 0; i-- {
-			var c bool
-			raw, c = message.TagSubject(raw, d.TagSubject[i])
-			changed = changed || c
-		}
+		raw, found, changed := session.TaggedSubject(m.s.Headers(), d.TagSubject)
 		if changed {
 			var err error
 			if found {

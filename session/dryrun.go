@@ -134,8 +134,15 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 		rep.Action, rep.Reply = "tempfail", err.Error()
 		return rep
 	}
-	rep.Findings, rep.Subject = res.Findings, res.Message.Subject
 	d := res.Decision
+	if d.Action != policy.ActionReject && d.Action != policy.ActionTempfail && len(d.Deliver) > 0 {
+		// Signed as the milter would sign, for the dkim_sign findings.
+		if _, err := s.Sign(res); err != nil {
+			rep.Action, rep.Reply = "tempfail", err.Error()
+			return rep
+		}
+	}
+	rep.Findings, rep.Subject = res.Findings, res.Message.Subject
 	rep.Stages = append(rep.Stages, StageReport{Stage: "eom", Answer: d.Action.String()})
 	rep.Action, rep.Reply = d.Action.String(), d.Reply.String()
 	switch {

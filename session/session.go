@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/check/dkimsign"
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/knownhost"
 	"github.com/mailwarden/mailwarden/config"
@@ -42,6 +43,8 @@ type Runtime struct {
 	DNS *dns.Resolver
 	// KnownHosts are the relays in front of this host ([known_hosts]).
 	KnownHosts *knownhost.Hosts
+	// DKIM signs outbound mail ([[dkim_sign]]); nil signs nothing.
+	DKIM *dkimsign.Signer
 }
 
 // Session is the state of one SMTP session, stage by stage, independent of
