@@ -1,5 +1,5 @@
 // Package dns is the one DNS resolver every check shares: DNSBL lookups
-// now, SPF, DKIM, DMARC and URI lists later. It is a dependency of checks,
+// SPF and URI blocklists now, DKIM and DMARC later. It is a dependency of checks,
 // not a check itself.
 //
 // A [Resolver] sends recursive queries to the configured servers (or those
