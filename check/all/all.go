@@ -18,4 +18,7 @@ import (
 	_ "github.com/mailwarden/mailwarden/check/release"    // release.verified, release.invalid
 	_ "github.com/mailwarden/mailwarden/check/throttle"   // throttle.NAME
 	_ "github.com/mailwarden/mailwarden/check/url"        // url.listed, url.mismatch, url.ip, url.shortener ([urls] and [[uribl]])
+
+	// impersonation.display_name, impersonation.domain, reply_to.mismatch, sender.first_time ([impersonation])
+	_ "github.com/mailwarden/mailwarden/check/impersonation"
 )
