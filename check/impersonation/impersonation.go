@@ -94,6 +94,22 @@ func (p *person) owns(addr string) bool {
 	return false
 }
 
+// shownAddress reports whether a display name shows one of the person's
+// own addresses ("taro.yamada@example.com" <x@freemail.example>), which
+// mail clients show in place of the real one.
+func (p *person) shownAddress(name string) bool {
+	if !strings.Contains(name, "@") {
+		return false
+	}
+	n := strings.ToLower(foldText(name))
+	for a := range p.addrs {
+		if strings.Contains(n, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // Check reports impersonation.display_name and impersonation.domain.
 type Check struct {
 	people    []*person
@@ -212,8 +228,12 @@ func (c *Check) RunLate(ctx context.Context, in *check.Input) ([]check.Finding, 
 		}
 	}
 	for _, a := range headerAddresses(in.Headers, "From") {
+		var forms nameForms
+		if a.Name != "" && len(c.people) > 0 {
+			forms = splitName(a.Name)
+		}
 		for _, p := range c.people {
-			if a.Name != "" && !p.owns(a.Address) && MatchName(a.Name, p.keys) {
+			if a.Name != "" && !p.owns(a.Address) && (forms.match(p.keys) || p.shownAddress(a.Name)) {
 				addr := a.Address
 				if addr == "" {
 					addr = "no address"

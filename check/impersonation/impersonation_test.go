@@ -3,6 +3,7 @@ package impersonation
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -29,7 +30,7 @@ aliases = ["山田 太郎", "ヤマダ タロウ"]
 addresses = ["taro.yamada@example.com", "@yamada-family.example"]
 `
 
-func checks(t *testing.T, src string) (*Check, *ReplyTo, *FirstTime) {
+func checks(t testing.TB, src string) (*Check, *ReplyTo, *FirstTime) {
 	t.Helper()
 	cs := build(checktest.Config(t, src))
 	return cs[0].(*Check), cs[1].(*ReplyTo), cs[2].(*FirstTime)
@@ -146,6 +147,9 @@ func TestDisplayNameAndDomains(t *testing.T) {
 		{"unbalanced quote", check.Input{Headers: eoh(`From: "Taro Yamada <x@freemail.example>`)},
 			[]string{"impersonation.display_name=Taro Yamada @header:From"}},
 		{"someone else", check.Input{Headers: eoh("From: Jiro Yamada <jiro@freemail.example>")}, nil},
+		{"their address as the name", check.Input{Headers: eoh(`From: "TARO.YAMADA@EXAMPLE.COM" <x@freemail.example>`)},
+			[]string{"impersonation.display_name=Taro Yamada @header:From"}},
+		{"their address, really", check.Input{Headers: eoh(`From: "taro.yamada@example.com" <taro.yamada@example.com>`)}, nil},
 		{"outbound", check.Input{AuthUser: "jiro", Headers: eoh("From: Taro Yamada <x@freemail.example>")}, nil},
 		{"trusted network", check.Input{ClientIP: netip.MustParseAddr("192.0.2.9"), Headers: eoh("From: Taro Yamada <x@freemail.example>")}, nil},
 	}
@@ -302,6 +306,38 @@ func TestConfigErrors(t *testing.T) {
 		}
 		if err == nil || !strings.Contains(err.Error(), tt.key) {
 			t.Errorf("%q: error %v, want one on %s", tt.src, err, tt.key)
+		}
+	}
+}
+
+// FuzzParseAddresses: the lenient address parser never panics and never
+// returns more than its bound.
+func FuzzParseAddresses(f *testing.F) {
+	for _, s := range []string{"Taro Yamada <t@example.com>", `"a, b" <x@y>, c@d`, "=?UTF-8?B?5bGx55Sw?= <x@y>",
+		`"unbalanced <x@y>`, "<<<>>>", "=?ISO-2022-JP?B?GyRCJGQbKEI=?= <x@y", "a@b, " + strings.Repeat("c@d, ", 30)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		if as := ParseAddresses(v); len(as) > maxAddrs {
+			t.Errorf("%d addresses, bound %d", len(as), maxAddrs)
+		}
+	})
+}
+
+// BenchmarkRunLate is the end-of-headers cost of the check on a message
+// whose From shows a protected name from a lookalike domain, with ten
+// protected domains and ten people.
+func BenchmarkRunLate(b *testing.B) {
+	src := testConfig
+	for i := range 10 {
+		src += fmt.Sprintf("[[impersonation.people]]\nname = \"Person%d Surname%d\"\naddresses = [\"p%d@example.com\"]\n", i, i, i)
+	}
+	c, _, _ := checks(b, src)
+	in := &check.Input{Env: env(), Headers: eoh("From: =?UTF-8?B?5bGx55Sw5aSq6YOO?= <x@examp1e.com>", "Reply-To: y@xn--pple-43d.com")}
+	for b.Loop() {
+		fs, err := c.RunLate(context.Background(), in)
+		if err != nil || len(fs) != 3 {
+			b.Fatalf("%q, %v", show(fs), err)
 		}
 	}
 }

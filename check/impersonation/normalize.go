@@ -159,7 +159,11 @@ func containsString(list []string, s string) bool {
 // spaces, equals a key. So "Taro Yamada (CEO)" and "T a r o Yamada" show
 // Taro Yamada, and "山田太郎" shows 山田 太郎; "Taro Yamadas" does not.
 func MatchName(display string, keys map[string]bool) bool {
-	f := splitName(display)
+	return splitName(display).match(keys)
+}
+
+// match is [MatchName] on a name split once for several people.
+func (f nameForms) match(keys map[string]bool) bool {
 	for _, words := range [][]string{f.folded, f.cased} {
 		for i := range words {
 			var b strings.Builder
@@ -185,6 +189,9 @@ type Domain struct {
 	Skeleton string
 }
 
+// fullStops are the dots IDNA (UTS #46) maps to ".".
+var fullStops = strings.NewReplacer("。", ".", "｡", ".", "．", ".")
+
 // ParseDomain reads a domain as written in an address: A-labels (xn--) are
 // decoded, U-labels and full-width forms folded, ideographic full stops
 // taken as dots. ok is false for what has no registrable part (a bare
@@ -194,7 +201,7 @@ func ParseDomain(d string) (Domain, bool) {
 	if d == "" || len(d) > maxDomainLen*4 {
 		return Domain{}, false
 	}
-	d = strings.NewReplacer("。", ".", "｡", ".", "．", ".").Replace(d)
+	d = fullStops.Replace(d)
 	d = foldText(d)
 	if d == "" || len(d) > maxDomainLen*4 || strings.ContainsAny(d, " @") {
 		return Domain{}, false
