@@ -3,8 +3,8 @@
 // organization.trusted_networks):
 //
 //   - impersonation.display_name: the header From display name shows a
-//     protected person's name ([[impersonation.people]]) while the address
-//     is not one of theirs. Names are compared after normalisation (see
+//     protected person's name ([[impersonation.people]]), or one of their
+//     addresses, while the address is not one of theirs. Names are compared after normalisation (see
 //     [NameKeys]): case, width (NFKC), spacing and punctuation,
 //     diacritics, Unicode confusables (the UTS #39 skeleton), hiragana
 //     against katakana, kanji with or without the space between family and
