@@ -201,6 +201,10 @@ type Env struct {
 	// means none, and such checks report nothing (or, outside a dry run,
 	// fail with [ErrNoState]).
 	State store.State
+	// Correspondents answers whether a sender has written to a recipient
+	// before, from the tracking log (the first-time-sender check); nil
+	// means no log, and that check reports nothing.
+	Correspondents store.Correspondents
 }
 
 // ErrNoState is the failure of a check that needs the state store in a

@@ -62,6 +62,7 @@ func (m *milterSession) NewConnection(_ gomilter.Modifier) error {
 	m.s = session.NewSession(rt, m.srv.log)
 	m.s.LeadSpace = m.leadSpace
 	m.s.Env.State = m.srv.state
+	m.s.Env.Correspondents = m.srv.corr
 	m.s.Env.ClaimRelease = func(ctx context.Context, nonce string, rcpts []string) ([]string, error) {
 		return m.srv.claims.ClaimRelease(ctx, nonce, rcpts, time.Now())
 	}

@@ -35,6 +35,7 @@ type Server struct {
 	quarantine store.Quarantine
 	claims     store.ReleaseClaims
 	state      store.State // what checks keep between sessions
+	corr       store.Correspondents
 	rt         atomic.Pointer[session.Runtime]
 	active     atomic.Int64
 	milter     *gomilter.Server
@@ -70,7 +71,7 @@ func (e *everySecond) allow() bool {
 
 // NewServer builds a server on a runtime and a store.
 func NewServer(rt *session.Runtime, st *store.Store, log *slog.Logger) *Server {
-	s := &Server{log: log, quarantine: st, claims: st, state: st}
+	s := &Server{log: log, quarantine: st, claims: st, state: st, corr: st}
 	gomilter.LogWarning = func(format string, v ...any) {
 		for _, a := range v {
 			if err, ok := a.(error); ok && (errors.Is(err, ErrBadPacket) || errors.Is(err, errSessionCap)) {

@@ -27,6 +27,10 @@ type DryRunInput struct {
 	// the profiler, greylisting and store lists read what the daemon
 	// keeps; nil reads as an empty state.
 	State store.State
+	// Correspondents is the daemon's tracking log, opened read-only, for
+	// the first-time-sender check; nil means every sender is unknown
+	// and that check reports nothing.
+	Correspondents store.Correspondents
 }
 
 // StageReport is what happened at one stage.
@@ -65,6 +69,7 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	s := NewSession(rt, log)
 	s.LeadSpace = true
 	s.Env.DryRun, s.Env.Offline, s.Env.State = true, in.Offline, in.State
+	s.Env.Correspondents = in.Correspondents
 	if in.Offline {
 		s.Env.DNS = offlineDNS
 	}

@@ -205,9 +205,21 @@ type Lists interface {
 	Lists(ctx context.Context, at time.Time) ([]ListInfo, error)
 }
 
+// Correspondents answers from the tracking log whether a sender has
+// written to a recipient before, for the first-time-sender check.
+type Correspondents interface {
+	// Corresponded reports whether a message from the envelope sender was
+	// delivered to rcpt before (compared case-insensitively): logged by
+	// AddEvents at end of message with the action accept or split and
+	// the recipient's own outcome accept, and not yet pruned. The null
+	// sender never corresponded.
+	Corresponded(ctx context.Context, sender, rcpt string) (bool, error)
+}
+
 // Backend is everything the daemon needs of a store.
 type Backend interface {
 	EventLog
+	Correspondents
 	Quarantine
 	ReleaseClaims
 	Pruner

@@ -152,6 +152,9 @@ func insertEvent(ctx context.Context, tx *sql.Tx, e *Event) (int64, error) {
 			return 0, fmt.Errorf("store: add event: recipient %q: %w", r.Address, err)
 		}
 	}
+	if err := addCorrespondents(ctx, tx, e, senderKey); err != nil {
+		return 0, err
+	}
 	return id, nil
 }
 

@@ -139,6 +139,27 @@ UPDATE events SET client_addr = mailwarden_ip16(client_ip) WHERE client_ip <> ''
 CREATE INDEX events_client_addr ON events (client_addr, time_ns);
 CREATE INDEX events_queue_id ON events (lower(queue_id), time_ns);
 `,
+	// 7: who has written to whom: one row per (recipient, envelope sender)
+	// pair with mail delivered, kept by AddEvents, so that "has this
+	// sender written to this recipient before" is one primary-key lookup
+	// however long the log (see correspondents.go). Filled from the rows
+	// already logged.
+	`
+CREATE TABLE correspondents (
+	rcpt_key   TEXT NOT NULL,                -- lower-cased recipient
+	sender_key TEXT NOT NULL,                -- lower-cased envelope sender
+	first_ns   INTEGER NOT NULL,
+	last_ns    INTEGER NOT NULL,
+	messages   INTEGER NOT NULL,
+	PRIMARY KEY (rcpt_key, sender_key)
+) WITHOUT ROWID;
+CREATE INDEX correspondents_last ON correspondents (last_ns);
+INSERT INTO correspondents (rcpt_key, sender_key, first_ns, last_ns, messages)
+	SELECT r.addr_key, e.sender_key, MIN(e.time_ns), MAX(e.time_ns), COUNT(*)
+	FROM events e JOIN event_recipients r ON r.event_id = e.id
+	WHERE e.stage = 'eom' AND e.action IN ('accept', 'split') AND r.action = 'accept' AND e.sender_key <> ''
+	GROUP BY r.addr_key, e.sender_key;
+`,
 }
 
 // migrate brings mailwarden.db's schema up to len(list).

@@ -449,6 +449,8 @@ func TestMigration6FillsClientAddr(t *testing.T) {
 	s := openTest(t, dir)
 	// Take the database back to version 5, as an older mailwarden left it.
 	for _, stmt := range []string{
+		`DROP TABLE correspondents`,
+		`DELETE FROM schema_version WHERE version = 7`,
 		`DROP INDEX events_client_addr`,
 		`DROP INDEX events_queue_id`,
 		`ALTER TABLE events DROP COLUMN client_addr`,

@@ -381,6 +381,13 @@ func (s *Store) Prune(ctx context.Context, eventsBefore, quarantineBefore time.T
 		if err != nil {
 			return events, 0, fmt.Errorf("store: prune events: %w", err)
 		}
+		// A pair whose last delivered message has left the log is
+		// forgotten with it.
+		if _, err := s.pruneTable(ctx,
+			`DELETE FROM correspondents WHERE (rcpt_key, sender_key) IN (SELECT rcpt_key, sender_key FROM correspondents WHERE last_ns < ? LIMIT ?)`,
+			unixNano(eventsBefore)); err != nil {
+			return events, 0, fmt.Errorf("store: prune correspondents: %w", err)
+		}
 		// Release claims outlive every token (token_ttl is far below the
 		// log's retention), so they go with the events.
 		if _, err := s.pruneTable(ctx,

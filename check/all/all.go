@@ -20,4 +20,7 @@ import (
 	_ "github.com/mailwarden/mailwarden/check/spf"        // spf, spf.RESULT, spf.helo.RESULT ([spf])
 	_ "github.com/mailwarden/mailwarden/check/throttle"   // throttle.NAME
 	_ "github.com/mailwarden/mailwarden/check/url"        // url.listed, url.mismatch, url.ip, url.shortener ([urls] and [[uribl]])
+
+	// impersonation.display_name, impersonation.domain, reply_to.mismatch, sender.first_time ([impersonation])
+	_ "github.com/mailwarden/mailwarden/check/impersonation"
 )

@@ -124,7 +124,7 @@ Exit status: the message's verdict, so scripts need not parse the output:
 				// only; without a store the dry run sees an empty state.
 				if st, err := store.OpenReadOnly(ctx, l.Config.Server.DataDir, nil); err == nil {
 					defer st.Close()
-					in.State = st
+					in.State, in.Correspondents = st, st
 				}
 				rep := session.DryRun(rt, in, quietLogger())
 				stageOnly(rep)

@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 		RunReleaseClaims(t, func(t *testing.T) store.ReleaseClaims { return open(t) })
 	})
 	t.Run("Pruner", func(t *testing.T) { RunPruner(t, open) })
+	t.Run("Correspondents", func(t *testing.T) { RunCorrespondents(t, open) })
 	t.Run("State", func(t *testing.T) {
 		RunState(t, func(t *testing.T) store.State { return open(t) })
 	})
