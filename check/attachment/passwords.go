@@ -58,6 +58,7 @@ func Passwords(texts []string, max int) []string {
 			t = htmlTag.ReplaceAllString(htmlBreak.ReplaceAllString(t, "\n"), "")
 			t = html.UnescapeString(t)
 		}
+		t = strings.ReplaceAll(strings.ReplaceAll(t, "\r\n", "\n"), "\r", "\n")
 		lines := strings.Split(norm.NFKC.String(t), "\n")
 		for i, line := range lines {
 			for _, c := range lineCandidates(line, lines[i+1:]) {

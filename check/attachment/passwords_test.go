@@ -22,6 +22,7 @@ func TestPasswords(t *testing.T) {
 		{"japanese sentence", "パスワードは別途お送りします。", nil},
 		{"full-width letters", "ＰＷ：ａｂｃ１２３", []string{"abc123"}},
 		{"next line", "The password:\n\n  s3cret\nregards", []string{"s3cret"}},
+		{"next line, CRLF", "Password:\r\nabc123\r\n", []string{"abc123"}},
 		{"word at line end", "パスワード\nqwerty1", []string{"qwerty1"}},
 		{"quoted", `use the password "open sesame" to open it`, []string{"open sesame"}},
 		{"japanese quotes", "暗証番号「4321」", []string{"4321"}},
