@@ -166,3 +166,20 @@ func TestWalk7zGuard(t *testing.T) {
 		})
 	}
 }
+
+// TestWalk7zSolid checks that the bytes a solid 7z block unpacks before a
+// file count against the byte limit, though the walk did not keep them:
+// a-zeros.bin (3 MB of zeros) is cut at the ratio limit, and b-payload.exe
+// after it needs the rest of the zeros unpacked first.
+func TestWalk7zSolid(t *testing.T) {
+	data := fixture(t, "solid.7z")
+	w := walk(t, "s.7z", data, Limits{})
+	if want := []string{"s.7z/a-zeros.bin", "s.7z/b-payload.exe"}; !slices.Equal(w.paths, want) || !slices.Equal(w.problems, []string{"s.7z/a-zeros.bin archive.max_ratio=100"}) {
+		t.Errorf("paths %q, problems %q", w.paths, w.problems)
+	}
+	w = walk(t, "s.7z", data, Limits{MaxBytes: 2_000_000})
+	if want := []string{"s.7z/a-zeros.bin"}; !slices.Equal(w.paths, want) ||
+		!slices.Equal(w.problems, []string{"s.7z/a-zeros.bin archive.max_ratio=100", "s.7z/b-payload.exe archive.max_bytes=2000000"}) {
+		t.Errorf("paths %q, problems %q", w.paths, w.problems)
+	}
+}

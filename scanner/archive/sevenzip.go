@@ -101,7 +101,9 @@ func (w *walker) sevenZip(p string, data []byte, depth int) {
 		cr := &countReader{r: rc}
 		ok := w.member(mp, f.Name, Format7z, cr, int64(len(data)), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files, candidate)
 		safe7zClose(rc)
-		pos[f.Stream] = off + cr.n
+		if f.UncompressedSize > 0 { // an empty file has no folder
+			pos[f.Stream] = off + cr.n
+		}
 		if !ok {
 			return
 		}
@@ -184,14 +186,20 @@ func (w *walker) sevenZipError(p string, err error) {
 	}
 }
 
-// countReader counts the bytes read through it.
+// countReader counts the bytes read through it, and turns a panic of the
+// library's decoders into an error.
 type countReader struct {
 	r io.Reader
 	n int64
 }
 
-func (c *countReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
+func (c *countReader) Read(p []byte) (n int, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			n, err = 0, fmt.Errorf("%w: %v", err7zCorrupt, v)
+		}
+	}()
+	n, err = c.r.Read(p)
 	c.n += int64(n)
 	return n, err
 }
