@@ -259,7 +259,7 @@ func FuzzWalk(f *testing.F) {
 	f.Add(bzip2Hello)
 	f.Add(xzOf(f, []byte("hello")))
 	f.Add(rarOf(file{name: "a.exe", data: []byte("MZ")}, file{name: "b", data: []byte("b"), encrypted: true}))
-	for _, n := range []string{"plain.7z", "plain-header.7z", "encrypted.7z", "encrypted-header.7z", "zipcrypto.zip", "aes128.zip", "aes256.zip", "nested.zip", "solid.7z"} {
+	for _, n := range []string{"plain.7z", "plain-header.7z", "encrypted.7z", "encrypted-header.7z", "zipcrypto.zip", "aes128.zip", "aes256.zip", "nested.zip", "solid.7z", "zipcrypto-stream.zip"} {
 		f.Add(fixture(f, n))
 	}
 	f.Add(sevenZipOf([]byte{0x01, 0x05, 0xf0, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00}))

@@ -64,6 +64,8 @@ func TestWalkPasswords(t *testing.T) {
 		{name: "zipcrypto, right password second", fixture: "zipcrypto.zip", passwords: right, tries: 10,
 			paths:  []string{"a/invoice.exe (opened by 2)", "a/readme.txt (opened by 2)"},
 			opened: []Opened{{"a", 2}}, triesUsed: 2},
+		{name: "zipcrypto streamed, with a data descriptor", fixture: "zipcrypto-stream.zip", passwords: right, tries: 10,
+			paths: []string{"a/- (opened by 2)"}, opened: []Opened{{"a", 2}}, triesUsed: 2},
 		{name: "zipcrypto, wrong passwords", fixture: "zipcrypto.zip", passwords: []string{"wrong", "abc"}, tries: 10,
 			paths:     []string{"a/invoice.exe (encrypted)", "a/readme.txt (encrypted)"},
 			problems:  []string{"a/invoice.exe archive.encrypted", "a/readme.txt archive.encrypted"},
@@ -109,8 +111,10 @@ func TestWalkPasswords(t *testing.T) {
 			if !slices.Equal(o.res.Opened, tc.opened) || o.res.Tries != tc.triesUsed {
 				t.Errorf("opened %+v after %d tries, want %+v after %d", o.res.Opened, o.res.Tries, tc.opened, tc.triesUsed)
 			}
-			if d, ok := o.data["a/readme.txt"]; ok && len(tc.opened)+len(tc.problems) > 0 && tc.problems == nil && d != "hello from inside the archive\n" {
-				t.Errorf("readme.txt is %q", d)
+			for _, n := range []string{"a/readme.txt", "a/-"} {
+				if d, ok := o.data[n]; ok && tc.problems == nil && d != "hello from inside the archive\n" {
+					t.Errorf("%s is %q", n, d)
+				}
 			}
 		})
 	}
