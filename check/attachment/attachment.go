@@ -183,7 +183,7 @@ func (*Check) Findings() []check.Declared {
 		{Name: FindingExecutable, Doc: "an executable: PE, ELF, Mach-O, Java class or Windows shortcut by content, or a script by extension (js, vbs, ps1, bat, hta, ...); the value says which"},
 		{Name: FindingMacro, Doc: "an office document with VBA macros (OOXML with vbaProject.bin, OLE with a VBA storage)"},
 		{Name: FindingPDFJavaScript, Doc: "a PDF with JavaScript (/JavaScript or /JS)"},
-		{Name: FindingEncrypted, Doc: "an encrypted file: a password-protected zip or rar member, an encrypted Office document or PDF"},
+		{Name: FindingEncrypted, Doc: "an encrypted file: a password-protected zip, 7z or rar member (also when a password from the message opened it), a 7z whose file list is encrypted, an encrypted Office document or PDF"},
 		{Name: FindingArchive, Doc: "an archive (attached or inside one); the value is its format"},
 		{Name: FindingNested, Doc: "an archive inside an archive; the value is its depth"},
 		{Name: FindingPasswordOpened, Doc: "an encrypted zip or 7z that a password found in the message text opened, and whose content was scanned; the value is the archive"},
