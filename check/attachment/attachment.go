@@ -13,14 +13,25 @@
 //	attachment.executable       PE, ELF, Mach-O, Java class, Windows shortcut by content, scripts by extension
 //	attachment.macro            OOXML with vbaProject.bin, or OLE with a VBA storage
 //	attachment.pdf_javascript   a PDF with /JavaScript or /JS actions
-//	attachment.encrypted        a password-protected zip or rar member, encrypted Office or PDF file
+//	attachment.encrypted        a password-protected zip, 7z or rar member (opened or not), an encrypted 7z file list, encrypted Office or PDF file
 //	archive.format              an archive; value: zip, tar, gzip, bzip2, xz, 7z or rar
 //	archive.nested              an archive inside an archive (a tar in gzip, bzip2 or xz is one); value: its depth
+//	archive.password_opened     an encrypted zip or 7z that a password from the message text opened; value: the archive
+//
+// An encrypted zip (ZipCrypto or WinZip AES) or 7z is tried with the
+// passwords the message's subject and text give ([Passwords]): at most
+// password_candidates of them, and password_tries tries for the whole
+// message. One that opens the archive has its content scanned like any
+// other (names, types, executables, nested archives), keeps
+// attachment.encrypted, and gives archive.password_opened instead of
+// scan.exclusion. The reason names the candidate by its number; the
+// password itself is never reported or logged.
 //
 // Where is "attachment:NAME", or "attachment:outer.zip/inner.exe" for an
 // archive member; a nameless attachment is "attachment:part:N". An archive
-// the walk could not finish (a [attachment] limit, corrupt, encrypted, or
-// 7z, which is not unpacked) gives scan.exclusion, value the limit ("archive.max_ratio=100")
+// the walk could not finish (a [attachment] limit, corrupt, encrypted
+// with no password found, or a format or feature not unpacked) gives
+// scan.exclusion, value the limit ("archive.max_ratio=100")
 // or the reason ("archive.encrypted"), so it is never passed as scanned.
 // scan.exclusion is declared by the mime check; this check reports it too,
 // and runs whenever a rule names one of its own findings.
@@ -61,6 +72,7 @@ const (
 	FindingEncrypted       = "attachment.encrypted"
 	FindingArchive         = "archive.format"
 	FindingNested          = "archive.nested"
+	FindingPasswordOpened  = "archive.password_opened"
 )
 
 // Section is the config table, [attachment].
@@ -86,6 +98,12 @@ type Config struct {
 	// Timeout is the check's time budget; archives not unpacked by then
 	// give scan.exclusion (archive.time).
 	Timeout config.Duration `toml:"timeout"`
+	// PasswordCandidates bounds the passwords taken from a message's
+	// subject and text to open its encrypted zip and 7z archives.
+	PasswordCandidates int `toml:"password_candidates"`
+	// PasswordTries bounds the passwords tried on one message's encrypted
+	// archives, all together; 0 tries none.
+	PasswordTries int `toml:"password_tries"`
 }
 
 // Defaults are the [attachment] values a config does not set.
@@ -93,7 +111,7 @@ func Defaults() Config {
 	l := archive.DefaultLimits()
 	return Config{MaxDepth: l.MaxDepth, MaxBytes: config.Bytes(l.MaxBytes), MaxFiles: l.MaxFiles,
 		MaxRatio: l.MaxRatio, OOXMLMaxFiles: l.OOXMLMaxFiles, OOXMLMaxRatio: l.OOXMLMaxRatio,
-		Timeout: config.Dur(10 * time.Second)}
+		Timeout: config.Dur(10 * time.Second), PasswordCandidates: 10, PasswordTries: 10}
 }
 
 func validate(r *config.Report, c *Config) {
@@ -105,6 +123,14 @@ func validate(r *config.Report, c *Config) {
 		{"ooxml_max_files", int64(c.OOXMLMaxFiles)}, {"ooxml_max_ratio", c.OOXMLMaxRatio}} {
 		if v.n < 1 {
 			r.Add(key(v.name), "", "must be at least 1")
+		}
+	}
+	for _, v := range []struct {
+		name string
+		n    int
+	}{{"password_candidates", c.PasswordCandidates}, {"password_tries", c.PasswordTries}} {
+		if v.n < 0 || v.n > 1000 {
+			r.Add(key(v.name), "0 turns it off", "must be from 0 to 1000")
 		}
 	}
 	n := len(r.Problems)
@@ -157,9 +183,10 @@ func (*Check) Findings() []check.Declared {
 		{Name: FindingExecutable, Doc: "an executable: PE, ELF, Mach-O, Java class or Windows shortcut by content, or a script by extension (js, vbs, ps1, bat, hta, ...); the value says which"},
 		{Name: FindingMacro, Doc: "an office document with VBA macros (OOXML with vbaProject.bin, OLE with a VBA storage)"},
 		{Name: FindingPDFJavaScript, Doc: "a PDF with JavaScript (/JavaScript or /JS)"},
-		{Name: FindingEncrypted, Doc: "an encrypted file: a password-protected zip or rar member, an encrypted Office document or PDF"},
+		{Name: FindingEncrypted, Doc: "an encrypted file: a password-protected zip, 7z or rar member (also when a password from the message opened it), a 7z whose file list is encrypted, an encrypted Office document or PDF"},
 		{Name: FindingArchive, Doc: "an archive (attached or inside one); the value is its format"},
 		{Name: FindingNested, Doc: "an archive inside an archive; the value is its depth"},
+		{Name: FindingPasswordOpened, Doc: "an encrypted zip or 7z that a password found in the message text opened, and whose content was scanned; the value is the archive"},
 	}
 }
 
@@ -169,6 +196,8 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 	}
 	var r report
 	r.seen = map[key]bool{}
+	r.triesLeft = c.c.PasswordTries
+	r.msg = in.Message
 	for i := range in.Message.Parts {
 		p := &in.Message.Parts[i]
 		if !isAttachment(p) {
@@ -217,6 +246,25 @@ func isAttachment(p *message.Part) bool {
 type report struct {
 	out  []check.Finding
 	seen map[key]bool // a file seen under several MIME readings is reported once
+
+	msg       *message.Message
+	passwords []string // nil until an archive needs them
+	triesLeft int
+}
+
+// candidates are the message's candidate passwords, found once.
+func (r *report) candidates(max int) []string {
+	if r.passwords == nil {
+		texts := []string{r.msg.Subject}
+		for _, s := range r.msg.TextSpans() {
+			texts = append(texts, s.Text)
+		}
+		r.passwords = Passwords(texts, max)
+		if r.passwords == nil {
+			r.passwords = []string{}
+		}
+	}
+	return r.passwords
 }
 
 type key struct{ name, value, where string }
@@ -236,13 +284,20 @@ func (c *Check) inspect(ctx context.Context, r *report, name string, p *message.
 	where := "attachment:" + name
 	named := p.Filename != ""
 	file(r, where, name, named, p.ContentType, data)
-	res := archive.Walk(ctx, name, data, c.lim, func(e *archive.Entry) {
+	lim := c.lim
+	if archive.Detect(data) != "" && r.triesLeft > 0 && c.c.PasswordCandidates > 0 {
+		lim.Passwords, lim.MaxTries = r.candidates(c.c.PasswordCandidates), r.triesLeft
+	}
+	res := archive.Walk(ctx, name, data, lim, func(e *archive.Entry) {
 		ew := "attachment:" + e.Path
 		if e.Container == archive.FormatOOXML {
 			part(r, ew, e)
 			return
 		}
-		if e.Encrypted {
+		if e.Password > 0 {
+			r.add(FindingEncrypted, e.Container, ew, fmt.Sprintf("the file is password-protected in its %s archive; password candidate %d from the message text opened it", e.Container, e.Password))
+		}
+		if e.Encrypted && e.Password == 0 {
 			r.add(FindingName, e.Name, ew, "a file in an archive")
 			if x := ext(r, ew, path.Base(e.Name)); executableExt[x] {
 				r.add(FindingExecutable, "extension:"+x, ew, "an executable (extension:"+x+")")
@@ -257,10 +312,18 @@ func (c *Check) inspect(ctx context.Context, r *report, name string, p *message.
 			r.add(FindingNested, strconv.Itoa(e.Depth), ew, fmt.Sprintf("a %s archive inside an archive, at depth %d", f, e.Depth))
 		}
 	})
+	r.triesLeft -= res.Tries
+	for _, o := range res.Opened {
+		r.add(FindingPasswordOpened, o.Path, "attachment:"+o.Path,
+			fmt.Sprintf("the encrypted archive was opened with password candidate %d of %d found in the message text, and its content scanned", o.Candidate, len(lim.Passwords)))
+	}
 	for _, pr := range res.Problems {
 		w := where
 		if pr.Path != "" {
 			w = "attachment:" + pr.Path
+		}
+		if pr.Limit == archive.ReasonEncrypt && pr.Format != "" {
+			r.add(FindingEncrypted, pr.Format, w, "the "+pr.Format+" archive is password-protected, its file list too; its content was not scanned")
 		}
 		r.add(message.FindingExclusion, pr.Value(), w, pr.Reason)
 	}

@@ -187,8 +187,8 @@ func TestAttachment(t *testing.T) {
 				"attachment.encrypted rar @a.rar/run.vbs", "scan.exclusion archive.encrypted @a.rar/run.vbs"}},
 		{"another name in Content-Type", msg(att{"Content-Type: application/octet-stream; name=\"run.hta\"\r\nContent-Disposition: attachment; filename=\"notes.txt\"\r\n", []byte("<script>x</script>")}),
 			[]string{"attachment.executable extension:hta @run.hta"}},
-		{"7z is not unpacked", msg(named("a.7z", "application/x-7z-compressed", []byte("7z\xbc\xaf\x27\x1c\x00\x04rest"))),
-			[]string{"archive.format 7z @a.7z", "scan.exclusion archive.unsupported @a.7z"}},
+		{"7z cut short", msg(named("a.7z", "application/x-7z-compressed", []byte("7z\xbc\xaf\x27\x1c\x00\x04rest"))),
+			[]string{"archive.format 7z @a.7z", "scan.exclusion archive.corrupt @a.7z"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			want := tc.want
@@ -231,6 +231,7 @@ func TestConfig(t *testing.T) {
 		{"[attachment]\nmax_depth = 3\nmax_bytes = \"10MB\"\nmax_files = 10\nmax_ratio = 50\ntimeout = \"2s\"\n", nil},
 		{"[attachment]\nmax_files = 0\nmax_ratio = -1\n", []string{"attachment.max_files", "attachment.max_ratio"}},
 		{"[attachment]\ntimeout = \"0s\"\nmax_bytes = \"0\"\n", []string{"attachment.max_bytes", "attachment.timeout"}},
+		{"[attachment]\npassword_tries = -1\npassword_candidates = 1001\n", []string{"attachment.password_candidates", "attachment.password_tries"}},
 	} {
 		src := "[[rule]]\nname = \"x\"\nfindings = [\"attachment.executable\"]\naction = \"quarantine\"\n" + tc.toml
 		cfg, r, err := config.Decode("t.toml", []byte(src))

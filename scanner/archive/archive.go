@@ -1,13 +1,22 @@
 // Package archive walks archives recursively: zip (OOXML documents
-// included), tar, gzip, bzip2, xz and rar (its dictionary capped at
-// [MaxRarDictionary]), each member handed to a visitor with
+// included), tar, gzip, bzip2, xz, rar (its dictionary capped at
+// [MaxRarDictionary]) and 7z (github.com/bodgit/sevenzip, behind a
+// header guard that caps counts, dictionaries and key derivation; see
+// sevenzhdr.go), each member handed to a visitor with
 // its path ("outer.zip/inner.tar/evil.exe") and its unpacked bytes.
+//
+// A password-protected zip (ZipCrypto or WinZip AES, decrypted by hand in
+// zipcrypt.go) or 7z is opened with the first of the caller's candidate
+// passwords ([Limits.Passwords], found in the message text) that works,
+// within [Limits.MaxTries] tries for the whole walk; the Result records
+// which candidate opened which archive.
 //
 // Archives are hostile input. Every read goes through a limit, declared
 // sizes are never trusted, and the walk is bounded by [Limits]: nesting
 // depth, total unpacked bytes, member count, compression ratio and the
 // caller's context. Reaching a limit, a corrupt archive, an encrypted
-// member or a format the walker cannot open (7z) is not an error: it
+// member no candidate opens, or a format or feature the walker cannot
+// open is not an error: it
 // is a [Problem] in the [Result], which the caller reports as
 // scan.exclusion, so nothing is ever passed as if it had been scanned.
 package archive
@@ -23,6 +32,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/nwaples/rardecode/v2"
@@ -47,6 +57,11 @@ type Limits struct {
 	// Defaults 1000 and 1000.
 	OOXMLMaxFiles int
 	OOXMLMaxRatio int64
+	// Passwords are candidate passwords for encrypted zip and 7z
+	// archives, tried in order (one that worked before first). MaxTries
+	// bounds the tries of the whole walk; 0 tries none.
+	Passwords []string
+	MaxTries  int
 }
 
 // MaxRarDictionary caps the dictionary a rar member may ask for, which
@@ -95,7 +110,7 @@ const (
 	FormatGzip  = "gzip"
 	FormatBzip2 = "bzip2"
 	FormatXz    = "xz"
-	Format7z    = "7z" // recognised, not opened
+	Format7z    = "7z"
 	FormatRar   = "rar"
 )
 
@@ -144,6 +159,10 @@ type Problem struct {
 	N     int64
 	// Reason is a sentence for the administrator.
 	Reason string
+	// Format is the format of the archive an [ReasonEncrypt] problem is
+	// in, when its Path is the archive itself (a 7z whose file list is
+	// encrypted), else "".
+	Format string
 }
 
 // Value is the problem as a scan.exclusion value: "archive.max_depth=20",
@@ -166,9 +185,11 @@ type Entry struct {
 	Depth int
 	// Container is the format of the archive holding the member.
 	Container string
-	// Encrypted is set for a password-protected member; Data is then
-	// empty.
+	// Encrypted is set for a password-protected member. Data is then
+	// empty unless a candidate password opened it: Password is that
+	// candidate's number (1 for the first of [Limits.Passwords]).
 	Encrypted bool
+	Password  int
 	// Data is the unpacked content, possibly cut short at a limit (see
 	// the Result's problems). It is only valid during the visit.
 	Data []byte
@@ -183,6 +204,19 @@ type Result struct {
 	MaxDepth int
 	// Problems lists what was left unscanned, in the order found.
 	Problems []Problem
+	// Opened lists the encrypted archives a candidate password opened;
+	// Tries counts the passwords tried.
+	Opened []Opened
+	Tries  int
+}
+
+// Opened is an encrypted archive that a candidate password opened.
+type Opened struct {
+	// Path is the archive ("a.zip", "a.zip/b.7z").
+	Path string
+	// Candidate is the number of the password that opened it, 1 for the
+	// first of [Limits.Passwords]. The password itself is never kept.
+	Candidate int
 }
 
 type walker struct {
@@ -192,6 +226,71 @@ type walker struct {
 	res   *Result
 	bytes int64
 	seen  map[string]bool // limits already reported
+	good  []int           // candidates that opened an archive, first first
+}
+
+// tryPasswords tries the candidate passwords with open, those that worked
+// before first, within the walk's tries, and returns the number of the one
+// that opened (1-based), or 0.
+func (w *walker) tryPasswords(open func(password string) bool) int {
+	order := append([]int(nil), w.good...)
+	for i := range w.lim.Passwords {
+		if !slices.Contains(w.good, i) {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		if w.res.Tries >= w.lim.MaxTries || w.ctx.Err() != nil {
+			return 0
+		}
+		w.res.Tries++
+		if open(w.lim.Passwords[i]) {
+			if !slices.Contains(w.good, i) {
+				w.good = append(w.good, i)
+			}
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// triedNote says, for a problem's reason, how many passwords were tried.
+func (w *walker) triedNote() string {
+	switch {
+	case len(w.lim.Passwords) == 0 || w.lim.MaxTries == 0:
+		return ""
+	case w.res.Tries >= w.lim.MaxTries:
+		return fmt.Sprintf(" (none of the passwords tried opened it, and the %d tries are spent)", w.lim.MaxTries)
+	}
+	return fmt.Sprintf(" (none of the %d passwords found in the message opened it)", len(w.lim.Passwords))
+}
+
+// opened records that candidate opened the archive at p.
+func (w *walker) opened(p string, candidate int) {
+	for _, o := range w.res.Opened {
+		if o.Path == p {
+			return
+		}
+	}
+	w.res.Opened = append(w.res.Opened, Opened{Path: p, Candidate: candidate})
+}
+
+// encryptedMember visits a member no password opened, with its problem.
+func (w *walker) encryptedMember(mp, name, container string, depth int, files *int) bool {
+	if w.stopped() {
+		return false
+	}
+	*files++
+	if *files > w.lim.MaxFiles || w.res.Files >= w.lim.MaxFiles {
+		w.problem(Problem{Path: mp, Limit: LimitFiles, N: int64(w.lim.MaxFiles),
+			Reason: fmt.Sprintf("more than %d files in archives; the rest were not scanned", w.lim.MaxFiles)})
+		return false
+	}
+	w.res.Files++
+	w.res.MaxDepth = max(w.res.MaxDepth, depth+1)
+	w.visit(&Entry{Path: mp, Name: name, Depth: depth + 1, Container: container, Encrypted: true})
+	w.problem(Problem{Path: mp, Limit: ReasonEncrypt, Reason: fmt.Sprintf("%s is password-protected; its content was not scanned%s", mp, w.triedNote())})
+	return true
 }
 
 // Walk walks data, the content of the attachment name, if it is an
@@ -251,6 +350,8 @@ func (w *walker) walk(p string, data []byte, f string, depth int) {
 		w.stream(p, data, f, depth)
 	case FormatRar:
 		w.rar(p, data, depth)
+	case Format7z:
+		w.sevenZip(p, data, depth)
 	default:
 		w.problem(Problem{Path: p, Limit: ReasonUnsupported,
 			Reason: fmt.Sprintf("%s archives are not unpacked; the content was not scanned", f)})
@@ -260,7 +361,8 @@ func (w *walker) walk(p string, data []byte, f string, depth int) {
 // member reads one member through the limits and visits it, then walks
 // it when it is an archive itself. packed is its packed size, the bytes
 // its decompressor can read (0 when not known: a tar member is stored).
-func (w *walker) member(p, name, container string, r io.Reader, packed int64, depth int, maxFiles int, maxRatio int64, files *int) bool {
+// password is the number of the candidate that decrypted it, or 0.
+func (w *walker) member(p, name, container string, r io.Reader, packed int64, depth int, maxFiles int, maxRatio int64, files *int, password int) bool {
 	if w.stopped() {
 		return false
 	}
@@ -286,7 +388,7 @@ func (w *walker) member(p, name, container string, r io.Reader, packed int64, de
 	}
 	data, err := io.ReadAll(io.LimitReader(ctxReader{w.ctx, r}, readCap))
 	w.bytes += int64(len(data))
-	e := &Entry{Path: p, Name: name, Depth: depth + 1, Container: container}
+	e := &Entry{Path: p, Name: name, Depth: depth + 1, Container: container, Encrypted: password > 0, Password: password}
 	switch {
 	case int64(len(data)) == ratioCap && ratioCap <= left+1:
 		data = data[:len(data)-1]
@@ -324,6 +426,7 @@ func (w *walker) zip(p string, data []byte, depth int) {
 		w.res.Format = FormatOOXML
 	}
 	files := 0
+	password := 0 // the candidate that opened this archive's members
 	for _, f := range zr.File {
 		if strings.HasSuffix(f.Name, "/") {
 			continue // a directory
@@ -333,15 +436,31 @@ func (w *walker) zip(p string, data []byte, depth int) {
 			if w.stopped() {
 				return
 			}
-			files++
-			if files > maxFiles || w.res.Files >= w.lim.MaxFiles {
-				w.problem(Problem{Path: mp, Limit: LimitFiles, N: int64(w.lim.MaxFiles),
-					Reason: fmt.Sprintf("more than %d files in archives; the rest were not scanned", w.lim.MaxFiles)})
+			packed := packedSize(f.CompressedSize64, data)
+			maxOut := min(w.lim.MaxBytes-w.bytes, max(packed*maxRatio, RatioFloor))
+			var plain []byte
+			open := func(pw string) bool {
+				out, err := zipDecrypt(f, pw, maxOut)
+				plain = out
+				return err == nil
+			}
+			n := 0
+			if password > 0 && open(w.lim.Passwords[password-1]) {
+				n = password
+			} else {
+				n = w.tryPasswords(open)
+			}
+			if n == 0 {
+				if !w.encryptedMember(mp, f.Name, container, depth, &files) {
+					return
+				}
+				continue
+			}
+			password = n
+			w.opened(p, n)
+			if !w.member(mp, f.Name, container, bytes.NewReader(plain), packed, depth, maxFiles, maxRatio, &files, n) {
 				return
 			}
-			w.res.Files++
-			w.visit(&Entry{Path: mp, Name: f.Name, Depth: depth + 1, Container: container, Encrypted: true})
-			w.problem(Problem{Path: mp, Limit: ReasonEncrypt, Reason: fmt.Sprintf("%s is password-protected; its content was not scanned", mp)})
 			continue
 		}
 		rc, err := f.Open()
@@ -349,7 +468,7 @@ func (w *walker) zip(p string, data []byte, depth int) {
 			w.problem(Problem{Path: mp, Limit: ReasonCorrupt, Reason: fmt.Sprintf("%s could not be unpacked: %v", mp, err)})
 			continue
 		}
-		ok := w.member(mp, f.Name, container, rc, packedSize(f.CompressedSize64, data), depth, maxFiles, maxRatio, &files)
+		ok := w.member(mp, f.Name, container, rc, packedSize(f.CompressedSize64, data), depth, maxFiles, maxRatio, &files, 0)
 		rc.Close()
 		if !ok {
 			return
@@ -374,7 +493,7 @@ func (w *walker) tar(p string, data []byte, depth int) {
 		}
 		// A tar member is stored, not compressed: its packed size is its
 		// length in data, which bounds what the reader gives.
-		if !w.member(p+"/"+h.Name, h.Name, FormatTar, tr, 0, depth, w.lim.MaxFiles, w.lim.MaxRatio, &files) {
+		if !w.member(p+"/"+h.Name, h.Name, FormatTar, tr, 0, depth, w.lim.MaxFiles, w.lim.MaxRatio, &files, 0) {
 			return
 		}
 	}
@@ -406,7 +525,7 @@ func (w *walker) stream(p string, data []byte, f string, depth int) {
 		return
 	}
 	files := 0
-	w.member(p+"/"+name, name, f, r, int64(len(data)), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files)
+	w.member(p+"/"+name, name, f, r, int64(len(data)), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files, 0)
 }
 
 func (w *walker) rar(p string, data []byte, depth int) {
@@ -430,21 +549,12 @@ func (w *walker) rar(p string, data []byte, depth int) {
 		}
 		mp := p + "/" + h.Name
 		if h.Encrypted {
-			if w.stopped() {
+			if !w.encryptedMember(mp, h.Name, FormatRar, depth, &files) {
 				return
 			}
-			files++
-			if files > w.lim.MaxFiles || w.res.Files >= w.lim.MaxFiles {
-				w.problem(Problem{Path: mp, Limit: LimitFiles, N: int64(w.lim.MaxFiles),
-					Reason: fmt.Sprintf("more than %d files in archives; the rest were not scanned", w.lim.MaxFiles)})
-				return
-			}
-			w.res.Files++
-			w.visit(&Entry{Path: mp, Name: h.Name, Depth: depth + 1, Container: FormatRar, Encrypted: true})
-			w.problem(Problem{Path: mp, Limit: ReasonEncrypt, Reason: fmt.Sprintf("%s is password-protected; its content was not scanned", mp)})
 			continue
 		}
-		if !w.member(mp, h.Name, FormatRar, rr, packedSize(uint64(max(h.PackedSize, 0)), data), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files) {
+		if !w.member(mp, h.Name, FormatRar, rr, packedSize(uint64(max(h.PackedSize, 0)), data), depth, w.lim.MaxFiles, w.lim.MaxRatio, &files, 0) {
 			return
 		}
 	}
