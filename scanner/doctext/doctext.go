@@ -124,9 +124,10 @@ func (l Limits) withDefaults() Limits {
 
 // Detect returns the format of a document from its content, with its file
 // name and media type to tell the OOXML formats apart when the zip does not
-// say, or "" when it is none of them. An OLE compound file named as OOXML is
-// an encrypted OOXML document (Office writes those as OLE), reported as its
-// kind so that [Extract] says it is encrypted.
+// say, or "" when it is none of them. A zip or an OLE compound file named as
+// OOXML is reported as that kind even when it holds no OOXML part: [Extract]
+// then says it is corrupt, or, for OLE (which is how Office writes a
+// document with a password), encrypted.
 func Detect(name, mediaType string, data []byte) Kind {
 	ext := strings.ToLower(path.Ext(name))
 	switch {
@@ -134,6 +135,11 @@ func Detect(name, mediaType string, data []byte) Kind {
 		return PDF
 	case bytes.HasPrefix(data, []byte("PK\x03\x04")):
 		if k := ooxmlKind(data); k != "" {
+			return k
+		}
+		// A zip named as OOXML that is not one is a document that cannot
+		// be read, not no document.
+		if k := byName(ext, mediaType); k != "" && k != PDF {
 			return k
 		}
 	case bytes.HasPrefix(data, oleMagic):
@@ -150,6 +156,12 @@ var oleMagic = []byte{0xd0, 0xcf, 0x11, 0xe0, 0xa1, 0xb1, 0x1a, 0xe1}
 // look for it.
 func hasPDFHeader(data []byte) bool {
 	return bytes.Contains(data[:min(len(data), 1024)], []byte("%PDF-"))
+}
+
+// KindByName is the format a file name's extension or a media type names,
+// or "": what a document claims to be, before its content is seen.
+func KindByName(name, mediaType string) Kind {
+	return byName(strings.ToLower(path.Ext(name)), strings.ToLower(mediaType))
 }
 
 func byName(ext, mediaType string) Kind {
@@ -172,7 +184,7 @@ func byName(ext, mediaType string) Kind {
 func Extract(ctx context.Context, k Kind, data []byte, lim Limits) (string, error) {
 	lim = lim.withDefaults()
 	if int64(len(data)) > lim.MaxInputBytes {
-		return "", fmt.Errorf("%w: the document is over doctext.max_input_bytes=%d", ErrLimit, lim.MaxInputBytes)
+		return "", limitErr(fmt.Sprintf("doctext.max_input_bytes=%d", lim.MaxInputBytes), fmt.Sprintf("the document is %d bytes", len(data)), nil)
 	}
 	ctx, cancel := context.WithTimeout(ctx, lim.Timeout)
 	defer cancel()
@@ -190,12 +202,47 @@ func Extract(ctx context.Context, k Kind, data []byte, lim Limits) (string, erro
 		return "", fmt.Errorf("%w: unknown kind %q", ErrCorrupt, k)
 	}
 	if err == nil && w.full {
-		err = fmt.Errorf("%w: more than doctext.max_text_bytes=%d of text", ErrLimit, lim.MaxTextBytes)
+		err = limitErr(fmt.Sprintf("doctext.max_text_bytes=%d", lim.MaxTextBytes), "more text than that; the rest was not read", nil)
 	}
 	if err != nil && ctx.Err() != nil && !errors.Is(err, ErrLimit) {
-		err = fmt.Errorf("%w: doctext.timeout=%s: %w", ErrLimit, lim.Timeout, ctx.Err())
+		err = limitErr("doctext.timeout="+lim.Timeout.String(), "reading took too long (or the check's budget ended)", ctx.Err())
 	}
 	return w.b.String(), err
+}
+
+// LimitError is an [Extract] error for a bound reached. It is [ErrLimit].
+type LimitError struct {
+	// Limit names the bound as "doctext.max_pages=2000".
+	Limit string
+	// Detail says what went over it.
+	Detail string
+	// Err is the context's error for doctext.timeout, or nil.
+	Err error
+}
+
+func limitErr(limit, detail string, err error) *LimitError {
+	return &LimitError{Limit: limit, Detail: detail, Err: err}
+}
+
+func (e *LimitError) Error() string        { return "doctext: " + e.Detail + " (" + e.Limit + ")" }
+func (e *LimitError) Is(target error) bool { return target == ErrLimit }
+func (e *LimitError) Unwrap() error        { return e.Err }
+
+// Reason is the short form of an [Extract] error, for a finding's value:
+// "encrypted", "corrupt", or the bound reached ("doctext.max_pages=2000").
+func Reason(err error) string {
+	var le *LimitError
+	switch {
+	case err == nil:
+		return ""
+	case errors.As(err, &le):
+		return le.Limit
+	case errors.Is(err, ErrEncrypted):
+		return "encrypted"
+	case errors.Is(err, ErrCorrupt):
+		return "corrupt"
+	}
+	return "error"
 }
 
 // textWriter collects text up to max bytes.

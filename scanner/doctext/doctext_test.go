@@ -88,6 +88,9 @@ func TestUnreadable(t *testing.T) {
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("err %v; want %v", err, tt.want)
 			}
+			if r := Reason(err); r == "error" || r == "" || errors.Is(err, ErrLimit) && !strings.HasPrefix(r, "doctext.") {
+				t.Errorf("Reason %q", r)
+			}
 			if !strings.Contains(text, tt.text) {
 				t.Errorf("text %q lacks %q", text, tt.text)
 			}

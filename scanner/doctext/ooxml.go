@@ -89,7 +89,7 @@ func extractOOXML(ctx context.Context, k Kind, data []byte, lim Limits, w *textW
 		return fmt.Errorf("%w: %s: %w", ErrCorrupt, k, err)
 	}
 	if len(zr.File) > lim.MaxFiles {
-		return fmt.Errorf("%w: %d zip entries, over doctext.max_files=%d", ErrLimit, len(zr.File), lim.MaxFiles)
+		return limitErr(fmt.Sprintf("doctext.max_files=%d", lim.MaxFiles), fmt.Sprintf("%d zip entries", len(zr.File)), nil)
 	}
 	for _, f := range zr.File {
 		if f.Name == "EncryptedPackage" || f.Flags&1 != 0 {
@@ -121,6 +121,7 @@ func extractOOXML(ctx context.Context, k Kind, data []byte, lim Limits, w *textW
 type limitedPart struct {
 	r          io.Reader
 	n, budget  int64
+	total      int64 // the limit, for the error
 	compressed int64
 	maxRatio   int64
 	err        error
@@ -136,9 +137,9 @@ func (p *limitedPart) Read(b []byte) (int, error) {
 	p.n += int64(n)
 	switch {
 	case p.n > p.budget:
-		p.err = fmt.Errorf("%w: more than doctext.max_unpacked_bytes", ErrLimit)
+		p.err = limitErr(fmt.Sprintf("doctext.max_unpacked_bytes=%d", p.total), "more bytes unpacked", nil)
 	case p.n > ratioFloor && p.n > p.maxRatio*max(p.compressed, 1):
-		p.err = fmt.Errorf("%w: a part compressed more than doctext.max_ratio=%d", ErrLimit, p.maxRatio)
+		p.err = limitErr(fmt.Sprintf("doctext.max_ratio=%d", p.maxRatio), "a part compressed more than that", nil)
 	}
 	if p.err != nil {
 		return n, p.err
@@ -153,7 +154,7 @@ func readPart(ctx context.Context, k Kind, f *zip.File, lim Limits, budget int64
 		return 0, fmt.Errorf("%w: %s part %s: %w", ErrCorrupt, k, f.Name, err)
 	}
 	defer rc.Close()
-	lp := &limitedPart{r: rc, budget: budget, compressed: int64(f.CompressedSize64), maxRatio: lim.MaxRatio}
+	lp := &limitedPart{r: rc, budget: budget, total: lim.MaxUnpackedBytes, compressed: int64(f.CompressedSize64), maxRatio: lim.MaxRatio}
 	d := xml.NewDecoder(lp)
 	d.Strict = false
 	var (

@@ -52,10 +52,10 @@ func extractPDF(ctx context.Context, data []byte, lim Limits, w *textWriter) (er
 		return fmt.Errorf("%w: pdf: %w", ErrCorrupt, err)
 	}
 	n := r.NumPage()
-	if n > lim.MaxPages {
+	if total := n; n > lim.MaxPages {
 		defer func() {
 			if err == nil {
-				err = fmt.Errorf("%w: %d pages, over doctext.max_pages=%d; the rest was not read", ErrLimit, n, lim.MaxPages)
+				err = limitErr(fmt.Sprintf("doctext.max_pages=%d", lim.MaxPages), fmt.Sprintf("%d pages; the rest was not read", total), nil)
 			}
 		}()
 		n = lim.MaxPages
