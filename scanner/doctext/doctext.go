@@ -14,9 +14,10 @@
 //
 // PDF is read with github.com/ledongthuc/pdf, a maintained fork of
 // rsc.io/pdf with text extraction that has no dependencies (pdfcpu, the
-// other maintained Go PDF library, extracts no text). Its text is what the
-// content streams show through each font's encoding or ToUnicode map;
-// text drawn as images is not seen. A PDF with an empty user password is
+// other maintained Go PDF library, extracts no text). The content streams
+// are interpreted here, over the library's parser and font encodings
+// (ToUnicode maps included), so that line moves end lines and gaps part
+// words; text drawn as images is not seen. A PDF with an empty user password is
 // decrypted; one that needs a password is [ErrEncrypted].
 //
 // Every document is hostile input, so [Extract] is bounded by [Limits]: the

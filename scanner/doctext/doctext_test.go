@@ -28,8 +28,9 @@ func TestExtract(t *testing.T) {
 		kind Kind
 		want []string // lines or pieces of the text, in order
 	}{
-		{"report.pdf", PDF, []string{"Quarterly report", "This document is CONFIDENTIAL: project Falcon.",
-			"4111 1111 1111 1111", "https://pdf-link.example/pay", "Second page: café crème (ok)", "next line"}},
+		// Lines end at a move down, words part at a TJ gap.
+		{"report.pdf", PDF, []string{"Quarterly report\nThis document is CONFIDENTIAL: project Falcon.\n",
+			"Pay to card 4111 1111 1111 1111 or see https://pdf-link.example/pay\n", "Second page: café crème (ok)\nnext line\n"}},
 		{"memo.docx", DOCX, []string{"Internal memo\nProject Falcon\tis STRICTLY CONFIDENTIAL\n社外秘 & 極秘\nhttps://docx-link.example/x\ndeleted words\n", "footer text"}},
 		{"cards.xlsx", XLSX, []string{"Name\nCard number\n", "Alice\t4111111111111111\t\n", "ab"}},
 		{"deck.pptx", PPTX, []string{"Slide one: roadmap\n", "Slide two\n", "Slide ten\n"}},

@@ -69,19 +69,15 @@ func extractPDF(ctx context.Context, data []byte, lim Limits, w *textWriter) (er
 		if p.V.IsNull() {
 			continue
 		}
-		// Each page's own fonts: pages may give one name to different
-		// fonts, which a cache by name across pages would mix up.
-		text, err := p.GetPlainText(nil)
-		if err != nil {
+		if err := pageText(p, w); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if firstErr == nil {
 				firstErr = fmt.Errorf("%w: pdf page %d: %w", ErrCorrupt, i, err)
 			}
-			continue
 		}
-		if !w.write(text) {
+		if w.full {
 			return nil
 		}
 		w.newline()
@@ -105,6 +101,126 @@ func fixPDFHeader(data []byte) []byte {
 	out := bytes.Clone(data)
 	copy(out, "%PDF-1.7\n")
 	return out
+}
+
+// errFull stops the interpretation of a page once the text is full.
+var errFull = errors.New("doctext: text full")
+
+// pageText writes the text a page's content stream shows. It is the
+// library's Page.GetPlainText with what matching needs added: a text
+// object, a move to another line (Td, TD with a vertical move, T*, ', ")
+// ends a line, and a move along the line, a new text matrix or a TJ gap
+// wider than a fifth of an em is a space, so that words on separate lines
+// or cells do not run together. Each page's own fonts are used: pages may
+// give one name to different fonts.
+func pageText(p pdf.Page, w *textWriter) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r == errFull {
+				return
+			}
+			if e, ok := r.(error); ok && errors.Is(e, errStop) {
+				panic(r) // the deadline: extractPDF's recover
+			}
+			err = fmt.Errorf("%v", truncate(fmt.Sprint(r), 120))
+		}
+	}()
+	strm := p.V.Key("Contents")
+	if strm.Kind() == pdf.Null {
+		return nil
+	}
+	encs := map[string]pdf.TextEncoding{}
+	for _, name := range p.Fonts() {
+		f := p.Font(name)
+		encs[name] = f.Encoder()
+	}
+	var enc pdf.TextEncoding = latin1{}
+	sep := ""
+	show := func(raw string) {
+		t := enc.Decode(raw)
+		if t == "" {
+			return
+		}
+		if sep != "" && w.b.Len() > 0 {
+			last := w.b.String()[w.b.Len()-1]
+			if last != ' ' && last != '\n' {
+				w.write(sep)
+			}
+		}
+		sep = ""
+		if !w.write(t) {
+			panic(errFull)
+		}
+	}
+	brk := func(s string) {
+		if s == "\n" || sep == "" {
+			sep = s
+		}
+	}
+	pdf.Interpret(strm, func(stk *pdf.Stack, op string) {
+		args := make([]pdf.Value, stk.Len())
+		for i := len(args) - 1; i >= 0; i-- {
+			args[i] = stk.Pop()
+		}
+		switch op {
+		case "BT", "T*":
+			brk("\n")
+		case "Td", "TD":
+			if len(args) == 2 {
+				switch {
+				case args[1].Float64() != 0:
+					brk("\n")
+				case args[0].Float64() != 0:
+					brk(" ")
+				}
+			}
+		case "Tm":
+			brk(" ")
+		case "Tf":
+			if len(args) == 2 {
+				if e, ok := encs[args[0].Name()]; ok && e != nil {
+					enc = e
+				} else {
+					enc = latin1{}
+				}
+			}
+		case "Tj":
+			if len(args) == 1 {
+				show(args[0].RawString())
+			}
+		case "'", "\"":
+			brk("\n")
+			if len(args) > 0 {
+				show(args[len(args)-1].RawString())
+			}
+		case "TJ":
+			if len(args) != 1 {
+				return
+			}
+			a := args[0]
+			for i := 0; i < a.Len(); i++ {
+				x := a.Index(i)
+				if x.Kind() == pdf.String {
+					show(x.RawString())
+				} else if x.Float64() < -200 { // thousandths of an em
+					brk(" ")
+				}
+			}
+		}
+	})
+	return nil
+}
+
+// latin1 is the encoding of text in no known font: bytes as Latin-1, so
+// that the text stays valid UTF-8.
+type latin1 struct{}
+
+func (latin1) Decode(raw string) string {
+	b := make([]rune, 0, len(raw))
+	for i := 0; i < len(raw); i++ {
+		b = append(b, rune(raw[i]))
+	}
+	return string(b)
 }
 
 func truncate(s string, n int) string {
