@@ -120,6 +120,16 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
+// TestCyclicPDF: a page tree that loops is ended by the deadline, which
+// the library itself has none of.
+func TestCyclicPDF(t *testing.T) {
+	start := time.Now()
+	_, err := Extract(context.Background(), PDF, fixture(t, "cycle.pdf"), Limits{Timeout: 200 * time.Millisecond})
+	if !errors.Is(err, ErrLimit) || !errors.Is(err, context.DeadlineExceeded) || Reason(err) != "doctext.timeout=200ms" {
+		t.Fatalf("err %v (%q) after %v", err, Reason(err), time.Since(start))
+	}
+}
+
 func TestDetect(t *testing.T) {
 	ole := append(append([]byte{}, oleMagic...), 0, 0)
 	tests := []struct {

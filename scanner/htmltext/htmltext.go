@@ -250,7 +250,7 @@ func (r *renderer) word(w string, hidden bool) {
 	if r.b.Len() > 0 {
 		switch {
 		case r.nl > 0:
-			r.write(strings.Repeat("\n", r.nl))
+			r.write("\n\n"[:r.nl])
 		case r.space:
 			r.write(" ")
 		}

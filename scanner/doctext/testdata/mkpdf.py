@@ -47,3 +47,21 @@ page2 = """BT /F1 11 Tf 72 770 Td (Second page: caf\\351 cr\\350me \\(ok\\)) Tj 
 
 open("report.pdf", "wb").write(pdf([page1, page2]))
 open("encrypted.pdf", "wb").write(pdf(["BT /F1 11 Tf 72 770 Td (secret) Tj ET"], encrypt=True))
+
+# A page tree whose Pages node is its own kid: a reader that follows it
+# without a deadline never ends.
+def cycle():
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [2 0 R] /Count 3 >>"]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for i, body in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1)
+    for o in offsets:
+        out += b"%010d 00000 n \n" % o
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+    return bytes(out)
+
+open("cycle.pdf", "wb").write(cycle())
