@@ -26,7 +26,8 @@ import (
 
 // FindingUnreadable is one document whose text was not read whole. Value
 // is the reason: "encrypted", "corrupt", or the bound reached, such as
-// "doctext.max_text_bytes=2097152" or "doctext.timeout=3s"; Where is
+// "doctext.max_text_bytes=2097152", "doctext.timeout=3s" or
+// "textscan.message_timeout=6s"; Where is
 // "attachment:NAME"; Reason says what happened.
 const FindingUnreadable = "attachment.unreadable"
 

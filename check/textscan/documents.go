@@ -2,10 +2,12 @@ package textscan
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 	"weak"
 
 	"github.com/mailwarden/mailwarden/scanner/doctext"
@@ -47,31 +49,41 @@ type docs struct {
 // once.
 var docCache sync.Map // weak.Pointer[message.Message] -> *docs
 
+// MessageTimeout bounds the reading of all of a message's documents. It is
+// under Sendmail's 10 s reply timeout, and is not the budget of the check
+// that asks first, so that what one check's budget cuts short is not cut
+// short for the others.
+var MessageTimeout = 6 * time.Second
+
 // Documents returns the text of m's PDF, DOCX, XLSX and PPTX attachments,
-// found by their content (see [doctext.Detect]), in message order. It reads
-// them once per message: a second caller gets the first one's result,
-// waiting for it while ctx allows (nil if ctx ends first). ctx, and
-// [DocLimits], bound the reading; a document that could not be read whole
-// has Err set.
+// found by their content (see [doctext.Detect]), in message order. They are
+// read once per message, in the background, bounded by [MessageTimeout]
+// and [DocLimits]: every caller waits for the same result while its ctx
+// allows, and gets nil if ctx ends first. A document that could not be read
+// whole has Err set.
 func Documents(ctx context.Context, m *message.Message) []Document {
 	if m == nil {
 		return nil
 	}
 	k := weak.Make(m)
 	d := &docs{done: make(chan struct{})}
-	if v, loaded := docCache.LoadOrStore(k, d); loaded {
-		d = v.(*docs)
-		select {
-		case <-d.done:
-			return d.list
-		case <-ctx.Done():
-			return nil
-		}
+	v, loaded := docCache.LoadOrStore(k, d)
+	d = v.(*docs)
+	if !loaded {
+		runtime.AddCleanup(m, func(k weak.Pointer[message.Message]) { docCache.Delete(k) }, k)
+		go func() {
+			defer close(d.done)
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), MessageTimeout)
+			defer cancel()
+			d.list = extractAll(rctx, m)
+		}()
 	}
-	runtime.AddCleanup(m, func(k weak.Pointer[message.Message]) { docCache.Delete(k) }, k)
-	defer close(d.done)
-	d.list = extractAll(ctx, m)
-	return d.list
+	select {
+	case <-d.done:
+		return d.list
+	case <-ctx.Done():
+		return nil
+	}
 }
 
 func extractAll(ctx context.Context, m *message.Message) []Document {
@@ -104,8 +116,21 @@ func extractAll(ctx context.Context, m *message.Message) []Document {
 			out = append(out, Document{Where: where, Kind: k, Err: errTooMany})
 			break
 		}
+		if ctx.Err() != nil {
+			out = append(out, Document{Where: where, Kind: k, Err: timeoutErr(ctx)})
+			continue
+		}
 		text, err := doctext.Extract(ctx, k, body, DocLimits)
+		if err != nil && ctx.Err() != nil && errors.Is(err, doctext.ErrLimit) {
+			err = timeoutErr(ctx) // the message's deadline, not the document's
+		}
 		out = append(out, Document{Where: where, Kind: k, Text: text, Err: err})
 	}
 	return out
+}
+
+// timeoutErr is the error of a document not read by MessageTimeout.
+func timeoutErr(ctx context.Context) error {
+	return &doctext.LimitError{Limit: "textscan.message_timeout=" + MessageTimeout.String(),
+		Detail: "the documents of the message took too long", Err: ctx.Err()}
 }

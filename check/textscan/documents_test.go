@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mailwarden/mailwarden/scanner/doctext"
 	"github.com/mailwarden/mailwarden/scanner/message"
@@ -73,9 +74,20 @@ func TestDocumentsWait(t *testing.T) {
 	m := docMessage(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	// The first caller's context ends the reading: its documents say so.
-	docs := Documents(ctx, m)
-	if len(docs) == 0 || !errors.Is(docs[0].Err, doctext.ErrLimit) || !strings.HasPrefix(doctext.Reason(docs[0].Err), "doctext.timeout=") {
+	// A caller whose context has ended gets nothing, and does not cut the
+	// reading short for the others.
+	if docs := Documents(ctx, m); docs != nil && len(docs) != 4 {
+		t.Fatalf("documents %+v after the context ended", docs)
+	}
+	docs := Documents(context.Background(), m)
+	if len(docs) != 4 || docs[0].Err != nil || !strings.Contains(docs[0].Text, "Falcon") {
+		t.Fatalf("documents %+v", docs)
+	}
+	// MessageTimeout ends the reading.
+	defer func(d time.Duration) { MessageTimeout = d }(MessageTimeout)
+	MessageTimeout = time.Nanosecond
+	docs = Documents(context.Background(), docMessage(t))
+	if len(docs) == 0 || !errors.Is(docs[0].Err, doctext.ErrLimit) || doctext.Reason(docs[0].Err) != "textscan.message_timeout=1ns" {
 		t.Fatalf("documents %+v", docs)
 	}
 }
