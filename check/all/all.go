@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/mailwarden/mailwarden/check/attachment" // attachment.*, archive.*, scan.exclusion for archives ([attachment])
+	_ "github.com/mailwarden/mailwarden/check/attachtext" // attachment.unreadable (documents whose text was not read)
 	_ "github.com/mailwarden/mailwarden/check/clamav"     // virus, virus.massmailer ([clamav])
 	_ "github.com/mailwarden/mailwarden/check/dkimsign"   // no findings: the [[dkim_sign]] section of outbound signing
 	_ "github.com/mailwarden/mailwarden/check/dlp"        // dlp.TEMPLATE ([dlp])

@@ -195,7 +195,7 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 	}
 	start := time.Now()
 	res := map[string]*found{}
-	for _, t := range c.entities.Texts(in.Message) {
+	for _, t := range c.entities.TextsContext(ctx, in.Message) {
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("dlp: %w", err)
 		}

@@ -228,7 +228,7 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 	}
 	var out []check.Finding
 	for _, l := range c.lists {
-		fs, err := l.match(ctx, l.entities.Texts(in.Message))
+		fs, err := l.match(ctx, l.entities.TextsContext(ctx, in.Message))
 		if err != nil {
 			return nil, err
 		}

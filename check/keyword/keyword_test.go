@@ -60,7 +60,7 @@ entities = ["body", "html", "attachment_names"]
 name = "c"
 case_insensitive = true
 entries = [{ text = "confidential", description = "marked" }]
-`, `keyword.c=confidential @html marked: "CONFIDENTIAL <ＣＯＮＦＩＤＥＮ…"
+`, `keyword.c=confidential @html marked: "CONFIDENTIAL <ＣＯＮＦＩＤＥＮＴ…"
 `},
 		{"nfkc matches full and half width", `[[keywords]]
 name = "jp"

@@ -6,15 +6,18 @@
 // The work is bounded by the message model: its decoded text is capped at
 // limits.max_decoded_bytes (going over is scan.exclusion), and its headers
 // by the header limits, so a check scans at most that much per entity.
-// HTML is rendered to text here by a small tag stripper (tags, comments,
-// script and style dropped, entities decoded), enough for matching.
+// HTML is rendered to text by scanner/htmltext. The attachment_text entity
+// also holds the text of PDF, DOCX, XLSX and PPTX attachments, extracted
+// by scanner/doctext once per message however many checks ask for it (see
+// [Documents]).
 package textscan
 
 import (
+	"context"
 	"fmt"
-	"html"
 	"strings"
 
+	"github.com/mailwarden/mailwarden/scanner/htmltext"
 	"github.com/mailwarden/mailwarden/scanner/message"
 )
 
@@ -26,7 +29,7 @@ const (
 	Headers         = "headers"          // every header field, decoded
 	HeaderPrefix    = "header:"          // header:NAME, one header field by name
 	AttachmentNames = "attachment_names" // attachment file names
-	AttachmentText  = "attachment_text"  // text/* attachments (HTML as text)
+	AttachmentText  = "attachment_text"  // text/* attachments (HTML as text), and PDF, DOCX, XLSX, PPTX text
 )
 
 // Names lists the entity names without the header: form, for hints.
@@ -86,8 +89,14 @@ type Text struct {
 	Text  string
 }
 
-// Texts returns the texts of m that s names, in message order.
+// Texts is [Set.TextsContext] without a deadline.
 func (s Set) Texts(m *message.Message) []Text {
+	return s.TextsContext(context.Background(), m)
+}
+
+// TextsContext returns the texts of m that s names, in message order, the
+// text of document attachments last; ctx bounds their extraction.
+func (s Set) TextsContext(ctx context.Context, m *message.Message) []Text {
 	if m == nil {
 		return nil
 	}
@@ -124,6 +133,13 @@ func (s Set) Texts(m *message.Message) []Text {
 			}
 		}
 	}
+	if s.attText {
+		for _, d := range Documents(ctx, m) {
+			if d.Text != "" {
+				out = append(out, Text{Where: d.Where, Text: d.Text})
+			}
+		}
+	}
 	return out
 }
 
@@ -136,85 +152,9 @@ func contains(l []string, s string) bool {
 	return false
 }
 
-// HTMLText renders HTML to text for matching: tags other than inline ones
-// (b, i, span, font, a, ...) and comments become a space (block boundaries
-// must not glue words together, and inline tags must not split one), the content of
-// script and style elements is dropped, and character references are
-// decoded. It never fails; unclosed constructs end the text.
+// HTMLText renders HTML to the text a reader sees, through
+// [htmltext.Render] with its default bounds, so that keyword lists, DLP
+// templates and URL extraction all match the same text.
 func HTMLText(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '<')
-		if i < 0 {
-			b.WriteString(html.UnescapeString(s))
-			break
-		}
-		b.WriteString(html.UnescapeString(s[:i]))
-		s = s[i:]
-		if strings.HasPrefix(s, "<!--") {
-			end := strings.Index(s[4:], "-->")
-			if end < 0 {
-				break
-			}
-			s = s[4+end+3:]
-			b.WriteByte(' ')
-			continue
-		}
-		end := strings.IndexByte(s, '>')
-		if end < 0 {
-			break
-		}
-		tag := strings.ToLower(s[1:end])
-		s = s[end+1:]
-		if !inline[tagName(tag)] {
-			b.WriteByte(' ')
-		}
-		for _, el := range [...]string{"script", "style"} {
-			if strings.HasPrefix(tag, el) && (len(tag) == len(el) || !isNameByte(tag[len(el)])) {
-				// Skip to the closing tag.
-				j := indexFold(s, "</"+el)
-				if j < 0 {
-					s = ""
-				} else {
-					s = s[j:]
-				}
-			}
-		}
-	}
-	return b.String()
-}
-
-// inline are the elements that do not break a word when rendered: a word
-// split by <b></b> or <span> still reads as one.
-var inline = map[string]bool{
-	"a": true, "abbr": true, "b": true, "bdi": true, "bdo": true, "cite": true, "code": true,
-	"data": true, "dfn": true, "em": true, "font": true, "i": true, "kbd": true, "mark": true,
-	"q": true, "s": true, "samp": true, "small": true, "span": true, "strike": true,
-	"strong": true, "sub": true, "sup": true, "time": true, "u": true, "var": true, "wbr": true,
-}
-
-// tagName is the element name of a tag's inside ("/b", "span class=x").
-func tagName(tag string) string {
-	tag = strings.TrimPrefix(tag, "/")
-	for i := 0; i < len(tag); i++ {
-		if !isNameByte(tag[i]) {
-			return tag[:i]
-		}
-	}
-	return tag
-}
-
-func isNameByte(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-'
-}
-
-// indexFold is strings.Index for an ASCII needle, ignoring ASCII case.
-func indexFold(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if strings.EqualFold(s[i:i+len(sub)], sub) {
-			return i
-		}
-	}
-	return -1
+	return htmltext.Render(s, htmltext.Limits{}).Text
 }

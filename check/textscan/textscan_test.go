@@ -8,19 +8,21 @@ import (
 	"github.com/mailwarden/mailwarden/scanner/message"
 )
 
+// TestHTMLText: the entities see HTML as scanner/htmltext renders it.
 func TestHTMLText(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
-		{"<p>one</p><p>two</p>", " one  two "},
+		{"<p>one</p><p>two</p>", "one\ntwo"},
 		{"con<b>fi</b>den<span class=x>tial</span>", "confidential"},
-		{"a<br>b", "a b"},
-		{"x<script type=text/javascript>var s = '<p>';</script>y", "x  y"},
-		{"x<STYLE>p{}</style >y", "x  y"},
-		{"x<scripts>kept</scripts>y", "x kept y"},
-		{"a<!-- <p>hidden</p> -->b", "a b"},
+		{"a<br>b", "a\nb"},
+		{"x <script type=text/javascript>var s = '<p>';</script>y", "x y"},
+		{"x<STYLE>p{}</style >y", "xy"},
+		{"x <scripts>kept</scripts> y", "x kept y"},
+		{"a <!-- <p>hidden</p> --> b", "a b"},
 		{"&lt;tag&gt; &amp; &#x41;&#66;", "<tag> & AB"},
-		{"unclosed <p class=", "unclosed "},
-		{"unclosed <!-- comment", "unclosed "},
-		{"<script>never closed", " "},
+		{"unclosed <p class=", "unclosed"},
+		{"unclosed <!-- comment", "unclosed"},
+		{"<script>never closed", ""},
+		{"<head><title>t</title></head><body><img alt=\"free gift\"> card</body>", "free gift card"},
 	} {
 		if got := HTMLText(tc.in); got != tc.want {
 			t.Errorf("HTMLText(%q) = %q, want %q", tc.in, got, tc.want)
@@ -65,9 +67,7 @@ func TestTexts(t *testing.T) {
 	}
 }
 
-// FuzzHTMLText: no panic, valid UTF-8 in gives valid UTF-8 out, and the
-// text is never longer than the HTML but by the spaces of tags and the
-// expansion of references.
+// FuzzHTMLText: no panic, valid UTF-8 in gives valid UTF-8 out.
 func FuzzHTMLText(f *testing.F) {
 	for _, s := range []string{"<p>a</p>", "<script>x</script>", "<!--", "&amp;&#1234567;", "<b>x<"} {
 		f.Add(s)
@@ -76,9 +76,6 @@ func FuzzHTMLText(f *testing.F) {
 		out := HTMLText(s)
 		if utf8.ValidString(s) && !utf8.ValidString(out) {
 			t.Fatalf("HTMLText(%q) = %q, not UTF-8", s, out)
-		}
-		if !strings.Contains(s, "&") && len(out) > len(s) {
-			t.Fatalf("HTMLText(%q) = %q is longer", s, out)
 		}
 	})
 }

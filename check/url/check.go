@@ -39,8 +39,10 @@ import (
 	"github.com/mailwarden/mailwarden/check"
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/dnsbl"
+	"github.com/mailwarden/mailwarden/check/textscan"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
+	"github.com/mailwarden/mailwarden/scanner/message"
 	"github.com/mailwarden/mailwarden/scanner/urls"
 )
 
@@ -172,7 +174,7 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 	if in.Message == nil {
 		return nil, nil
 	}
-	col := urls.FromMessage(in.Message, c.lim)
+	col := fromMessage(ctx, in.Message, c.lim)
 	f := newFindings(col)
 	for _, u := range col.URLs() {
 		if ctx.Err() != nil {
@@ -301,7 +303,7 @@ func (b *Blocklist) Run(ctx context.Context, in *check.Input) ([]check.Finding, 
 	if in.Message == nil || len(b.zones) == 0 && len(b.local) == 0 {
 		return nil, nil
 	}
-	col := urls.FromMessage(in.Message, b.lim)
+	col := fromMessage(ctx, in.Message, b.lim)
 	f := newFindings(col)
 	var targets []target
 	seen := map[string]bool{}
@@ -466,3 +468,14 @@ func (z *zone) lookup(ctx context.Context, r dnsbl.Resolver, t target) (string, 
 
 // refused is URIBL's answer to a query it refuses to serve.
 var refused = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
+// fromMessage collects the URLs of m's text parts and of the text of its
+// document attachments (PDF, DOCX, XLSX, PPTX), read once per message by
+// check/textscan for the keyword and DLP checks too.
+func fromMessage(ctx context.Context, m *message.Message, lim urls.Limits) *urls.Collector {
+	col := urls.FromMessage(m, lim)
+	for _, d := range textscan.Documents(ctx, m) {
+		col.Text(d.Text, d.Where)
+	}
+	return col
+}

@@ -82,6 +82,11 @@ var charsetAliases = map[string]encoding.Encoding{
 	"euc-cn":              simplifiedchinese.GBK,
 	"x-euc-cn":            simplifiedchinese.GBK,
 	"x-gbk":               simplifiedchinese.GBK,
+	"utf-7":               UTF7,
+	"utf7":                UTF7,
+	"x-utf-7":             UTF7,
+	"unicode-1-1-utf-7":   UTF7,
+	"csunicode11utf7":     UTF7,
 }
 
 func init() {
@@ -169,6 +174,9 @@ func canonicalName(enc encoding.Encoding, label string) string {
 	if enc == utf8Passthrough {
 		return "utf-8"
 	}
+	if enc == UTF7 {
+		return "utf-7"
+	}
 	if n, err := htmlindex.Name(enc); err == nil {
 		return n
 	}
@@ -180,10 +188,13 @@ func canonicalName(enc encoding.Encoding, label string) string {
 
 // asciiCompatible reports whether 7-bit text in enc (other than the ESC
 // that starts ISO-2022 sequences) means what it means in ASCII, so that
-// ASCII input can skip the decoder. UTF-16 and UTF-32 are not.
+// ASCII input can skip the decoder. UTF-16, UTF-32 and UTF-7 are not.
 func asciiCompatible(enc encoding.Encoding) bool {
 	if enc == utf8Passthrough {
 		return true
+	}
+	if enc == UTF7 {
+		return false // "+" starts base64
 	}
 	cache := reflect.TypeOf(enc).Comparable()
 	if cache {

@@ -82,7 +82,10 @@
 // decoder (iso-2022-kr, hz-gb-2312) count as unknown, so that their text is
 // still guessed and scanned instead of turning into one U+FFFD. Shift_JIS,
 // CP932 and Windows-31J all decode with the WHATWG Shift_JIS table, which
-// includes the NEC and IBM extensions (①, ㈱, 髙).
+// includes the NEC and IBM extensions (①, ㈱, 髙). UTF-7 (RFC 2152),
+// which x/text lacks, is decoded by [UTF7], hand-written and lenient, in
+// encoded words and text bodies alike; it is registered with go-message's
+// charset package too.
 //
 // Text without a usable charset (raw 8-bit header text, a text part
 // without a charset parameter, or one in an unknown charset) is decoded by

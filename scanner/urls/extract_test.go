@@ -129,11 +129,15 @@ func TestHTML(t *testing.T) {
 <a HREF="http://track.example.net/c?id=1"><img src="https://cdn.example.org/logo.png" alt="www.bank.example"></a>
 <a href="mailto:x@example.com">mail</a> <a href="/relative">rel</a>
 <script>var u = "https://script.example/";</script>
-text URL https://text.example/t &amp; <form action="https://form.example/post"></form></p></body></html>`
+text URL https://text.example/t &amp; <form action="https://form.example/post"></form>
+split https://spl<b>it.exa</b>mple/x</p></body></html>`
 	c := New(Limits{})
 	c.HTML(doc, "html")
-	want := []string{"https://evil.example/login", "https://www.paypal.com/", "https://www.example.com/a",
-		"http://track.example.net/c?id=1", "https://cdn.example.org/logo.png", "https://text.example/t", "https://form.example/post"}
+	// Attributes first, then the text as rendered: the alt text of an
+	// image is text a reader sees, and a URL split by inline tags is one.
+	want := []string{"https://evil.example/login", "https://www.example.com/a",
+		"http://track.example.net/c?id=1", "https://cdn.example.org/logo.png", "https://form.example/post",
+		"https://www.paypal.com/", "http://www.bank.example", "https://text.example/t", "https://split.example/x"}
 	if got := texts(c); !slices.Equal(got, want) {
 		t.Errorf("URLs %q\nwant %q", got, want)
 	}

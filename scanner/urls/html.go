@@ -4,6 +4,8 @@ import (
 	"strings"
 
 	"golang.org/x/net/html"
+
+	"github.com/mailwarden/mailwarden/scanner/htmltext"
 )
 
 // urlAttrs are the attributes that hold a URL a reader may follow or a
@@ -14,8 +16,9 @@ var urlAttrs = map[string]bool{"href": true, "src": true, "action": true, "backg
 const maxLinkText = 256
 
 // HTML searches an HTML document: the URLs of href, src, action and
-// background attributes, the URLs written in its text, and for each link
-// the text it shows.
+// background attributes, the URLs written in its text as scanner/htmltext
+// renders it (after those of the attributes), and for each link the text
+// it shows.
 func (c *Collector) HTML(s, where string) {
 	s = c.budget(s)
 	z := html.NewTokenizer(strings.NewReader(s))
@@ -45,16 +48,18 @@ func (c *Collector) HTML(s, where string) {
 		switch tt {
 		case html.ErrorToken:
 			endLink()
+			// The text is searched as a reader sees it, rendered as for
+			// keyword and DLP matching (a URL split by <b></b> is one),
+			// within the budget already counted for the whole document.
+			t := htmltext.Render(s, htmltext.Limits{MaxBytes: max(len(s), 1)}).Text
+			c.scanned -= min(len(s), c.scanned)
+			c.Text(t, where)
 			return
 		case html.TextToken:
 			if skip > 0 {
 				continue
 			}
 			t := string(z.Text())
-			// Text is searched as plain text, within the budget already
-			// counted for the whole document.
-			c.scanned -= min(len(t), c.scanned)
-			c.Text(t, where)
 			if inLink && text.Len() < maxLinkText {
 				text.WriteString(t)
 			}
