@@ -92,6 +92,9 @@ func Normalise(v string, hint Kind) (Entry, error) {
 			e.Kind, e.Key = KindSHA256, hex.EncodeToString(e.Sum[:])
 			return e, true
 		case KindIP:
+			if strings.Trim(v, "0123456789abcdefABCDEF.:/[]") != "" {
+				return Entry{}, false // not worth netip's error
+			}
 			if p, err := netip.ParsePrefix(v); err == nil {
 				if p.Addr().Zone() != "" {
 					return Entry{}, false
