@@ -116,7 +116,7 @@ func validate(r *config.Report, cs *[]Config) {
 			continue
 		}
 		for _, t := range s.badText {
-			r.Warn(key("file"), 0, "lines are domains, URLs, IP addresses or networks, email addresses or SHA-256 values", "%s: not recognised", t)
+			r.Warn(key("file"), 0, "the line is skipped", "%s", t)
 		}
 		if s.bad > len(s.badText) {
 			r.Warn(key("file"), 0, "", "%s: %d more lines not recognised", c.File, s.bad-len(s.badText))
