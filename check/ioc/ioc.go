@@ -32,8 +32,8 @@
 // background and swapped in whole; until then, and when the new load
 // fails, the old entries serve. Lines that hold no entry are counted and
 // logged with file:line (at startup also as config warnings), never an
-// error; max_entries bounds a list's memory (some 100 bytes an entry, see
-// the benchmarks).
+// error; max_entries bounds a list's memory (some 80 bytes an entry, twice
+// that while a reload builds the new snapshot; see the benchmarks).
 //
 // With no [[ioc]] table there are no checks, and a rule naming ioc is an
 // error: the embedded default has no rule on it, since how far to trust
