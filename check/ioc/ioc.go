@@ -369,3 +369,8 @@ func headerAddresses(v string) []string {
 	}
 	return out
 }
+
+var (
+	_ check.ClientJudge = (*ClientCheck)(nil)
+	_ check.Late        = (*Check)(nil)
+)

@@ -60,7 +60,7 @@ func refang(s string) string {
 		s = strings.NewReplacer("[.]", ".", "(.)", ".", "{.}", ".", "[dot]", ".", "(dot)", ".",
 			"[@]", "@", "[at]", "@", "(at)", "@", "[:]", ":", "[://]", "://", "[/]", "/").Replace(s)
 	}
-	if len(s) > 4 && (s[0] == 'h' || s[0] == 'H') && strings.EqualFold(s[1:3], "xx") {
+	if len(s) > 4 && strings.EqualFold(s[:4], "hxxp") {
 		s = "htt" + s[3:]
 	} else if len(s) > 6 && strings.EqualFold(s[:6], "fxp://") {
 		s = "ftp://" + s[6:]

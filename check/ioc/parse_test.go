@@ -32,6 +32,8 @@ func TestNormalise(t *testing.T) {
 		{"192.0.2.300", KindNone, KindNone, ""},
 		{"https://Evil.Example:8443/Login?x=1#frag", KindNone, KindURL, "evil.example/Login?x=1"},
 		{"hxxp://evil[.]example", KindNone, KindURL, "evil.example/"},
+		{"hXXps://evil.example/a", KindNone, KindURL, "evil.example/a"},
+		{"hxxy.example", KindNone, KindDomain, "hxxy.example"},
 		{"evil.example/path", KindNone, KindURL, "evil.example/path"},
 		{"http://[2001:db8::1]/x", KindNone, KindURL, "[2001:db8::1]/x"},
 		{"http://bücher.example/a", KindNone, KindURL, "xn--bcher-kva.example/a"},
