@@ -1,6 +1,7 @@
 package ioc
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -22,8 +23,8 @@ type Config struct {
 	// name ends in .csv or the first line has commas and is no entry.
 	Format string `toml:"format"`
 	// ReloadInterval is how often the file's modification time and size
-	// are looked at (default 5s); a change loads it again, in the
-	// background, and swaps the new entries in whole.
+	// are looked at (default 5s); a change two looks in a row see loads
+	// it again, in the background, and swaps the new entries in whole.
 	ReloadInterval config.Duration `toml:"reload_interval"`
 	// MaxEntries bounds the entries loaded (default 1000000); those past
 	// it are not matched, and the load says how many.
@@ -111,6 +112,10 @@ func validate(r *config.Report, cs *[]Config) {
 			continue
 		}
 		s, err := load(c.File, Format(c.Format), c.maxEntries())
+		if errors.Is(err, errChanged) {
+			err = nil // at startup a list being written is better than none; it loads again
+			s.mod = time.Time{}
+		}
 		if err != nil {
 			r.Add(key("file"), "", "%s", strings.TrimPrefix(err.Error(), "ioc: "))
 			continue

@@ -28,9 +28,10 @@
 //
 // A list is loaded when the config is (a file that cannot be read then is
 // a config error on its key), and looked at again every reload_interval:
-// when its modification time or size changed it is loaded again in the
+// when two looks in a row see a new modification time or size (so that a
+// file being written is not read half way) it is loaded again in the
 // background and swapped in whole; until then, and when the new load
-// fails, the old entries serve. Lines that hold no entry are counted and
+// fails or the file changed while it was read, the old entries serve. Lines that hold no entry are counted and
 // logged with file:line (at startup also as config warnings), never an
 // error; max_entries bounds a list's memory (some 80 bytes an entry, twice
 // that while a reload builds the new snapshot; see the benchmarks).
@@ -44,6 +45,7 @@ package ioc
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/mail"
@@ -74,7 +76,11 @@ func build(cfg *config.Config) []check.Check {
 		seen[c.Name] = true
 		s := takePreloaded(c)
 		if s == nil {
-			s, _ = load(c.File, Format(c.Format), c.maxEntries()) // nil: loaded when it can be
+			var err error
+			s, err = load(c.File, Format(c.Format), c.maxEntries()) // nil: loaded when it can be
+			if errors.Is(err, errChanged) {
+				s.mod = time.Time{} // loaded again once the file is still
+			}
 		}
 		ls = append(ls, newList(c, s))
 	}

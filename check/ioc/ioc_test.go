@@ -194,7 +194,11 @@ func TestReload(t *testing.T) {
 		t.Errorf("within reload_interval the old list still serves, got %s", got)
 	}
 	clock.Advance(11 * time.Second)
-	sender("a@other.example") // notices the change and reloads in the background
+	if got := sender("a@other.example"); got != "" { // the change seen once: it may be half written
+		t.Errorf("a change seen once is loaded: %s", got)
+	}
+	clock.Advance(11 * time.Second)
+	sender("a@other.example") // seen again: reloads in the background
 	if got := sender("a@other.example"); got != `ioc="other.example" @sender` {
 		t.Errorf("after the change: %q", got)
 	}
@@ -215,6 +219,8 @@ func TestReload(t *testing.T) {
 	}
 	// Back with bad lines: loaded, the lines logged with file:line.
 	writeList(t, dir, "c2.txt", "third.example\nnot an entry\n")
+	clock.Advance(11 * time.Second)
+	sender("x@y.example")
 	clock.Advance(11 * time.Second)
 	sender("x@y.example")
 	if got := sender("a@third.example"); got != `ioc="third.example" @sender` {
@@ -292,5 +298,74 @@ func TestMaxEntries(t *testing.T) {
 func TestNoTablesNoChecks(t *testing.T) {
 	if cs := build(checktest.Config(t, "")); len(cs) != 0 {
 		t.Errorf("%d checks without [[ioc]]", len(cs))
+	}
+}
+
+// TestConcurrentReload: sessions keep matching while new files are renamed
+// over the list and reloads swap it under them (run with -race); each
+// sees a whole list.
+func TestConcurrentReload(t *testing.T) {
+	dir := t.TempDir()
+	p := writeList(t, dir, "c2.txt", "evil.example\nboth.example\n")
+	_, content, _ := checks(t, fmt.Sprintf("[[ioc]]\nname = \"c2\"\nfile = %q\nreload_interval = \"1s\"\n", p))
+	clock := checktest.NewClock(checktest.T0)
+	env := &check.Env{Now: clock.Now}
+	done := make(chan struct{})
+	errs := make(chan string, 100)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- ""
+					return
+				default:
+				}
+				fs, err := content.Run(context.Background(), &check.Input{Sender: "x@both.example", Env: env})
+				if err != nil || len(fs) != 1 {
+					errs <- fmt.Sprintf("findings %v, err %v", fs, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 20 {
+		tmp := writeList(t, dir, "c2.tmp", strings.Repeat(fmt.Sprintf("e%d.example\n", i), i+1)+"both.example\n")
+		if err := os.Rename(tmp, p); err != nil {
+			t.Fatal(err)
+		}
+		for range 2 {
+			clock.Advance(2 * time.Second)
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	close(done)
+	for range 4 {
+		if e := <-errs; e != "" {
+			t.Fatal(e)
+		}
+	}
+	content.(*Check).m.lists[0].reloads.Wait()
+}
+
+// TestReloadChangedWhileRead: a load that does not find the file the looks
+// saw (it changed again since, or while it was read) keeps the old list.
+func TestReloadChangedWhileRead(t *testing.T) {
+	dir := t.TempDir()
+	p := writeList(t, dir, "c2.txt", "evil.example\n")
+	_, content, _ := checks(t, fmt.Sprintf("[[ioc]]\nname = \"c2\"\nfile = %q\n", p))
+	l := content.(*Check).m.lists[0]
+	old := l.cur.Load()
+	writeList(t, dir, "c2.txt", "")
+	l.reloads.Add(1)
+	l.reload(nil, fileStat{old.mod, 999})
+	if l.cur.Load() != old {
+		t.Error("a load of another version than the looks saw was swapped in")
+	}
+	fi, _ := os.Stat(p)
+	l.reloads.Add(1)
+	l.reload(nil, fileStat{fi.ModTime(), fi.Size()})
+	if l.cur.Load() == old || l.cur.Load().entries != 0 {
+		t.Error("the version the looks saw was not swapped in")
 	}
 }

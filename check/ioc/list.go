@@ -1,6 +1,7 @@
 package ioc
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/netip"
@@ -114,8 +115,15 @@ func load(path string, format Format, max int) (*snapshot, error) {
 	slices.SortFunc(s.bits4, func(a, b int) int { return b - a })
 	slices.SortFunc(s.bits6, func(a, b int) int { return b - a })
 	s.loaded = time.Since(start)
+	if now, err := os.Stat(path); err != nil || !now.ModTime().Equal(fi.ModTime()) || now.Size() != fi.Size() {
+		return s, errChanged
+	}
 	return s, nil
 }
+
+// errChanged is a load's error when the file changed while it was read:
+// the snapshot may hold half of one version.
+var errChanged = errors.New("ioc: the file changed while it was read")
 
 // has reports whether e is loaded already.
 func (s *snapshot) has(e Entry) bool {
@@ -214,6 +222,11 @@ func (s *snapshot) email(addr string) (hit, bool) {
 	return s.domain(k[strings.LastIndexByte(k, '@')+1:])
 }
 
+type fileStat struct {
+	mod  time.Time
+	size int64
+}
+
 // list is one [[ioc]] table: the current snapshot of its file, looked
 // at again every reload_interval and swapped when the file's time or
 // size changed. A reload runs in the background, the old snapshot
@@ -225,6 +238,7 @@ type list struct {
 
 	mu      sync.Mutex
 	checked time.Time
+	pending fileStat // a change seen once, loaded when the next look sees it again
 	loading bool
 	lastErr string
 	reloads sync.WaitGroup // for tests
@@ -267,21 +281,40 @@ func (l *list) current(env *check.Env) *snapshot {
 		l.lastErr = err.Error()
 		return cur
 	}
-	if cur != nil && fi.ModTime().Equal(cur.mod) && fi.Size() == cur.size {
+	st := fileStat{fi.ModTime(), fi.Size()}
+	if cur != nil && st.mod.Equal(cur.mod) && st.size == cur.size {
+		l.pending = fileStat{}
 		return cur
 	}
+	// A change is loaded once two looks see the same time and size, so a
+	// file being written is not read half way.
+	if cur != nil && (!st.mod.Equal(l.pending.mod) || st.size != l.pending.size) {
+		l.pending = st
+		return cur
+	}
+	l.pending = fileStat{}
 	l.loading = true
 	l.reloads.Add(1)
-	go l.reload(log)
+	go l.reload(log, st)
 	return cur
 }
 
-func (l *list) reload(log *slog.Logger) {
+// reload loads the file, which the looks saw as st.
+func (l *list) reload(log *slog.Logger, st fileStat) {
 	defer l.reloads.Done()
 	s, err := load(l.cfg.File, Format(l.cfg.Format), l.cfg.maxEntries())
+	if err == nil && (!s.mod.Equal(st.mod) || s.size != st.size) {
+		err = errChanged // changed again since the looks: a rewrite may be under way
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.loading = false
+	if errors.Is(err, errChanged) {
+		if log != nil {
+			log.Debug("ioc list file changed while it was read; loading it again later", "list", l.cfg.Name)
+		}
+		return
+	}
 	if err != nil {
 		if msg := err.Error(); msg != l.lastErr && log != nil {
 			log.Error("ioc list file did not load; keeping the entries loaded before", "list", l.cfg.Name, "err", err)
