@@ -63,6 +63,14 @@ type Finding = scanner.Finding
 type Declared struct {
 	Name string
 	Doc  string // one line for `config check`
+	// Shared lets other checks declare the same name, each with Shared
+	// too: one finding that several checks report, each at its own stage
+	// and scope (ioc: the client at connect, the sender at MAIL, each
+	// recipient at RCPT, the content at end of message). A rule on it is
+	// decided from the earliest of their stages on, seeing the later ones'
+	// findings as they come (like a [Late] check's), and every one of
+	// them runs for it.
+	Shared bool
 }
 
 // OnError is what a failing check (an error, its budget spent, a panic)

@@ -17,15 +17,17 @@ import (
 type Set struct {
 	checks []Check
 	exact  map[string]Check
-	family map[string]Check // "dnsbl." for "dnsbl.*"
+	shared map[string][]Check // every declarer of a Shared name, in order
+	family map[string]Check   // "dnsbl." for "dnsbl.*"
 }
 
 var _ policy.Catalog = (*Set)(nil)
 
 // NewSet builds a set; two checks with one name, or one finding declared
-// twice, are an error.
+// twice (unless every declaration is [Declared].Shared), are an error.
 func NewSet(cs ...Check) (*Set, error) {
-	s := &Set{exact: map[string]Check{}, family: map[string]Check{}}
+	s := &Set{exact: map[string]Check{}, shared: map[string][]Check{}, family: map[string]Check{}}
+	sharedOK := map[string]bool{} // every declaration so far is Shared
 	names := map[string]bool{}
 	for _, c := range cs {
 		if names[c.Name()] {
@@ -41,9 +43,15 @@ func NewSet(cs ...Check) (*Set, error) {
 				continue
 			}
 			if o := s.exact[d.Name]; o != nil {
-				return nil, fmt.Errorf("check: finding %s declared by %s and %s", d.Name, o.Name(), c.Name())
+				if !d.Shared || !sharedOK[d.Name] {
+					return nil, fmt.Errorf("check: finding %s declared by %s and %s", d.Name, o.Name(), c.Name())
+				}
+			} else {
+				s.exact[d.Name], sharedOK[d.Name] = c, d.Shared
 			}
-			s.exact[d.Name] = c
+			if d.Shared && !slices.Contains(s.shared[d.Name], c) {
+				s.shared[d.Name] = append(s.shared[d.Name], c)
+			}
 		}
 		s.checks = append(s.checks, c)
 	}
@@ -75,6 +83,9 @@ func (s *Set) declarer(name string) Check {
 func (s *Set) declarers(name string) []Check {
 	p, ok := strings.CutSuffix(name, "*")
 	if !ok || !strings.HasSuffix(p, ".") {
+		if cs := s.shared[name]; len(cs) > 0 {
+			return cs
+		}
 		if c := s.declarer(name); c != nil {
 			return []Check{c}
 		}
@@ -108,11 +119,19 @@ func stageOf(c Check) policy.Stage {
 
 // FindingStage implements [policy.Catalog]: the stage at which the finding
 // is known, which is its check's stage (RCPT at the earliest for a
-// recipient-scoped check); for a pattern "prefix.*", the latest stage of
-// the checks it covers.
+// recipient-scoped check); for a shared name ([Declared].Shared), the
+// earliest of its checks' stages, from which it grows; for a pattern
+// "prefix.*", the latest stage of the checks it covers.
 func (s *Set) FindingStage(name string) (policy.Stage, bool) {
 	if name == FindingError {
 		return policy.StageEOM, true // any check may fail, at any stage
+	}
+	if cs := s.shared[name]; len(cs) > 0 {
+		st := policy.StageEOM
+		for _, c := range cs {
+			st = min(st, stageOf(c))
+		}
+		return st, true
 	}
 	cs := s.declarers(name)
 	if len(cs) == 0 {

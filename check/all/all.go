@@ -11,6 +11,7 @@ import (
 	_ "github.com/mailwarden/mailwarden/check/dnsbl"      // dnsbl.NAME, dnswl.NAME ([dns] and [[dnsbl]])
 	_ "github.com/mailwarden/mailwarden/check/greylist"   // the [greylist] section of the greylist action
 	_ "github.com/mailwarden/mailwarden/check/gtube"      // content.gtube
+	_ "github.com/mailwarden/mailwarden/check/ioc"        // ioc ([[ioc]])
 	_ "github.com/mailwarden/mailwarden/check/keyword"    // keyword.NAME ([[keywords]])
 	_ "github.com/mailwarden/mailwarden/check/knownhost"  // client.known_host, client.origin, client.origin_unknown
 	_ "github.com/mailwarden/mailwarden/check/lists"      // list.NAME, sender.approved, sender.blocked
