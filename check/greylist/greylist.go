@@ -206,6 +206,19 @@ func (g *Greylister) Check(ctx context.Context, env *check.Env, ip netip.Addr, s
 		var added bool
 		first, added, err = st.AddEntry(ctx, NamespacePending, triplet, nil, g.c.Expiry.D, now)
 		if err == nil && added {
+			// A concurrent retry may have confirmed the triplet between the
+			// pass lookup above and this add: it writes the pass entry
+			// before it deletes the pending one, so a pending entry added
+			// here after that delete finds the pass entry now.
+			if _, err := st.GetEntry(ctx, NamespacePass, triplet, now); err == nil {
+				if err := st.DeleteEntry(ctx, NamespacePending, triplet); err != nil {
+					return res, fmt.Errorf("greylist: %w", err)
+				}
+				res.Pass, res.Why = true, WhyKnown
+				return res, nil
+			} else if !errors.Is(err, store.ErrNotFound) {
+				return res, fmt.Errorf("greylist: %w", err)
+			}
 			res.Wait, res.Why = g.c.Delay.D, WhyNew
 			return res, nil
 		}

@@ -282,3 +282,47 @@ t.toml:4: greylist.dealy: unknown key (hint: did you mean greylist.delay?)`},
 		}
 	}
 }
+
+// interleaved is a state store that runs between once, the first time a
+// pass entry is looked up and not found: another session's attempt slotted
+// in between this attempt's lookups.
+type interleaved struct {
+	store.State
+	between func()
+	done    bool
+}
+
+func (s *interleaved) GetEntry(ctx context.Context, ns, key string, now time.Time) (store.Entry, error) {
+	e, err := s.State.GetEntry(ctx, ns, key, now)
+	if ns == NamespacePass && errors.Is(err, store.ErrNotFound) && !s.done {
+		s.done = true
+		s.between()
+	}
+	return e, err
+}
+
+// TestRetryConfirmedMeanwhile: a retry after the delay whose pass lookup
+// misses while a concurrent retry confirms the triplet (pass entry written,
+// pending entry deleted) passes too; it is not taken for a new triplet.
+func TestRetryConfirmedMeanwhile(t *testing.T) {
+	f := newFixture(t, "")
+	ip := netip.MustParseAddr("192.0.2.7")
+	if got := f.try(0, "192.0.2.7", "a@sender.example", "bob@example.com"); got != "defer 5m0s (new triplet)" {
+		t.Fatalf("first attempt: %s", got)
+	}
+	f.clk.Set(t0.Add(6 * time.Minute))
+	st := &interleaved{State: f.st}
+	st.between = func() {
+		r, err := f.g.Check(ctx, f.env, ip, "a@sender.example", "bob@example.com")
+		if err != nil || describe(r) != "pass (retried after the delay)" {
+			t.Errorf("the other retry: %s, %v", describe(r), err)
+		}
+	}
+	r, err := f.g.Check(ctx, &check.Env{Now: f.clk.Now, State: st}, ip, "a@sender.example", "bob@example.com")
+	if err != nil || !r.Pass {
+		t.Errorf("retry while another confirmed the triplet: %s, %v; want pass", describe(r), err)
+	}
+	if _, err := f.st.GetEntry(ctx, NamespacePending, check.StateKey("192.0.2.0/24", "a@sender.example", "bob@example.com"), f.clk.Now()); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("pending entry left behind: %v", err)
+	}
+}
