@@ -109,7 +109,7 @@ func (s *Session) Runtime() *Runtime { return s.rt }
 func (s *Session) input() *check.Input {
 	return &check.Input{ClientIP: s.Facts.ClientIP, ClientName: s.Facts.ClientName, Helo: s.Facts.Helo,
 		AuthUser: s.Facts.AuthUser, Sender: s.Facts.Sender, Recipients: slices.Clone(s.Facts.Recipients),
-		Headers: s.headers, HeaderBytes: s.headerBytes}
+		Headers: s.headers, HeaderBytes: s.headerBytes, Findings: slices.Clone(s.Facts.Findings), Shared: &check.Shared{}}
 }
 
 // checks starts the checks of stage (and, from RCPT, those of rcpt) and
