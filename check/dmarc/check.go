@@ -106,7 +106,7 @@ func (c *Check) evaluate(ctx context.Context, in *check.Input) *Evaluation {
 		domains = append(domains, Domain(a))
 	}
 	if len(domains) == 1 && domains[0] == "" {
-		return &Evaluation{Result: Fail, Policy: "none", Disposition: "reject", Sampled: true,
+		return &Evaluation{Result: Fail, Policy: "none", Disposition: "none", Sampled: true,
 			Reason: fmt.Sprintf("the From address %q has no domain", addrs[0])}
 	}
 	l := Lookup{Timeout: c.timeout}

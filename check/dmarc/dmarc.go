@@ -29,10 +29,11 @@
 // signature with l= is "policy" (see check/dkim), so content appended
 // after a signed length never makes DMARC pass.
 //
-// A message with no From field, several From fields, or a From with
-// several addresses fails whatever the policy (CVE-2019-16378: which one
-// the user sees is not the one checked); its disposition is that of the
-// first address's domain policy when it has one, else reject.
+// A message with several From fields, or a From with several addresses,
+// fails with disposition reject whatever the policies say
+// (CVE-2019-16378: the one the reader sees may not be the one checked). A
+// message without a From address (or whose From has no domain) fails with
+// disposition none: it shows the reader no domain to spoof.
 package dmarc
 
 import (
@@ -207,8 +208,23 @@ func (l Lookup) exists(ctx context.Context, domain string) (bool, error) {
 // element for a well-formed message), with sampleKey for pct.
 func Evaluate(ctx context.Context, l Lookup, from []string, a Auth, sampleKey string) *Evaluation {
 	if len(from) == 0 {
-		return &Evaluation{Result: Fail, Policy: "none", Disposition: "reject", Sampled: true,
+		// Nothing is shown to the reader, so nothing is spoofed: a fail
+		// with no disposition.
+		return &Evaluation{Result: Fail, Policy: "none", Disposition: "none", Sampled: true,
 			Reason: "the message has no From address (RFC 7489 §6.6.1)"}
+	}
+	if len(from) > 1 {
+		// CVE-2019-16378: the reader may see another From than the one
+		// checked, so the message fails and is refused whatever the
+		// domains' policies say; Policy is the strictest of the first few.
+		e := &Evaluation{Result: Fail, Domain: strings.ToLower(from[0]), Policy: "none", Disposition: "reject", Sampled: true}
+		for _, d := range from[:min(len(from), 4)] {
+			if rec, _, err := l.discover(ctx, strings.ToLower(strings.TrimSuffix(d, "."))); err == nil && strictness(rec.P) > strictness(e.Policy) {
+				e.Policy = rec.P
+			}
+		}
+		e.Reason = fmt.Sprintf("%d From addresses (%s): DMARC needs exactly one (RFC 7489 §6.6.1, CVE-2019-16378)", len(from), strings.Join(from, ", "))
+		return e
 	}
 	domain := strings.ToLower(strings.TrimSuffix(from[0], "."))
 	e := &Evaluation{Domain: domain}
@@ -220,17 +236,6 @@ func Evaluate(ctx context.Context, l Lookup, from []string, a Auth, sampleKey st
 		e.Result, e.Reason = PermError, err.Error()
 	case err != nil:
 		e.Result, e.Reason = TempError, "policy lookup for "+domain+": "+err.Error()
-	}
-	if len(from) > 1 {
-		// CVE-2019-16378: fail whatever the policy says.
-		e.Result, e.Sampled = Fail, true
-		e.Policy, e.Disposition = "none", "reject"
-		if rec != nil {
-			e.Record, e.PolicyDomain = rec, at
-			e.Policy, e.Disposition = rec.P, rec.P
-		}
-		e.Reason = fmt.Sprintf("%d From addresses (%s): DMARC needs exactly one (RFC 7489 §6.6.1)", len(from), strings.Join(from, ", "))
-		return e
 	}
 	if rec == nil {
 		return e
@@ -293,6 +298,16 @@ func Evaluate(ctx context.Context, l Lookup, from []string, a Auth, sampleKey st
 	}
 	e.Reason = domain + ": " + strings.Join(why, "; ")
 	return e
+}
+
+func strictness(p string) int {
+	switch p {
+	case "reject":
+		return 2
+	case "quarantine":
+		return 1
+	}
+	return 0
 }
 
 // discover finds the policy record of domain, at the domain or at its
