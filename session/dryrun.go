@@ -61,7 +61,7 @@ type DryRunReport struct {
 	// claiming our authserv-id that it loses.
 	AuthResults        string `json:"authentication_results,omitempty"`
 	AuthResultsRemoved int    `json:"authentication_results_removed,omitempty"`
-	Subject    string               `json:"subject,omitempty"`
+	Subject            string `json:"subject,omitempty"`
 }
 
 // DryRun drives a [Session] through every stage exactly as the milter

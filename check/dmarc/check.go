@@ -169,12 +169,12 @@ type SpoofCheck struct {
 	internal []string
 }
 
-func (*SpoofCheck) Name() string             { return "spoof" }
-func (*SpoofCheck) Stage() policy.Stage      { return policy.StageEOM }
-func (*SpoofCheck) Scope() check.Scope       { return check.ScopeTransaction }
-func (s *SpoofCheck) Budget() time.Duration  { return s.dkim.Budget() + time.Second }
-func (*SpoofCheck) OnError() check.OnError   { return check.OnErrorSkip }
-func (*SpoofCheck) LearnsFrom() []string     { return []string{"spf.*"} }
+func (*SpoofCheck) Name() string            { return "spoof" }
+func (*SpoofCheck) Stage() policy.Stage     { return policy.StageEOM }
+func (*SpoofCheck) Scope() check.Scope      { return check.ScopeTransaction }
+func (s *SpoofCheck) Budget() time.Duration { return s.dkim.Budget() + time.Second }
+func (*SpoofCheck) OnError() check.OnError  { return check.OnErrorSkip }
+func (*SpoofCheck) LearnsFrom() []string    { return []string{"spf.*"} }
 func (*SpoofCheck) Findings() []check.Declared {
 	return []check.Declared{{Name: FindingSpoof, Doc: "inbound mail with an internal From or envelope sender, and no SPF pass, aligned DKIM pass or authenticated session"}}
 }
