@@ -237,3 +237,17 @@ func TestSharedOnce(t *testing.T) {
 		t.Errorf("two verifications %p %p, passing %v", a, b, a.Passing())
 	}
 }
+
+func FuzzCanonicalBodyLength(f *testing.F) {
+	for _, s := range []string{"", "a\r\n", "a \t b  \r\n\r\n\r\n", "x\n\n\ny", " \r\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		simple, relaxed := canonicalBodyLength([]byte(body), false), canonicalBodyLength([]byte(body), true)
+		// Relaxed only ever removes or shrinks white space.
+		if relaxed > simple || relaxed < 0 {
+			t.Fatalf("%q: simple %d, relaxed %d", body, simple, relaxed)
+		}
+		ParseTags(body)
+	})
+}

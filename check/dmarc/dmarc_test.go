@@ -257,3 +257,38 @@ func TestSpoofInternal(t *testing.T) {
 		t.Errorf("trusted client: %s", show(fs))
 	}
 }
+
+func TestFromAddresses(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Alice <alice@example.org>", "alice@example.org"},
+		{" alice@example.org", "alice@example.org"},
+		{"\"Doe, John\" <j@example.org>", "j@example.org"},
+		{"a@example.org, b@example.net", "a@example.org b@example.net"},
+		{"=?iso-2022-jp?B?GyRCJUYlOSVIGyhC?= <t@example.jp>", "t@example.jp"},
+		{"John Q. Public <jqp@example.org>", "jqp@example.org"},
+		{"Bank <support@bank.example> <evil@attacker.example>", "support@bank.example evil@attacker.example"},
+		{"undisclosed", "undisclosed"},
+		{"", ""},
+	}
+	for _, tc := range tests {
+		got := strings.Join(FromAddresses([]check.RawHeader{{Name: "From", Value: tc.in}}), " ")
+		if got != tc.want {
+			t.Errorf("FromAddresses(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+func FuzzFromAddresses(f *testing.F) {
+	for _, s := range []string{"Alice <alice@example.org>", "a@b, c@d", "\"x\" <y@z> <w@v>", "=?utf-8?Q?=E2?= <a@b>", "(c) a@b (d)"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		addrs := FromAddresses([]check.RawHeader{{Name: "From", Value: v}, {Name: "from", Value: v}})
+		if len(addrs) > maxFromAddrs {
+			t.Fatalf("%d addresses", len(addrs))
+		}
+		if strings.TrimSpace(v) != "" && len(addrs) < 2 {
+			t.Fatalf("two From fields %q read as %d addresses: DMARC would not see them both", v, len(addrs))
+		}
+	})
+}
