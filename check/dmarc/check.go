@@ -82,8 +82,12 @@ func (*Check) Findings() []check.Declared {
 	}
 }
 
+// Run evaluates DMARC. Mail from trusted networks and authenticated
+// sessions is ours, outbound or internal, and is not evaluated (as SPF
+// does not check it): a rule on dmarc.reject without a direction then
+// never refuses our own users' mail.
 func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, error) {
-	if in.Raw == nil && in.Headers == nil {
+	if in.Raw == nil && in.Headers == nil || ours(in) {
 		return nil, nil
 	}
 	e := c.evaluate(ctx, in)
@@ -180,7 +184,7 @@ func (*SpoofCheck) Findings() []check.Declared {
 }
 
 func (s *SpoofCheck) Run(ctx context.Context, in *check.Input) ([]check.Finding, error) {
-	if in.AuthUser != "" || (in.Env != nil && in.Env.Trusted != nil && in.ClientIP.IsValid() && in.Env.Trusted(in.ClientIP)) {
+	if ours(in) {
 		return nil, nil
 	}
 	type claim struct{ addr, where string }
@@ -218,6 +222,12 @@ func (s *SpoofCheck) Run(ctx context.Context, in *check.Input) ([]check.Finding,
 			Reason: fmt.Sprintf("%s is an internal domain, but this inbound mail has no SPF pass (SPF %s), no aligned DKIM pass and no authenticated session", d, spf)})
 	}
 	return out, nil
+}
+
+// ours reports whether the session is ours: authenticated, or from
+// organization.trusted_networks.
+func ours(in *check.Input) bool {
+	return in.AuthUser != "" || (in.Env != nil && in.Env.Trusted != nil && in.ClientIP.IsValid() && in.Env.Trusted(in.ClientIP))
 }
 
 // isInternal matches organization.internal_domains: "example.com", or

@@ -137,6 +137,12 @@ func TestDMARC(t *testing.T) {
 		{"two records", f.input(msgFrom("a@two.example")), "dmarc=permerror@policy=none disposition=none"},
 		{"bad record", f.input(msgFrom("a@bad.example")), "dmarc=permerror@policy=none disposition=none"},
 		{"lookup failure", f.input(msgFrom("a@broken.example")), "dmarc=temperror@policy=none disposition=none"},
+		{"authenticated session: ours, not evaluated", func() *check.Input { in := f.input(plain); in.AuthUser = "alice"; return in }(), ""},
+		{"trusted network: ours, not evaluated", func() *check.Input {
+			in := f.input(plain)
+			in.Env.Trusted = func(netip.Addr) bool { return true }
+			return in
+		}(), ""},
 		{"offline", func() *check.Input { in := f.input(plain); in.Env.DNS = nil; return in }(), "dmarc=temperror@policy=none disposition=none"},
 		// CVE-2019-16378: the signed From is not the one the reader sees.
 		{"two From fields", f.input(f.sign(t, msgFrom("a@other.example", "ceo@example.org"), "other.example")),
@@ -159,7 +165,7 @@ func TestDMARC(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := show(fs); got != tc.want {
-				t.Errorf("\n got %s\nwant %s\n(%s)", got, tc.want, fs[0].Reason)
+				t.Errorf("\n got %s\nwant %s\n(%v)", got, tc.want, fs)
 			}
 		})
 	}
