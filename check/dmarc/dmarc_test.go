@@ -27,7 +27,7 @@ type fixture struct {
 	key ed25519.PrivateKey
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	srv := dnstest.New(t)
 	r, err := dns.New(dns.Options{Servers: []string{srv.Addr()}, Timeout: 300 * time.Millisecond})
@@ -54,7 +54,7 @@ func newFixture(t *testing.T) *fixture {
 	return &fixture{srv: srv, r: r, key: key}
 }
 
-func (f *fixture) sign(t *testing.T, msg, domain string) string {
+func (f *fixture) sign(t testing.TB, msg, domain string) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := msgdkim.Sign(&b, strings.NewReader(msg), &msgdkim.SignOptions{Domain: domain, Selector: "sel", Signer: f.key}); err != nil {
