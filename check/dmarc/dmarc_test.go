@@ -16,9 +16,11 @@ import (
 	mdns "github.com/miekg/dns"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/check/checktest"
 	"github.com/mailwarden/mailwarden/check/dkim"
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/dns/dnstest"
+	"github.com/mailwarden/mailwarden/config"
 )
 
 type fixture struct {
@@ -297,4 +299,34 @@ func FuzzFromAddresses(f *testing.F) {
 			t.Fatalf("two From fields %q read as %d addresses: DMARC would not see them both", v, len(addrs))
 		}
 	})
+}
+
+// TestVerifyAlways: under [auth] verify = "always" the DMARC check runs on
+// every message, rules or not (and brings SPF and DKIM with it);
+// otherwise only when a rule names its findings.
+func TestVerifyAlways(t *testing.T) {
+	for src, always := range map[string]bool{
+		"[auth]\nverify = \"always\"\n": true,
+		"[auth]\nverify = \"rules\"\n":  false,
+		"":                              false,
+	} {
+		var dm check.Check
+		for _, c := range build(checktest.Config(t, src)) {
+			if c.Name() == "dmarc" {
+				dm = c
+			}
+		}
+		_, isAlways := dm.(check.Always)
+		_, learns := dm.(check.LearnsFrom)
+		if isAlways != always || !learns {
+			t.Errorf("%q: always %v, learns %v", src, isAlways, learns)
+		}
+	}
+	_, rep, err := config.Decode("t.toml", []byte("[auth]\nverify = \"sometimes\"\n"))
+	if err == nil {
+		err = rep.Err()
+	}
+	if err == nil || !strings.Contains(err.Error(), "auth.verify") {
+		t.Errorf("bad verify: %v", err)
+	}
 }
