@@ -24,6 +24,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/netip"
+	"sync"
 	"time"
 
 	"github.com/mailwarden/mailwarden/check/dns"
@@ -172,6 +173,46 @@ type Input struct {
 	HeaderBytes func([]RawHeader) []byte
 	// Env carries the dependencies and the run mode.
 	Env *Env
+	// Findings are those of the earlier stages (SPF's, from MAIL, for
+	// DMARC at end of message); checks that read them name their checks
+	// in [LearnsFrom], so they run.
+	Findings []Finding
+	// Shared holds what the checks of one stage compute once and share
+	// (the DKIM verification, read by the dkim and dmarc checks); nil
+	// means each computes its own.
+	Shared *Shared
+}
+
+// Shared is a per-stage memo: [Shared.Do] runs f once per key, and every
+// caller gets its result. The zero value is ready; a nil *Shared runs f
+// each time.
+type Shared struct {
+	mu sync.Mutex
+	m  map[string]*sharedEntry
+}
+
+type sharedEntry struct {
+	once sync.Once
+	v    any
+}
+
+// Do returns f's result for key, running f only the first time.
+func (s *Shared) Do(key string, f func() any) any {
+	if s == nil {
+		return f()
+	}
+	s.mu.Lock()
+	if s.m == nil {
+		s.m = map[string]*sharedEntry{}
+	}
+	e := s.m[key]
+	if e == nil {
+		e = &sharedEntry{}
+		s.m[key] = e
+	}
+	s.mu.Unlock()
+	e.once.Do(func() { e.v = f() })
+	return e.v
 }
 
 // RawHeader is a header field as the MTA passed it.

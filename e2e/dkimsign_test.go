@@ -32,8 +32,8 @@ for i in range(n):
     print('d=%s s=%s a=%s %s' % (d.domain.decode(), d.selector.decode(), d.signature_fields[b'a'].decode(), 'pass' if ok else 'fail'))
 `
 
-// dkimpy runs [dkimpyVerify] on msg.
-func dkimpy(t *testing.T, records map[string]string, msg []byte) string {
+// dkimpyVerifies runs [dkimpyVerify] on msg.
+func dkimpyVerifies(t *testing.T, records map[string]string, msg []byte) string {
 	t.Helper()
 	py := "/usr/bin/python3" // Debian's, which has python3-dkim
 	if _, err := os.Stat(py); err != nil {
@@ -144,7 +144,7 @@ add_headers = ["X-Mailwarden-Outbound: yes"]
 				}
 				head, _ := d.Split()
 				t.Logf("%s delivered header:\n%s", m.Name, head)
-				got := dkimpy(t, records, d.Data)
+				got := dkimpyVerifies(t, records, d.Data)
 				for _, want := range []string{"d=example.com s=rsa2026 a=rsa-sha256 pass", "d=example.com s=ed2026 a=ed25519-sha256 pass"} {
 					if !strings.Contains(got, want) {
 						t.Errorf("dkimpy: want %q, got:\n%s\nmessage:\n%s", want, got, d.Data)
@@ -161,7 +161,7 @@ add_headers = ["X-Mailwarden-Outbound: yes"]
 				}
 				// The verifier is not a rubber stamp: the untagged subject fails.
 				untagged := strings.Replace(string(d.Data), "[EXT] ", "", 1)
-				if got := dkimpy(t, records, []byte(untagged)); strings.Contains(got, "pass") {
+				if got := dkimpyVerifies(t, records, []byte(untagged)); strings.Contains(got, "pass") {
 					t.Errorf("dkimpy passes the untagged message:\n%s", got)
 				}
 				mw.trackingRow(t, "--subject", "quarterly figures out") // waits for it

@@ -10,12 +10,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mailwarden/mailwarden/check/dns/dnstest"
 	"github.com/mailwarden/mailwarden/scanner/message"
 )
 
@@ -85,12 +87,22 @@ type daemonOptions struct {
 	prefix []string // a command that runs the daemon, e.g. prlimit
 }
 
+// dnsTable finds a [dns] table in a config.
+var dnsTable = regexp.MustCompile(`(?m)^\s*\[dns\]`)
+
 func startMailwardenWith(t testing.TB, config string, o daemonOptions) *daemon {
 	t.Helper()
 	socket := o.socket
 	bin, err := mailwardenBinary()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !dnsTable.MatchString(config) {
+		// No daemon of the tests asks the system's resolver (the network
+		// is loopback only, and the default's DMARC rules look up every
+		// From domain): one without [dns] gets an empty fake DNS server,
+		// where every name is NXDOMAIN.
+		config += fmt.Sprintf("\n[dns]\nservers = [%q]\n", dnstest.New(t).Addr())
 	}
 	dir := t.TempDir()
 	d := &daemon{bin: bin, conf: filepath.Join(dir, "mailwarden.toml"), data: filepath.Join(dir, "data"), log: &syncBuffer{}}

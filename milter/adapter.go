@@ -12,6 +12,7 @@ import (
 
 	gomilter "github.com/d--j/go-milter"
 
+	"github.com/mailwarden/mailwarden/check/authres"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/scanner"
@@ -527,8 +528,9 @@ func (m *milterSession) quarantine(res *session.Result, g policy.QuarantineGroup
 	return id, err
 }
 
-// modify applies the header changes: subject tags, added fields, and the
-// removal of a release header so the token never reaches the recipient.
+// modify applies the header changes: subject tags, added fields, the
+// removal of a release header so the token never reaches the recipient,
+// and Authentication-Results.
 func (m *milterSession) modify(res *session.Result, mod gomilter.Modifier) error {
 	d := &res.Decision
 	lead := ""
@@ -557,6 +559,18 @@ func (m *milterSession) modify(res *session.Result, mod gomilter.Modifier) error
 	// Remove every release header, last first so the indexes hold.
 	for i := res.ReleaseHeaders; i >= 1; i-- {
 		if err := mod.ChangeHeader(i, release.Header, ""); err != nil {
+			return err
+		}
+	}
+	// Authentication-Results claiming our authserv-id are forged: remove
+	// them, last first, then put ours at the top (RFC 8601 §5).
+	for i := len(res.AuthResultsRemove) - 1; i >= 0; i-- {
+		if err := mod.ChangeHeader(res.AuthResultsRemove[i], authres.Header, ""); err != nil {
+			return err
+		}
+	}
+	if res.AuthResults != "" {
+		if err := mod.InsertHeader(0, authres.Header, lead+res.AuthResults); err != nil {
 			return err
 		}
 	}

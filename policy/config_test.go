@@ -78,6 +78,8 @@ func TestLoadDefault(t *testing.T) {
 		"throttle-inbound":   {StageEOM, ActionTempfail, "451 4.7.1 Too much mail from your network or address, try again in 5 minutes", ""},
 		"throttle-outbound":  {StageEOM, ActionTempfail, "451 4.7.1 Sending limit reached, try again in 15 minutes", ""},
 		"message-too-big":    {StageEOM, ActionReject, "552 5.3.4 Message too big", ""},
+		"dmarc-reject":       {StageEOM, ActionReject, "550 5.7.1 Rejected by the sender domain's DMARC policy", ""},
+		"dmarc-quarantine":   {StageEOM, ActionQuarantine, "", "spam"},
 		"virus":              {StageEOM, ActionQuarantine, "", "virus"},
 		"scan-exclusion":     {StageEOM, ActionQuarantine, "", "exclusion"},
 		"ambiguous-mime":     {StageEOM, ActionQuarantine, "", "exclusion"},
@@ -99,7 +101,7 @@ func TestLoadDefault(t *testing.T) {
 				r.Name, r.Stage, r.Action, r.Reply, r.Area, w.stage, w.action, w.reply, w.area)
 		}
 	}
-	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big virus scan-exclusion ambiguous-mime executable-inbound gtube url-listed malformed-mime"; strings.Join(names, " ") != want {
+	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big dmarc-reject dmarc-quarantine virus scan-exclusion ambiguous-mime executable-inbound gtube url-listed malformed-mime"; strings.Join(names, " ") != want {
 		t.Errorf("rules %q, want file order %q", names, want)
 	}
 	if r := ruleByName(t, pol, "message-too-big"); len(r.Conditions) != 1 || r.Conditions[0].String() != "size > 150000000 bytes" {

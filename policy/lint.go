@@ -206,6 +206,8 @@ var baselineEffects = map[string]string{
 	"list.blocked-clients":     "clients in the list blocked-clients are not refused",
 	"sender.blocked":           "senders in a blocked-senders list are not refused",
 	"scan.exclusion":           "messages that hit a scanning limit are delivered unscanned",
+	"dmarc.reject":             "mail from outside that fails DMARC under its domain's p=reject is delivered",
+	"dmarc.quarantine":         "mail from outside that fails DMARC under its domain's p=quarantine is delivered to the inbox",
 	"virus":                    "messages in which clamd found a virus are delivered",
 	"attachment.executable":    "executables from outside, attached or in archives, are delivered",
 	"recipient.unknown":        "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted",

@@ -22,7 +22,7 @@ size_over = "200MB"
 action = "reject"
 [[rule]]
 name = "r3"
-expr = 'has("scan.exclusion") || has("virus") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender") || has("list.blocked-clients") || has("sender.blocked") || has("attachment.executable") || has("url.listed")'
+expr = 'has("scan.exclusion") || has("virus") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender") || has("list.blocked-clients") || has("sender.blocked") || has("attachment.executable") || has("dmarc.reject") || has("dmarc.quarantine") || has("url.listed")'
 action = "quarantine"
 [[rule]]
 name = "r4"
@@ -43,6 +43,8 @@ const (
 	hintRcpt          = `(hint: the embedded default has: recipient_count_over = 500, action = "tempfail", reply = "452 4.5.3 Too many recipients")`
 	hintUnknown       = `(hint: the embedded default has: findings = ["recipient.unknown"], action = "reject", reply = "550 5.1.1 Recipient address rejected: user unknown")`
 	hintSize          = `(hint: the embedded default has: size_over = "150MB", action = "reject", reply = "552 5.3.4 Message too big")`
+	hintDMARCReject   = `(hint: the embedded default has: findings = ["dmarc.reject"], direction = "inbound", action = "reject", reply = "550 5.7.1 Rejected by the sender domain's DMARC policy")`
+	hintDMARCQuar     = `(hint: the embedded default has: findings = ["dmarc.quarantine"], direction = "inbound", action = "quarantine", quarantine = "spam")`
 	hintVirus         = `(hint: the embedded default has: findings = ["virus"], action = "quarantine", quarantine = "virus")`
 	hintExclusion     = `(hint: the embedded default has: findings = ["scan.exclusion"], action = "quarantine", quarantine = "exclusion")`
 	hintAmbiguous     = `(hint: the embedded default has: findings = ["mime.ambiguous"], action = "quarantine", quarantine = "exclusion")`
@@ -63,6 +65,8 @@ const (
 	effRcpt          = "a message may have more than 500 recipients"
 	effUnknown       = "mail to recipients no [recipients] table lists is accepted, and harvesting goes uncounted"
 	effSize          = "messages over 150000000 bytes are accepted"
+	effDMARCReject   = "mail from outside that fails DMARC under its domain's p=reject is delivered"
+	effDMARCQuar     = "mail from outside that fails DMARC under its domain's p=quarantine is delivered to the inbox"
 	effVirus         = "messages in which clamd found a virus are delivered"
 	effExclusion     = "messages that hit a scanning limit are delivered unscanned"
 	effURLListed     = "messages from outside with links a URI blocklist lists are delivered"
@@ -83,6 +87,8 @@ func TestWarnings(t *testing.T) {
 		"c.toml: warning: no rule holds back mail by its recipient count, so " + effRcpt + " " + hintRcpt,
 		"c.toml: warning: no rule holds back mail with finding recipient.unknown, so " + effUnknown + " " + hintUnknown,
 		"c.toml: warning: no rule holds back mail by its size, so " + effSize + " " + hintSize,
+		"c.toml: warning: no rule holds back mail with finding dmarc.reject, so " + effDMARCReject + " " + hintDMARCReject,
+		"c.toml: warning: no rule holds back mail with finding dmarc.quarantine, so " + effDMARCQuar + " " + hintDMARCQuar,
 		"c.toml: warning: no rule holds back mail with finding virus, so " + effVirus + " " + hintVirus,
 		"c.toml: warning: no rule holds back mail with finding scan.exclusion, so " + effExclusion + " " + hintExclusion,
 		"c.toml: warning: no rule holds back mail with finding mime.ambiguous, so " + effAmbiguous + " " + hintAmbiguous,
@@ -103,6 +109,8 @@ func TestWarnings(t *testing.T) {
 			{"holds back mail by its recipient count", effRcpt, hintRcpt},
 			{"holds back mail with finding recipient.unknown", effUnknown, hintUnknown},
 			{"holds back mail by its size", effSize, hintSize},
+			{"holds back mail with finding dmarc.reject", effDMARCReject, hintDMARCReject},
+			{"holds back mail with finding dmarc.quarantine", effDMARCQuar, hintDMARCQuar},
 			{"holds back mail with finding virus", effVirus, hintVirus},
 			{"holds back mail with finding scan.exclusion", effExclusion, hintExclusion},
 			{"holds back mail with finding mime.ambiguous", effAmbiguous, hintAmbiguous},
@@ -242,7 +250,7 @@ func TestBaselineEffects(t *testing.T) {
 		}
 	}
 	want := "with finding list.blocked-clients|with finding sender.blocked|with finding throttle.inbound-ip|with finding throttle.inbound-sender|with finding throttle.outbound-ip|with finding throttle.outbound-sender|" +
-		"by its recipient count|with finding recipient.unknown|by its size|with finding virus|with finding scan.exclusion|with finding mime.ambiguous|with finding attachment.executable|with finding content.gtube|with finding url.listed|with finding message.malformed"
+		"by its recipient count|with finding recipient.unknown|by its size|with finding dmarc.reject|with finding dmarc.quarantine|with finding virus|with finding scan.exclusion|with finding mime.ambiguous|with finding attachment.executable|with finding content.gtube|with finding url.listed|with finding message.malformed"
 	if got := strings.Join(found, "|"); got != want {
 		t.Errorf("protections %s, want %s", got, want)
 	}

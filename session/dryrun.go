@@ -60,7 +60,12 @@ type DryRunReport struct {
 	Reply      string               `json:"reply,omitempty"`
 	TagSubject []string             `json:"tag_subject,omitempty"`
 	AddHeaders []policy.HeaderField `json:"add_headers,omitempty"`
-	Subject    string               `json:"subject,omitempty"`
+	// AuthResults is the Authentication-Results value the delivered copy
+	// gets at the top ([auth]); AuthResultsRemoved counts the fields
+	// claiming our authserv-id that it loses.
+	AuthResults        string `json:"authentication_results,omitempty"`
+	AuthResultsRemoved int    `json:"authentication_results_removed,omitempty"`
+	Subject            string `json:"subject,omitempty"`
 }
 
 // DryRun drives a [Session] through every stage exactly as the milter
@@ -157,6 +162,7 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 		rep.Action = QuarantineAction(d.Quarantine)
 	}
 	rep.TagSubject, rep.AddHeaders = d.TagSubject, d.AddHeaders
+	rep.AuthResults, rep.AuthResultsRemoved = res.AuthResults, len(res.AuthResultsRemove)
 	for _, r := range s.Facts.Recipients {
 		v := res.Verdicts[r]
 		rr := RecipientReport{Address: r, Outcome: "accept", Rule: v.Rule, Matches: v.Matches}

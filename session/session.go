@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/check/authres"
 	"github.com/mailwarden/mailwarden/check/dkimsign"
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/knownhost"
@@ -45,6 +46,9 @@ type Runtime struct {
 	KnownHosts *knownhost.Hosts
 	// DKIM signs outbound mail ([[dkim_sign]]); nil signs nothing.
 	DKIM *dkimsign.Signer
+	// Auth is [auth]: the Authentication-Results header and its
+	// authserv-id.
+	Auth authres.Settings
 }
 
 // Session is the state of one SMTP session, stage by stage, independent of
@@ -112,7 +116,7 @@ func (s *Session) Runtime() *Runtime { return s.rt }
 func (s *Session) input() *check.Input {
 	return &check.Input{ClientIP: s.Facts.ClientIP, ClientName: s.Facts.ClientName, Helo: s.Facts.Helo,
 		AuthUser: s.Facts.AuthUser, Sender: s.Facts.Sender, Recipients: slices.Clone(s.Facts.Recipients),
-		Headers: s.headers, HeaderBytes: s.headerBytes}
+		Headers: s.headers, HeaderBytes: s.headerBytes, Findings: slices.Clone(s.Facts.Findings), Shared: &check.Shared{}}
 }
 
 // checks starts the checks of stage (and, from RCPT, those of rcpt) and
@@ -368,6 +372,12 @@ type Result struct {
 	Raw            []byte
 	Findings       []scanner.Finding
 	ReleaseHeaders int // how many release headers to remove
+	// AuthResults is the Authentication-Results value to add at the top
+	// of delivered inbound mail ("" for none), and AuthResultsRemove the
+	// 1-based indexes, among the Authentication-Results fields, of those
+	// carrying our authserv-id, to remove first (CVE-2020-12272).
+	AuthResults       string
+	AuthResultsRemove []int
 }
 
 // EOM parses the message once, runs the end-of-message checks on it, and
@@ -418,8 +428,22 @@ func (s *Session) EOM() (*Result, error) {
 		res.Decision = policy.Decision{Action: policy.ActionReject, Rule: "limits.max_message_size",
 			Reply: policy.Reply{Code: 552, Enhanced: "5.3.4", Text: "Message too big for the filter (limits.max_message_size)"}}
 	}
+	s.authResults(res)
 	s.learnEOM(res)
 	return res, nil
+}
+
+// authResults sets the Authentication-Results changes of delivered
+// inbound mail: ours from the spf, dkim and dmarc findings, and the
+// removal of any field already claiming our authserv-id, which only a
+// forger can have written ([auth]).
+func (s *Session) authResults(res *Result) {
+	a := s.rt.Auth
+	if !a.Header || a.ID == "" || len(res.Decision.Deliver) == 0 || s.rt.Policy.Org.TrustedOrigin(&s.Facts) {
+		return
+	}
+	res.AuthResultsRemove = authres.Remove(a.ID, s.headers)
+	res.AuthResults, _ = authres.Value(a.ID, res.Findings, s.Facts.Sender, s.Facts.Helo)
 }
 
 // headerBytes rebuilds the header block as the client sent it: go-milter

@@ -6,8 +6,10 @@ import (
 	_ "github.com/mailwarden/mailwarden/check/attachment" // attachment.*, archive.*, scan.exclusion for archives ([attachment])
 	_ "github.com/mailwarden/mailwarden/check/attachtext" // attachment.unreadable (documents whose text was not read)
 	_ "github.com/mailwarden/mailwarden/check/clamav"     // virus, virus.massmailer ([clamav])
+	_ "github.com/mailwarden/mailwarden/check/dkim"       // dkim, dkim.partial, dkim.limit ([dkim])
 	_ "github.com/mailwarden/mailwarden/check/dkimsign"   // no findings: the [[dkim_sign]] section of outbound signing
 	_ "github.com/mailwarden/mailwarden/check/dlp"        // dlp.TEMPLATE ([dlp])
+	_ "github.com/mailwarden/mailwarden/check/dmarc"      // dmarc, dmarc.reject, dmarc.quarantine, spoof.internal ([dmarc], [auth])
 	_ "github.com/mailwarden/mailwarden/check/dnsbl"      // dnsbl.NAME, dnswl.NAME ([dns] and [[dnsbl]])
 	_ "github.com/mailwarden/mailwarden/check/greylist"   // the [greylist] section of the greylist action
 	_ "github.com/mailwarden/mailwarden/check/gtube"      // content.gtube
