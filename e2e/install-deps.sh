@@ -4,7 +4,9 @@
 #   - Debian packages postfix (debconf "No configuration", never started), swaks, m4,
 #     systemd (for systemd-analyze) and util-linux (prlimit); clamav-daemon (clamd,
 #     which the tests start privately on testdata/clamav: the system service is never
-#     started and freshclam never runs) and clamav-testfiles (its virus samples).
+#     started and freshclam never runs), clamav-testfiles (its virus samples) and
+#     clamav-milter (the benchmarks' comparison, run privately on that clamd; its
+#     system service is never started).
 #   - A private, unpacked Sendmail: sendmail-bin, sendmail-cf, libwrap0 and every
 #     library sendmail needs that is not installed, fetched with `apt-get download`
 #     into var/e2e/debs and unpacked with `dpkg -x` into var/e2e/sendmail.
@@ -21,7 +23,7 @@ SM="$ROOT/var/e2e/sendmail"
 SM_BIN="$SM/usr/libexec/sendmail/sendmail"
 STAMP="$SM/.mailwarden-stamp"
 
-APT_PACKAGES=(postfix swaks m4 systemd util-linux clamav-daemon clamav-testfiles)
+APT_PACKAGES=(postfix swaks m4 systemd util-linux clamav-daemon clamav-testfiles clamav-milter)
 SENDMAIL_DEBS=(sendmail-bin sendmail-cf libwrap0)
 
 export DEBIAN_FRONTEND=noninteractive
