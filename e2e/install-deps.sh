@@ -4,9 +4,10 @@
 #   - Debian packages postfix (debconf "No configuration", never started), swaks, m4,
 #     systemd (for systemd-analyze) and util-linux (prlimit); clamav-daemon (clamd,
 #     which the tests start privately on testdata/clamav: the system service is never
-#     started and freshclam never runs) and clamav-testfiles (its virus samples);
-#     python3-dkim (dkimpy) and python3-nacl (its Ed25519), the other DKIM
-#     implementation of the interop tests.
+#     started and freshclam never runs), clamav-testfiles (its virus samples) and
+#     clamav-milter (the benchmarks' comparison, run privately on that clamd; its
+#     system service is never started); python3-dkim (dkimpy) and python3-nacl
+#     (its Ed25519), the other DKIM implementation of the interop tests.
 #   - A private, unpacked Sendmail: sendmail-bin, sendmail-cf, libwrap0 and every
 #     library sendmail needs that is not installed, fetched with `apt-get download`
 #     into var/e2e/debs and unpacked with `dpkg -x` into var/e2e/sendmail.
@@ -23,7 +24,7 @@ SM="$ROOT/var/e2e/sendmail"
 SM_BIN="$SM/usr/libexec/sendmail/sendmail"
 STAMP="$SM/.mailwarden-stamp"
 
-APT_PACKAGES=(postfix swaks m4 systemd util-linux clamav-daemon clamav-testfiles python3-dkim python3-nacl)
+APT_PACKAGES=(postfix swaks m4 systemd util-linux clamav-daemon clamav-testfiles clamav-milter python3-dkim python3-nacl)
 SENDMAIL_DEBS=(sendmail-bin sendmail-cf libwrap0)
 
 export DEBIAN_FRONTEND=noninteractive

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,6 +27,10 @@ type Delivery struct {
 type Sink struct {
 	srv  *smtp.Server
 	addr string
+
+	// headersOnly keeps only the header block of each message (see
+	// [Sink.KeepHeadersOnly]).
+	headersOnly atomic.Bool
 
 	mu         sync.Mutex
 	deliveries []Delivery
@@ -66,6 +71,11 @@ func StartSink(t testing.TB) *Sink {
 
 // Addr is the sink's "127.0.0.1:port".
 func (s *Sink) Addr() string { return s.addr }
+
+// KeepHeadersOnly makes the sink keep only the header block of every
+// message from now on, so a benchmark relaying gigabytes does not hold
+// them all in the test's memory.
+func (s *Sink) KeepHeadersOnly() { s.headersOnly.Store(true) }
 
 // Deliveries returns a copy of everything received so far, in order.
 func (s *Sink) Deliveries() []Delivery {
@@ -189,6 +199,10 @@ func (ss *sinkSession) Data(r io.Reader) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if ss.sink.headersOnly.Load() {
+		head, _ := Delivery{Data: data}.Split()
+		data = bytes.Clone(head)
 	}
 	ss.sink.add(Delivery{From: ss.from, To: append([]string(nil), ss.to...), Data: data})
 	return nil

@@ -335,19 +335,43 @@ const holdStep = 64 << 10
 
 // hold reserves scan memory for what the session keeps before end of
 // message, so every byte a session holds counts against limits.scan_memory.
-// It never waits: when the budget is spent the message is tempfailed
-// (see [milterSession.shortReply]).
+// It never waits (the MTA's timeout for a body chunk's reply can be as
+// short as 10 s): when the budget is spent, most often by end-of-message
+// scans, the body goes to the session's spool file, and only when even its
+// header fields cannot be covered is the message tempfailed (see
+// [milterSession.shortReply]). What is reserved beyond the need, once the
+// spool is on disk, is given back.
 func (m *milterSession) hold() {
+	if m.short {
+		return
+	}
 	need := m.s.MemoryHeld()
-	if m.short || need <= m.held {
+	if m.reserve(need) {
 		return
 	}
-	step := (need - m.held + holdStep - 1) / holdStep * holdStep
-	if !m.srv.scanMem.TryAcquire(step) {
-		m.short = true
+	if err := m.s.SpillBody(); err != nil {
+		m.srv.log.Error("spooling the body to disk", "err", err, "queue_id", m.s.QueueID)
+	} else if m.reserve(m.s.MemoryHeld()) {
 		return
 	}
-	m.held += step
+	m.short = true
+}
+
+// reserve makes the session's reservation cover need bytes, in steps of
+// [holdStep]; it reports false when the budget cannot give more.
+func (m *milterSession) reserve(need int64) bool {
+	want := (need + holdStep - 1) / holdStep * holdStep
+	switch {
+	case want < m.held:
+		m.srv.scanMem.Release(m.held - want)
+		m.held = want
+	case want > m.held:
+		if !m.srv.scanMem.TryAcquire(want - m.held) {
+			return false
+		}
+		m.held = want
+	}
+	return true
 }
 
 // unhold gives back what [milterSession.hold] reserved.

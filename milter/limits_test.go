@@ -184,3 +184,139 @@ func TestScanMemoryCountsHeaders(t *testing.T) {
 		t.Fatalf("after the memory was given back: %+v %v", a, err)
 	}
 }
+
+// TestScanMemorySpillsBody: a session whose body no longer fits in
+// limits.scan_memory, because another session holds most of it, spools
+// the body to disk instead of being tempfailed; its end-of-message scan
+// gets through once the other session has ended, and sees the whole body.
+func TestScanMemorySpillsBody(t *testing.T) {
+	ts := startServer(t, "[limits]\nmax_message_size = \"1MiB\"\nscan_memory = \"1MiB\"\n"+testConfig)
+	c := gomilter.NewClient("tcp", ts.addr, gomilter.WithActions(gomilter.AllClientSupportedActionMasks))
+	open := func(header string) *gomilter.ClientSession {
+		s, err := c.Session(gomilter.NewMacroBag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []func() (*gomilter.Action, error){
+			func() (*gomilter.Action, error) { return s.Conn("c", gomilter.FamilyInet, 25, "198.51.100.1") },
+			func() (*gomilter.Action, error) { return s.Helo("c") },
+			func() (*gomilter.Action, error) { return s.Mail("a@example.net", "") },
+			func() (*gomilter.Action, error) { return s.Rcpt("bob@example.com", "") },
+			func() (*gomilter.Action, error) { return s.DataStart() },
+		} {
+			if _, err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hs, _ := session.SplitMessage([]byte(header + "\r\n"))
+		for _, h := range hs {
+			if _, err := s.HeaderField(h.Name, h.Value, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if a, err := s.HeaderEnd(); err != nil || a.Type != gomilter.ActionContinue {
+			t.Fatalf("end of headers: %+v %v", a, err)
+		}
+		return s
+	}
+	first := open("Subject: held\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 7000)+"\r\n", 100)) // ~700 KiB
+	second := open("Subject: spilled\r\n")
+	line := strings.Repeat("b", 998) + "\r\n"
+	for i := range 500 { // 500 KB of body, more than the budget has left
+		a, err := second.BodyChunk([]byte(line))
+		if err != nil || a.Type != gomilter.ActionContinue {
+			t.Fatalf("body chunk %d: %+v %v; want it spooled to disk, not refused", i, a, err)
+		}
+	}
+	first.Close()
+	if !waitFor(5*time.Second, func() bool { return ts.srv.Active() == 1 }) {
+		t.Fatal("the first session did not end")
+	}
+	_, a, err := second.End()
+	if err != nil || a.Type != gomilter.ActionAccept {
+		t.Fatalf("end of message: %+v %v", a, err)
+	}
+	second.Close()
+	var ev *store.Event
+	waitFor(5*time.Second, func() bool {
+		evs, _ := ts.store.Events(context.Background(), store.EventQuery{Limit: 10})
+		for i := range evs {
+			if evs[i].Subject == "spilled" {
+				ev = &evs[i]
+			}
+		}
+		return ev != nil
+	})
+	if ev == nil || ev.Size < 500*1000 || ev.Action != "accept" {
+		t.Errorf("tracking row %+v: want the whole body, accepted", ev)
+	}
+}
+
+// TestScanMemoryHoldWhileScanWaits: while an end-of-message scan waits for
+// limits.scan_memory, a new session with small header fields still gets
+// what is free, instead of being tempfailed behind the waiting scan.
+func TestScanMemoryHoldWhileScanWaits(t *testing.T) {
+	ts := startServer(t, "[limits]\nmax_message_size = \"1MiB\"\nscan_memory = \"1MiB\"\n"+testConfig)
+	c := gomilter.NewClient("tcp", ts.addr, gomilter.WithActions(gomilter.AllClientSupportedActionMasks))
+	open := func(header string) *gomilter.ClientSession {
+		s, err := c.Session(gomilter.NewMacroBag())
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []func() (*gomilter.Action, error){
+			func() (*gomilter.Action, error) { return s.Conn("c", gomilter.FamilyInet, 25, "198.51.100.1") },
+			func() (*gomilter.Action, error) { return s.Helo("c") },
+			func() (*gomilter.Action, error) { return s.Mail("a@example.net", "") },
+			func() (*gomilter.Action, error) { return s.Rcpt("bob@example.com", "") },
+			func() (*gomilter.Action, error) { return s.DataStart() },
+		} {
+			if _, err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hs, _ := session.SplitMessage([]byte(header + "\r\n"))
+		for _, h := range hs {
+			if _, err := s.HeaderField(h.Name, h.Value, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if a, err := s.HeaderEnd(); err != nil || a.Type != gomilter.ActionContinue {
+			t.Fatalf("end of headers: %+v %v", a, err)
+		}
+		return s
+	}
+	first := open("Subject: held\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 7000)+"\r\n", 100)) // ~700 KiB
+	// The second session's scan wants more than is free: it waits.
+	scanning := open("Subject: waits\r\n")
+	for range 5 {
+		if _, err := scanning.BodyChunk([]byte(strings.Repeat("b", 60<<10))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ended := make(chan *gomilter.Action, 1)
+	go func() {
+		_, a, err := scanning.End()
+		if err != nil {
+			t.Error(err)
+		}
+		ended <- a
+	}()
+	time.Sleep(200 * time.Millisecond)
+	select {
+	case a := <-ended:
+		t.Fatalf("the scan did not wait for memory: %+v", a)
+	default:
+	}
+	third := open("Subject: small\r\n") // fails the test on a 451 at end of headers
+	third.Close()
+	first.Close()
+	select {
+	case a := <-ended:
+		if a == nil || a.Type != gomilter.ActionAccept {
+			t.Errorf("the waiting scan ended with %+v, want accept", a)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting scan did not go on once the memory was given back")
+	}
+	scanning.Close()
+}

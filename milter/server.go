@@ -15,7 +15,6 @@ import (
 	"time"
 
 	gomilter "github.com/d--j/go-milter"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/session"
@@ -43,7 +42,7 @@ type Server struct {
 	// scanMem bounds the message bytes held by end-of-message scans at
 	// once (limits.scan_memory), so many large messages wait their turn
 	// instead of exhausting memory.
-	scanMem *semaphore.Weighted
+	scanMem *budget
 	scanCap int64
 	metrics *metrics
 
@@ -83,7 +82,7 @@ func NewServer(rt *session.Runtime, st *store.Store, log *slog.Logger) *Server {
 	s.rt.Store(rt)
 	s.events = newEventWriter(st, rt.Config.Store.JournalMax.N, log)
 	s.scanCap = rt.Config.Limits.ScanMemory.N
-	s.scanMem = semaphore.NewWeighted(s.scanCap)
+	s.scanMem = newBudget(s.scanCap)
 	if os.Getenv("GOMEMLIMIT") == "" { // the operator's own limit wins
 		debug.SetMemoryLimit(memoryLimit(s.scanCap))
 	}

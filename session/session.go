@@ -519,6 +519,10 @@ func QuarantineAction(gs []policy.QuarantineGroup) string {
 // BodySize is the size of the message received so far, kept or not.
 func (s *Session) BodySize() int64 { return s.body.size }
 
+// SpillBody keeps the message body on disk from now on, what was received
+// of it included, so the session holds only its header fields in memory.
+func (s *Session) SpillBody() error { return s.body.spill() }
+
 // MemoryHeld is what the session keeps in memory before end of message:
 // the header fields and the in-memory spool.
 func (s *Session) MemoryHeld() int64 { return s.HeaderBytes() + s.body.inMemory() }

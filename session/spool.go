@@ -44,20 +44,32 @@ func (s *spool) Write(p []byte) error {
 		s.mem.Write(p)
 		return nil
 	}
-	if s.file == nil {
-		f, err := os.CreateTemp(s.dir, "spool-*")
-		if err != nil {
-			return fmt.Errorf("milter: spool: %w", err)
-		}
-		_ = os.Remove(f.Name()) // unlinked: nothing to clean up after a crash
-		s.file = f
+	if err := s.spill(); err != nil {
+		return err
+	}
+	if _, err := s.file.Write(p); err != nil {
+		return fmt.Errorf("milter: spool: %w", err)
+	}
+	return nil
+}
+
+// spill moves what the spool holds in memory to its temporary file now,
+// and keeps the rest of the message there: the caller is short of memory.
+func (s *spool) spill() error {
+	if s.file != nil {
+		return nil
+	}
+	f, err := os.CreateTemp(s.dir, "spool-*")
+	if err != nil {
+		return fmt.Errorf("milter: spool: %w", err)
+	}
+	_ = os.Remove(f.Name()) // unlinked: nothing to clean up after a crash
+	s.file = f
+	if s.mem != nil {
 		if _, err := f.Write(s.mem.Bytes()); err != nil {
 			return fmt.Errorf("milter: spool: %w", err)
 		}
 		s.mem.Reset()
-	}
-	if _, err := s.file.Write(p); err != nil {
-		return fmt.Errorf("milter: spool: %w", err)
 	}
 	return nil
 }
