@@ -350,7 +350,9 @@ func headerAddress(v string) string {
 			}
 		}
 	}
-	for _, w := range strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' || r == '<' || r == '>' || r == '(' || r == ')' || r == '"' }) {
+	for _, w := range strings.FieldsFunc(v, func(r rune) bool {
+		return r == ' ' || r == '\t' || r == ',' || r == '<' || r == '>' || r == '(' || r == ')' || r == '"'
+	}) {
 		if strings.Contains(w, "@") {
 			return w
 		}

@@ -18,8 +18,8 @@ func parse(s string) *message.Message {
 // identifiers are made up.
 var cases = []struct {
 	name, sender, msg string
-	want             Class
-	cue              string // a cue the reason must name
+	want              Class
+	cue               string // a cue the reason must name
 }{
 	{"mailchimp newsletter", "bounce-mc.us5_1234.567-alice=example.org@mail123.suw11.mcdlv.net", `Received: from mail123.suw11.mcdlv.net (mail123.suw11.mcdlv.net [198.2.131.1])
 From: "The Weekly Brief" <news@weeklybrief.example>
