@@ -197,7 +197,7 @@ func Classify(m *message.Message, sender string) Result {
 
 	// Content cues.
 	subject := strings.ToLower(m.Subject)
-	text := strings.ToLower(m.Text)
+	text := strings.ToLower(searched(m.Text))
 	unsub := firstCue(text, unsubscribeCues)
 	browser := firstCue(text, browserCues)
 	if unsub != "" {
@@ -237,6 +237,22 @@ func Classify(m *message.Message, sender string) Result {
 		return Result{Newsletter, cues}
 	}
 	return Result{}
+}
+
+// The text searched for content cues: its head and its tail, where
+// newsletters put their view-in-browser and unsubscribe lines, so a huge
+// text costs no more than this.
+const (
+	maxHead = 256 << 10
+	maxTail = 64 << 10
+)
+
+// searched is the part of a message's text searched for content cues.
+func searched(text string) string {
+	if len(text) <= maxHead+maxTail {
+		return text
+	}
+	return text[:maxHead] + "\n" + text[len(text)-maxTail:]
 }
 
 func matchName(name, pattern string) bool {

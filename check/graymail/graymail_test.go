@@ -322,3 +322,22 @@ func TestListUnsubscribeURIs(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeText: the cues at the end of a text past the searched head are
+// still found, and the middle is not searched.
+func TestHugeText(t *testing.T) {
+	filler := strings.Repeat("lorem ipsum dolor sit amet\n", 40000) // ~1 MB
+	head := "From: News <news@example.net>\nSubject: hello\nList-Id: <news.example.net>\n\n"
+	r := Classify(parse(head+filler+"use coupon X, free shipping\n"+filler+"unsubscribe here\n"), "")
+	if r.Class != Newsletter || !strings.Contains(r.Reason(), "unsubscribe") || strings.Contains(r.Reason(), "coupon") {
+		t.Errorf("class %q (%s), want newsletter with the tail's unsubscribe and not the middle's coupon", r.Class, r.Reason())
+	}
+}
+
+func BenchmarkClassify(b *testing.B) {
+	m := parse(cases[0].msg)
+	b.ReportAllocs()
+	for b.Loop() {
+		Classify(m, cases[0].sender)
+	}
+}
