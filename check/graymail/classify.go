@@ -101,14 +101,17 @@ var (
 		"rabatt", "angebot", "gutschein", "soldes", "promotion", "réduction", "descuento", "oferta",
 		"sconto", "offerta", "korting", "打折", "优惠", "할인",
 	}
+	// transactionalCues are specific: words newsletters' footers use
+	// ("your account", お知らせ) would make a no-reply newsletter a
+	// notification.
 	transactionalCues = []string{
 		"your order", "order confirmation", "order #", "order number", "receipt", "invoice",
-		"has shipped", "has been shipped", "shipping confirmation", "delivery", "tracking number",
+		"has shipped", "has been shipped", "shipping confirmation", "out for delivery", "tracking number",
 		"password", "verification code", "verify your", "confirm your", "one-time code", "security code",
-		"sign-in", "sign in attempt", "new login", "security alert", "your account", "payment",
-		"reservation", "booking", "appointment", "reminder",
-		"ご注文", "注文確認", "注文番号", "発送", "配送", "領収書", "請求", "お支払い", "パスワード",
-		"認証コード", "確認コード", "ログイン", "ご予約", "予約確認", "お知らせ",
+		"sign-in", "sign in attempt", "new login", "security alert", "payment received", "payment confirmation",
+		"reservation", "booking", "appointment",
+		"ご注文", "注文確認", "注文番号", "発送", "配送", "領収書", "ご請求", "お支払い", "パスワード",
+		"認証コード", "確認コード", "ログイン", "ご予約", "予約確認",
 		"bestellung", "rechnung", "passwort", "commande", "facture", "mot de passe",
 		"pedido", "factura", "contraseña",
 	}

@@ -155,6 +155,16 @@ X-Mailgun-Sid: WyJhYmMiXQ==
 Your reservation is confirmed.
 `, Notification, "X-Mailgun-Sid (Mailgun)"},
 
+	{"no-reply newsletter with an account footer", "bounce@news.example.jp", `From: News <noreply@news.example.jp>
+To: alice@example.jp
+Subject: =?UTF-8?B?5LuK6YCx44Gu44GK55+l44KJ44Gb?=
+List-Unsubscribe: <https://news.example.jp/u>
+Content-Type: text/plain; charset=utf-8
+
+新商品のお知らせです。
+Manage your account and email preferences: https://news.example.jp/prefs
+`, Newsletter, "List-Unsubscribe"},
+
 	// Person-to-person mail: not graymail.
 	{"reply without list headers", "bob@example.net", `From: Bob <bob@example.net>
 To: Alice <alice@example.org>
