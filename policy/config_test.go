@@ -87,6 +87,11 @@ func TestLoadDefault(t *testing.T) {
 		"gtube":              {StageEOM, ActionQuarantine, "", "spam"},
 		"url-listed":         {StageEOM, ActionQuarantine, "", "spam"},
 		"malformed-mime":     {StageEOM, ActionNone, "", ""},
+		// Graymail is tagged and delivered (check/graymail).
+		"graymail-newsletter":   {StageEOM, ActionNone, "", ""},
+		"graymail-marketing":    {StageEOM, ActionNone, "", ""},
+		"graymail-social":       {StageEOM, ActionNone, "", ""},
+		"graymail-notification": {StageEOM, ActionNone, "", ""},
 	}
 	var names []string
 	for _, r := range pol.Rules {
@@ -101,7 +106,8 @@ func TestLoadDefault(t *testing.T) {
 				r.Name, r.Stage, r.Action, r.Reply, r.Area, w.stage, w.action, w.reply, w.area)
 		}
 	}
-	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big dmarc-reject dmarc-quarantine virus scan-exclusion ambiguous-mime executable-inbound gtube url-listed malformed-mime"; strings.Join(names, " ") != want {
+	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big dmarc-reject dmarc-quarantine virus scan-exclusion ambiguous-mime executable-inbound gtube url-listed malformed-mime" +
+		" graymail-newsletter graymail-marketing graymail-social graymail-notification"; strings.Join(names, " ") != want {
 		t.Errorf("rules %q, want file order %q", names, want)
 	}
 	if r := ruleByName(t, pol, "message-too-big"); len(r.Conditions) != 1 || r.Conditions[0].String() != "size > 150000000 bytes" {
@@ -109,6 +115,13 @@ func TestLoadDefault(t *testing.T) {
 	}
 	if r := ruleByName(t, pol, "malformed-mime"); len(r.AddHeaders) != 1 || r.AddHeaders[0] != (HeaderField{"X-Mailwarden-Warning", "malformed message, scanned leniently"}) {
 		t.Errorf("malformed-mime headers %v", r.AddHeaders)
+	}
+	for _, class := range []string{"newsletter", "marketing", "social", "notification"} {
+		r := ruleByName(t, pol, "graymail-"+class)
+		if len(r.AddHeaders) != 1 || r.AddHeaders[0] != (HeaderField{"X-Mailwarden-Graymail", class}) || len(r.Conditions) != 1 ||
+			r.Conditions[0].String() != "finding graymail."+class {
+			t.Errorf("graymail-%s: conditions %v, headers %v", class, r.Conditions, r.AddHeaders)
+		}
 	}
 	checkGolden(t, filepath.Join("..", "testdata", "policy", "default-rules.golden"), describePolicy(pol))
 }

@@ -11,6 +11,7 @@ import (
 	_ "github.com/mailwarden/mailwarden/check/dlp"        // dlp.TEMPLATE ([dlp])
 	_ "github.com/mailwarden/mailwarden/check/dmarc"      // dmarc, dmarc.reject, dmarc.quarantine, spoof.internal ([dmarc], [auth])
 	_ "github.com/mailwarden/mailwarden/check/dnsbl"      // dnsbl.NAME, dnswl.NAME ([dns] and [[dnsbl]])
+	_ "github.com/mailwarden/mailwarden/check/graymail"   // graymail, graymail.CLASS ([graymail])
 	_ "github.com/mailwarden/mailwarden/check/greylist"   // the [greylist] section of the greylist action
 	_ "github.com/mailwarden/mailwarden/check/gtube"      // content.gtube
 	_ "github.com/mailwarden/mailwarden/check/ioc"        // ioc ([[ioc]])
