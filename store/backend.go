@@ -212,6 +212,7 @@ type Backend interface {
 	ReleaseClaims
 	Pruner
 	State
+	Bayes
 }
 
 const (
