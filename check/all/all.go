@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/mailwarden/mailwarden/check/attachment" // attachment.*, archive.*, scan.exclusion for archives ([attachment])
+	_ "github.com/mailwarden/mailwarden/check/bayes"      // bayes.00 … bayes.99 ([bayes])
 	_ "github.com/mailwarden/mailwarden/check/clamav"     // virus, virus.massmailer ([clamav])
 	_ "github.com/mailwarden/mailwarden/check/dkimsign"   // no findings: the [[dkim_sign]] section of outbound signing
 	_ "github.com/mailwarden/mailwarden/check/dlp"        // dlp.TEMPLATE ([dlp])
