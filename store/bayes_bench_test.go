@@ -12,7 +12,8 @@ import (
 
 // BenchmarkBayesCounts looks up one message's tokens (1000: half known,
 // half not) in a database of a million tokens, and reports the time per
-// message.
+// message. Learning the million tokens (100 messages of 10,000) takes
+// about a minute first.
 func BenchmarkBayesCounts(b *testing.B) {
 	ctx := context.Background()
 	s, err := store.Open(ctx, b.TempDir(), nil)
@@ -43,8 +44,14 @@ func BenchmarkBayesCounts(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Logf("%d tokens learned in %v", n, time.Since(start).Round(time.Millisecond))
+	// A sub-benchmark, so the million tokens are learned once, not once
+	// per b.N tried.
+	b.Run("1000-tokens", func(b *testing.B) { benchLookup(b, s, r, known) })
+}
+
+func benchLookup(b *testing.B, s *store.Store, r *rand.Rand, known []uint64) {
+	ctx := context.Background()
 	msg := make([]uint64, 1000)
-	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for j := range msg {
 			if j%2 == 0 {
@@ -57,7 +64,7 @@ func BenchmarkBayesCounts(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if len(c) < 500 {
+		if len(c) < 490 { // a known token can be drawn twice
 			b.Fatalf("%d of 500 known tokens found", len(c))
 		}
 	}
