@@ -117,3 +117,38 @@ func TestDeleteLearnsSpam(t *testing.T) {
 		t.Errorf("totals %+v, want 1 spam", tot)
 	}
 }
+
+// TestReleaseLearnsHam: releasing a message of the spam quarantine learns
+// it as ham; releasing it again to another recipient counts once.
+func TestReleaseLearnsHam(t *testing.T) {
+	dir, conf := bayesSetup(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := st.AddQuarantine(ctx, &store.QuarantineEntry{Area: "spam", Rule: "r", Sender: "a@x.example",
+		Recipients: []string{"b@example.com", "c@example.com"}, Raw: []byte("From: a@x.example\r\nMessage-ID: <r@x.example>\r\nSubject: s\r\n\r\nthe report\r\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	sink := startRefusingSink(t)
+	for i, s := range []struct{ rcpt, learned string }{{"b@example.com", id + ": learned as ham\n"}, {"c@example.com", ""}} {
+		code, out, errOut := runCmd(t, "quarantine", "release", "-c", conf, "--smtp", sink, "--rcpt", s.rcpt, id)
+		if code != 0 {
+			t.Fatalf("release %d: exit %d: %s", i, code, errOut)
+		}
+		if got := strings.Contains(out, "learned as ham"); got != (s.learned != "") || !strings.HasSuffix(out, s.learned) {
+			t.Errorf("release %d printed %q", i, out)
+		}
+	}
+	st, err = store.OpenReadOnly(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if tot, _ := st.BayesTotals(ctx); tot != (store.BayesTotals{Ham: 1}) {
+		t.Errorf("totals %+v, want 1 ham", tot)
+	}
+}
