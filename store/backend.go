@@ -224,6 +224,7 @@ type Backend interface {
 	ReleaseClaims
 	Pruner
 	State
+	Bayes
 }
 
 const (

@@ -78,6 +78,31 @@ CREATE TABLE list_items (
 ALTER TABLE list_items ADD COLUMN expires_ns INTEGER;
 CREATE INDEX list_items_expires ON list_items (expires_ns) WHERE expires_ns IS NOT NULL;
 `,
+	// 3: the Bayesian classifier's tokens (by 64-bit hash), its learned
+	// messages (by digest) and their totals; see [Bayes].
+	`
+CREATE TABLE bayes_tokens (
+	hash    INTEGER PRIMARY KEY,          -- the token's 64-bit hash, as a signed integer
+	spam    INTEGER NOT NULL,             -- learned spam messages holding it
+	ham     INTEGER NOT NULL,
+	seen_ns INTEGER NOT NULL              -- when a message holding it was last learned
+);
+CREATE INDEX bayes_tokens_seen ON bayes_tokens (seen_ns);
+CREATE INDEX bayes_tokens_once ON bayes_tokens (seen_ns) WHERE spam + ham <= 1;
+
+CREATE TABLE bayes_learned (
+	digest  TEXT PRIMARY KEY,
+	label   INTEGER NOT NULL,             -- 1 spam, 2 ham
+	time_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE bayes_totals (
+	id   INTEGER PRIMARY KEY CHECK (id = 1),
+	spam INTEGER NOT NULL,
+	ham  INTEGER NOT NULL
+);
+INSERT INTO bayes_totals (id, spam, ham) VALUES (1, 0, 0);
+`,
 }
 
 // stateDB is the state's database: its own writer, gate and readers.

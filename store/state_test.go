@@ -611,6 +611,8 @@ func TestStateMigration2ListExpiry(t *testing.T) {
 	openState(t, s)
 	// Take the state back to version 1, as an older mailwarden left it.
 	for _, stmt := range []string{
+		`DROP TABLE bayes_tokens`, `DROP TABLE bayes_learned`, `DROP TABLE bayes_totals`,
+		`DELETE FROM ` + stateVersionTable + ` WHERE version = 3`,
 		`DROP INDEX list_items_expires`,
 		`ALTER TABLE list_items DROP COLUMN expires_ns`,
 		`DELETE FROM ` + stateVersionTable + ` WHERE version = 2`,
@@ -661,5 +663,36 @@ func TestPruneListItemsIndex(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(plan, "; "), "INDEX list_items_expires") {
 		t.Errorf("plan %q, want it to use list_items_expires", plan)
+	}
+}
+
+// TestStateMigration3Bayes: a state at version 2 gets the empty token
+// database, and keeps what it held.
+func TestStateMigration3Bayes(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	openState(t, s)
+	if _, err := s.ListPut(ctx, "block", ListItem{Value: "192.0.2.1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, stmt := range []string{
+		`DROP TABLE bayes_tokens`, `DROP TABLE bayes_learned`, `DROP TABLE bayes_totals`,
+		`DELETE FROM ` + stateVersionTable + ` WHERE version = 3`,
+	} {
+		if _, err := s.st.w.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	if err := migrateDB(ctx, s.st.w, stateVersionTable, stateMigrations, testLogger(t)); err != nil {
+		t.Fatal(err)
+	}
+	if tot, err := s.BayesTotals(ctx); err != nil || tot != (BayesTotals{}) {
+		t.Errorf("totals after migration: %+v, %v", tot, err)
+	}
+	if _, err := s.BayesLearn(ctx, "d", []uint64{1}, BayesSpam, time.Time{}); err != nil {
+		t.Error(err)
+	}
+	if items, _, err := s.ListItems(ctx, "block", time.Time{}); err != nil || len(items) != 1 {
+		t.Errorf("list after migration: %v, %v", items, err)
 	}
 }

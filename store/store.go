@@ -191,6 +191,10 @@ func dsn(path string, reader bool, synchronous string) string {
 	v.Set("_txlock", "immediate")
 	if reader {
 		v.Set("_query_only", "1")
+		// Readers map up to 256 MiB of the file: random reads (a message's
+		// Bayes tokens, one page each) then cost no system call per page,
+		// which halves a lookup in a million tokens.
+		v.Add("_pragma", "mmap_size(268435456)")
 	}
 	u := url.URL{Path: filepath.ToSlash(path)}
 	return "file:" + u.EscapedPath() + "?" + v.Encode()

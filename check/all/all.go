@@ -5,6 +5,7 @@ package all
 import (
 	_ "github.com/mailwarden/mailwarden/check/attachment" // attachment.*, archive.*, scan.exclusion for archives ([attachment])
 	_ "github.com/mailwarden/mailwarden/check/attachtext" // attachment.unreadable (documents whose text was not read)
+	_ "github.com/mailwarden/mailwarden/check/bayes"      // bayes.00 … bayes.99 ([bayes])
 	_ "github.com/mailwarden/mailwarden/check/clamav"     // virus, virus.massmailer ([clamav])
 	_ "github.com/mailwarden/mailwarden/check/dkim"       // dkim, dkim.partial, dkim.limit ([dkim])
 	_ "github.com/mailwarden/mailwarden/check/dkimsign"   // no findings: the [[dkim_sign]] section of outbound signing

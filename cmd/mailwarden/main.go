@@ -104,7 +104,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if name == "config" && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		name, rest = "config "+rest[0], rest[1:]
 	}
-	if (name == "quarantine" || name == "list" || name == "profiler" || name == "dkim") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+	if (name == "quarantine" || name == "list" || name == "profiler" || name == "dkim" || name == "learn") && len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 		name, rest = name+" "+rest[0], rest[1:]
 	}
 	c, ok := commands[name]

@@ -299,7 +299,7 @@ is no terminal. --rcpt releases to that recipient (or *@domain) only.
 						return err
 					}
 				}
-				r := releaser{cfg: cfg, st: st, only: only, force: *force, smtp: *smtpAddr, out: s.out}
+				r := releaser{cfg: cfg, st: st, only: only, force: *force, smtp: *smtpAddr, out: s.out, learn: newQuarantineLearner(cfg, st, s)}
 				var failed int
 				for _, id := range ids {
 					if err := r.release(ctx, id); err != nil {
@@ -327,7 +327,7 @@ is required when there is no terminal.
 			sel.register(fs, true)
 			fs.BoolVar(&sel.all, "all", false, "without IDs: every entry")
 			yes := fs.Bool("yes", false, "delete a selection without asking")
-			return func(ctx context.Context, _ *config.Config, st *store.Store, args []string, s *stdio) error {
+			return func(ctx context.Context, cfg *config.Config, st *store.Store, args []string, s *stdio) error {
 				ids, err := pickEntries(ctx, st, args, &sel, nil)
 				if err != nil {
 					return err
@@ -341,11 +341,23 @@ is required when there is no terminal.
 						return err
 					}
 				}
+				learn := newQuarantineLearner(cfg, st, s)
 				for _, id := range ids {
+					// The copy is read first when the classifier learns
+					// deletions from its area: afterwards it is gone.
+					var e *store.QuarantineEntry
+					if learn != nil {
+						if e, err = st.GetQuarantine(ctx, id); err != nil {
+							e = nil
+						}
+					}
 					if err := st.DeleteQuarantine(ctx, id); err != nil {
 						return fmt.Errorf("%s: %w", id, err)
 					}
 					fmt.Fprintf(s.out, "deleted %s\n", id)
+					if e != nil {
+						learn(ctx, e, false)
+					}
 				}
 				return nil
 			}
@@ -473,6 +485,7 @@ type releaser struct {
 	smtp  string
 	out   io.Writer
 	key   []byte
+	learn quarantineLearner // teaches the classifier a released spam-area message as ham
 }
 
 // addrMatches reports whether addr is pattern, case-insensitively, or at
@@ -535,6 +548,9 @@ func (r *releaser) release(ctx context.Context, id string) error {
 		return fmt.Errorf("delivered to %s, but recording the release failed: %w", strings.Join(res.Accepted, ", "), err)
 	}
 	fmt.Fprintf(r.out, "%s: released to %s via %s: %s\n", id, strings.Join(res.Accepted, ", "), smtpAddr, res.Reply)
+	if len(res.Accepted) > 0 && r.learn != nil {
+		r.learn(ctx, e, true)
+	}
 	if len(res.Refused) > 0 {
 		return fmt.Errorf("%d of %d recipients refused by the MTA", len(res.Refused), len(rcpts))
 	}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/mailwarden/mailwarden/check/bayes"
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/milter"
@@ -257,6 +258,13 @@ func pruneLoop(ctx context.Context, st *store.Store, srv *milter.Server, log *sl
 			log.Error("prune of check state failed", "err", err)
 		} else if n > 0 {
 			log.Info("pruned check state", "entries", n)
+		}
+		if c := bayes.FromConfig(cfg); c.Config().Enabled {
+			if n, _, err := c.Expire(ctx, st, now); err != nil && ctx.Err() == nil {
+				log.Error("expiry of bayes tokens failed", "err", err)
+			} else if n > 0 {
+				log.Info("expired bayes tokens", "tokens", n)
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -473,7 +473,7 @@ func TestQuarantineBulk(t *testing.T) {
 		t.Fatalf("%d entries left after a declined delete", n)
 	}
 	stdin = strings.NewReader("y\n")
-	if code, out, errOut := runCmd(t, "quarantine", "delete", "--data", dir, "--older-than", "7d"); code != 0 || out != "deleted "+oldSpam+"\n" {
+	if code, out, errOut := runCmd(t, "quarantine", "delete", "--data", dir, "--older-than", "7d"); code != 0 || out != "deleted "+oldSpam+"\n"+oldSpam+": learned as spam\n" {
 		t.Errorf("confirmed: exit %d %q %s", code, out, errOut)
 	}
 	interactiveForTest(false)

@@ -1,6 +1,7 @@
 package bayes
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -188,7 +189,7 @@ func TestClassify(t *testing.T) {
 	// Under the floor it does not score.
 	learn(corpus(r, 199, spamV, shared), Spam, "s")
 	learn(corpus(r, 300, hamV, shared), Ham, "h")
-	res, err := Classify(db, Tokenize(Doc{Text: "cheap viagra offer click"}, DefaultLimits()), opt)
+	res, err := Classify(context.Background(), db, Tokenize(Doc{Text: "cheap viagra offer click"}, DefaultLimits()), opt)
 	if err != nil || res.Ready || res.Prob != 0.5 || len(res.Clues) != 0 {
 		t.Fatalf("with 199 spam learned: %+v, %v; want not ready", res, err)
 	}
@@ -203,7 +204,7 @@ func TestClassify(t *testing.T) {
 		{"会議の資料を送ります", 0, 0.1}, // 会議, 資料
 		{"zzz qqq", 0.5, 0.5},  // nothing known
 	} {
-		res, err := Classify(db, Tokenize(Doc{Text: tt.text}, DefaultLimits()), opt)
+		res, err := Classify(context.Background(), db, Tokenize(Doc{Text: tt.text}, DefaultLimits()), opt)
 		if err != nil || !res.Ready || res.Prob < tt.lo || res.Prob > tt.hi {
 			t.Errorf("%q: %v (ready %v, err %v), want %v..%v", tt.text, res.Prob, res.Ready, err, tt.lo, tt.hi)
 		}
@@ -214,7 +215,7 @@ func TestClassify(t *testing.T) {
 		}
 	}
 	opt.MaxClues = 2
-	res, _ = Classify(db, Tokenize(Doc{Text: "cheap viagra offer click casino loan"}, DefaultLimits()), opt)
+	res, _ = Classify(context.Background(), db, Tokenize(Doc{Text: "cheap viagra offer click casino loan"}, DefaultLimits()), opt)
 	if len(res.Clues) != 2 {
 		t.Errorf("MaxClues 2: %d clues", len(res.Clues))
 	}
@@ -229,21 +230,21 @@ func TestMemDBLearnOnce(t *testing.T) {
 	if ch, _ := db.Learn("m1", toks, Spam); ch {
 		t.Error("learning the same message twice changed the database")
 	}
-	if tot, _ := db.Totals(); tot != (Totals{Spam: 1}) {
+	if tot, _ := db.Totals(context.Background()); tot != (Totals{Spam: 1}) {
 		t.Errorf("totals %+v after learning m1 twice", tot)
 	}
 	// Relearned as ham: it moves.
 	if ch, _ := db.Learn("m1", toks, Ham); !ch {
 		t.Error("relabel: no change")
 	}
-	c, _ := db.Counts([]string{"a", "zz"})
-	if tot, _ := db.Totals(); tot != (Totals{Ham: 1}) || c["a"] != (Counts{Ham: 1}) || len(c) != 1 {
+	c, _ := db.Counts(context.Background(), []string{"a", "zz"})
+	if tot, _ := db.Totals(context.Background()); tot != (Totals{Ham: 1}) || c["a"] != (Counts{Ham: 1}) || len(c) != 1 {
 		t.Errorf("after relabel: totals %+v, counts %+v", tot, c)
 	}
 	if !db.Forget("m1") || db.Forget("m1") || db.Len() != 0 {
 		t.Errorf("forget: len %d", db.Len())
 	}
-	if tot, _ := db.Totals(); tot != (Totals{}) {
+	if tot, _ := db.Totals(context.Background()); tot != (Totals{}) {
 		t.Errorf("totals %+v after forget", tot)
 	}
 	if _, err := db.Learn("m2", toks, None); err == nil {

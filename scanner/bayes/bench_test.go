@@ -1,6 +1,7 @@
 package bayes
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -53,7 +54,7 @@ func BenchmarkClassify(b *testing.B) {
 	toks := msg()
 	b.ReportMetric(float64(len(toks)), "tokens/msg")
 	for b.Loop() {
-		if _, err := Classify(db, toks, DefaultOptions()); err != nil {
+		if _, err := Classify(context.Background(), db, toks, DefaultOptions()); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,6 +1,7 @@
 package bayes
 
 import (
+	"context"
 	"math"
 	"sort"
 )
@@ -18,10 +19,10 @@ type Totals struct {
 // DB gives the learned counts of tokens.
 type DB interface {
 	// Totals returns the number of messages learned.
-	Totals() (Totals, error)
+	Totals(ctx context.Context) (Totals, error)
 	// Counts returns the counts of the tokens it knows; unknown tokens are
 	// left out.
-	Counts(tokens []string) (map[string]Counts, error)
+	Counts(ctx context.Context, tokens []string) (map[string]Counts, error)
 }
 
 // Options tune the classifier; [DefaultOptions] are SpamBayes's values.
@@ -69,8 +70,8 @@ type Result struct {
 }
 
 // Classify scores tokens against db.
-func Classify(db DB, tokens []string, opt Options) (Result, error) {
-	tot, err := db.Totals()
+func Classify(ctx context.Context, db DB, tokens []string, opt Options) (Result, error) {
+	tot, err := db.Totals(ctx)
 	if err != nil {
 		return Result{}, err
 	}
@@ -79,7 +80,7 @@ func Classify(db DB, tokens []string, opt Options) (Result, error) {
 		return res, nil
 	}
 	res.Ready = true
-	counts, err := db.Counts(tokens)
+	counts, err := db.Counts(ctx, tokens)
 	if err != nil {
 		return Result{}, err
 	}

@@ -1,6 +1,7 @@
 package bayes
 
 import (
+	"context"
 	"errors"
 	"sync"
 )
@@ -104,14 +105,14 @@ func (db *MemDB) apply(tokens []string, l Label, d int64) {
 }
 
 // Totals implements [DB].
-func (db *MemDB) Totals() (Totals, error) {
+func (db *MemDB) Totals(context.Context) (Totals, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	return db.tot, nil
 }
 
 // Counts implements [DB].
-func (db *MemDB) Counts(tokens []string) (map[string]Counts, error) {
+func (db *MemDB) Counts(_ context.Context, tokens []string) (map[string]Counts, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
 	out := make(map[string]Counts, len(tokens))

@@ -1,6 +1,6 @@
 // Package storetest is the conformance suite of the store's interfaces
 // ([store.EventLog], [store.Quarantine], [store.ReleaseClaims],
-// [store.Pruner] and [store.State]). Every backend must pass it: the
+// [store.Pruner], [store.State] and [store.Bayes]). Every backend must pass it: the
 // embedded SQLite store runs it from store's tests, and a PostgreSQL
 // backend will run it against a fresh schema per test.
 //
@@ -41,6 +41,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Backend) {
 	t.Run("Correspondents", func(t *testing.T) { RunCorrespondents(t, open) })
 	t.Run("State", func(t *testing.T) {
 		RunState(t, func(t *testing.T) store.State { return open(t) })
+	})
+	t.Run("Bayes", func(t *testing.T) {
+		RunBayes(t, func(t *testing.T) store.Bayes { return open(t) })
 	})
 }
 

@@ -1,0 +1,37 @@
+package bayes_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mailwarden/mailwarden/check/bayes"
+	"github.com/mailwarden/mailwarden/session"
+)
+
+const rule = "\n[[rule]]\nname = \"b\"\nfindings = [\"bayes.99\"]\naction = \"reject\"\n"
+
+func TestConfig(t *testing.T) {
+	l, err := session.LoadConfig("t.toml", []byte("[bayes]\nmin_learned = 50\nlearn_areas = [\"spam\", \"bulk\"]\n[bayes.scores]\n99 = 5.0\n00 = -3\n"+rule))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := bayes.FromConfig(l.Config).Config()
+	if c.MinLearned != 50 || c.Scores.B99 != 5 || c.Scores.B00 != -3 || c.Scores.B95 != 3.0 || !c.Enabled || c.MaxTokens != 1_000_000 {
+		t.Errorf("config %+v", c)
+	}
+	if !bayes.FromConfig(l.Config).LearnsArea("bulk") || bayes.FromConfig(l.Config).LearnsArea("virus") {
+		t.Error("learn_areas")
+	}
+	for _, tc := range []struct{ src, want string }{
+		{"[bayes]\nmin_learned = 0\n", "bayes.min_learned"},
+		{"[bayes]\nmax_tokens = -1\n", "bayes.max_tokens"},
+		{"[bayes]\nexpiry = \"soon\"\n", "bayes.expiry"},
+		{"[bayes.scores]\n100 = 1\n", "100"},
+		{"[bayes]\nlearn_areas = [\"\"]\n", "bayes.learn_areas"},
+	} {
+		_, err := session.LoadConfig("t.toml", []byte(tc.src+rule))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want one naming %s", tc.src, err, tc.want)
+		}
+	}
+}

@@ -1,0 +1,346 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// BayesLabel is what a message was learned as.
+type BayesLabel int
+
+// The labels; BayesNone is a message not learned, or forgotten.
+const (
+	BayesNone BayesLabel = iota
+	BayesSpam
+	BayesHam
+)
+
+func (l BayesLabel) String() string {
+	switch l {
+	case BayesSpam:
+		return "spam"
+	case BayesHam:
+		return "ham"
+	}
+	return "none"
+}
+
+// BayesCounts is how many learned spam and ham messages held a token.
+type BayesCounts struct {
+	Spam, Ham int64
+}
+
+// BayesTotals is how many spam and ham messages are learned.
+type BayesTotals struct {
+	Spam, Ham int64
+}
+
+// Bayes is the Bayesian classifier's token database (check/bayes,
+// `mailwarden learn`). Tokens are 64-bit hashes, so a token costs the same
+// whatever its length; each has the number of learned spam and ham
+// messages that held it and the time a message holding it was last
+// learned. Learned messages are kept by the caller's digest with their
+// label, not their tokens: relearning or forgetting a message takes its
+// tokens again (the caller tokenizes it again, as sa-learn does), and a
+// count never goes below zero.
+type Bayes interface {
+	// BayesTotals returns the numbers of messages learned.
+	BayesTotals(ctx context.Context) (BayesTotals, error)
+	// BayesCounts returns the counts of the hashes it knows, in one read;
+	// unknown hashes are left out.
+	BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]BayesCounts, error)
+	// BayesLearned returns what the message digest was learned as, or
+	// BayesNone.
+	BayesLearned(ctx context.Context, digest string) (BayesLabel, error)
+	// BayesLearn records message digest, holding the tokens hashes, as
+	// label at at, in one transaction, and returns what it was learned as
+	// before. Learning it again as the same label changes nothing; as the
+	// other label moves its counts; as BayesNone forgets it.
+	BayesLearn(ctx context.Context, digest string, hashes []uint64, label BayesLabel, at time.Time) (prev BayesLabel, err error)
+	// BayesExpire bounds the token database: it deletes the tokens held by
+	// one message only and last seen before onceBefore (zero: none by
+	// age), and then, while more than maxTokens remain (0: no bound),
+	// deletes tokens down to nine tenths of maxTokens: those held by one
+	// message first, least recently seen first, then any, least recently
+	// seen first (as sa-learn's expiry). It returns how many it deleted
+	// and how many remain.
+	BayesExpire(ctx context.Context, maxTokens int64, onceBefore time.Time) (deleted, remaining int64, err error)
+}
+
+// ErrBayesLabel is a learn call with a label that is none of the three.
+var ErrBayesLabel = errors.New("store: bayes label must be spam, ham or none")
+
+// bayesChunk is how many hashes one statement carries: under SQLite's
+// smallest host parameter limit (999).
+const bayesChunk = 900
+
+// BayesTotals implements [Bayes].
+func (s *Store) BayesTotals(ctx context.Context) (BayesTotals, error) {
+	st, err := s.state(ctx)
+	if err != nil {
+		return BayesTotals{}, fmt.Errorf("store: bayes totals: %w", err)
+	}
+	if st.r == nil {
+		return BayesTotals{}, nil
+	}
+	var t BayesTotals
+	if err := st.r.QueryRowContext(ctx, `SELECT spam, ham FROM bayes_totals WHERE id = 1`).Scan(&t.Spam, &t.Ham); err != nil {
+		return BayesTotals{}, fmt.Errorf("store: bayes totals: %w", err)
+	}
+	return t, nil
+}
+
+// inList is "(?, ?, …)" for n values.
+func inList(n int) string {
+	return "(" + strings.TrimSuffix(strings.Repeat("?, ", n), ", ") + ")"
+}
+
+func hashArgs(hashes []uint64) []any {
+	args := make([]any, len(hashes))
+	for i, h := range hashes {
+		args[i] = int64(h)
+	}
+	return args
+}
+
+// BayesCounts implements [Bayes]: one read transaction, a statement per
+// 900 hashes.
+func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]BayesCounts, error) {
+	st, err := s.state(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: bayes counts: %w", err)
+	}
+	out := make(map[uint64]BayesCounts, len(hashes))
+	if st.r == nil || len(hashes) == 0 {
+		return out, nil
+	}
+	tx, err := st.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("store: bayes counts: %w", err)
+	}
+	defer tx.Rollback()
+	for chunk := range slices.Chunk(hashes, bayesChunk) {
+		rows, err := tx.QueryContext(ctx, `SELECT hash, spam, ham FROM bayes_tokens WHERE hash IN `+inList(len(chunk)), hashArgs(chunk)...)
+		if err != nil {
+			return nil, fmt.Errorf("store: bayes counts: %w", err)
+		}
+		for rows.Next() {
+			var (
+				h int64
+				c BayesCounts
+			)
+			if err := rows.Scan(&h, &c.Spam, &c.Ham); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: bayes counts: %w", err)
+			}
+			out[uint64(h)] = c
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("store: bayes counts: %w", err)
+		}
+	}
+	return out, nil
+}
+
+// BayesLearned implements [Bayes].
+func (s *Store) BayesLearned(ctx context.Context, digest string) (BayesLabel, error) {
+	st, err := s.state(ctx)
+	if err != nil {
+		return BayesNone, fmt.Errorf("store: bayes learned: %w", err)
+	}
+	if st.r == nil {
+		return BayesNone, nil
+	}
+	var l BayesLabel
+	err = st.r.QueryRowContext(ctx, `SELECT label FROM bayes_learned WHERE digest = ?`, digest).Scan(&l)
+	if errors.Is(err, sql.ErrNoRows) {
+		return BayesNone, nil
+	}
+	if err != nil {
+		return BayesNone, fmt.Errorf("store: bayes learned: %w", err)
+	}
+	return l, nil
+}
+
+// BayesLearn implements [Bayes]; it is a bulk write, so a counter
+// increment or a greylist entry goes first.
+func (s *Store) BayesLearn(ctx context.Context, digest string, hashes []uint64, label BayesLabel, at time.Time) (BayesLabel, error) {
+	if label != BayesNone && label != BayesSpam && label != BayesHam {
+		return BayesNone, fmt.Errorf("store: bayes learn: %w", ErrBayesLabel)
+	}
+	if err := checkKey("bayes digest", digest); err != nil {
+		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+	}
+	st, err := s.stateWriter(ctx)
+	if err != nil {
+		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+	}
+	hashes = slices.Clone(hashes)
+	slices.Sort(hashes)
+	hashes = slices.Compact(hashes)
+	now := unixNano(nowIfZero(at))
+
+	tx, done, err := st.beginWrite(ctx, bulk)
+	if err != nil {
+		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+	}
+	defer done()
+	defer tx.Rollback()
+	prev := BayesNone
+	if err := tx.QueryRowContext(ctx, `SELECT label FROM bayes_learned WHERE digest = ?`, digest).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+	}
+	if prev == label {
+		return prev, nil
+	}
+	if prev != BayesNone {
+		if err := bayesUnlearn(ctx, tx, hashes, prev); err != nil {
+			return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+		}
+	}
+	if label != BayesNone {
+		if err := bayesAdd(ctx, tx, hashes, label, now); err != nil {
+			return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+		}
+	}
+	var q string
+	var args []any
+	switch label {
+	case BayesNone:
+		q, args = `DELETE FROM bayes_learned WHERE digest = ?`, []any{digest}
+	default:
+		q, args = `INSERT INTO bayes_learned (digest, label, time_ns) VALUES (?, ?, ?)
+			ON CONFLICT (digest) DO UPDATE SET label = excluded.label, time_ns = excluded.time_ns`, []any{digest, label, now}
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return BayesNone, fmt.Errorf("store: bayes learn: commit: %w", err)
+	}
+	return prev, nil
+}
+
+// bayesColumn is the counts column of a label.
+func bayesColumn(l BayesLabel) string {
+	if l == BayesSpam {
+		return "spam"
+	}
+	return "ham"
+}
+
+// bayesUnlearn takes one message of label l off hashes and the totals;
+// tokens left with no message are deleted.
+func bayesUnlearn(ctx context.Context, tx *sql.Tx, hashes []uint64, l BayesLabel) error {
+	col := bayesColumn(l)
+	for chunk := range slices.Chunk(hashes, bayesChunk) {
+		args := hashArgs(chunk)
+		if _, err := tx.ExecContext(ctx, `UPDATE bayes_tokens SET `+col+` = CASE WHEN `+col+` > 0 THEN `+col+` - 1 ELSE 0 END
+			WHERE hash IN `+inList(len(chunk)), args...); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM bayes_tokens WHERE spam = 0 AND ham = 0 AND hash IN `+inList(len(chunk)), args...); err != nil {
+			return err
+		}
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE bayes_totals SET `+col+` = CASE WHEN `+col+` > 0 THEN `+col+` - 1 ELSE 0 END WHERE id = 1`)
+	return err
+}
+
+// bayesAddRows is how many tokens one upsert writes (4 parameters each).
+const bayesAddRows = bayesChunk / 4
+
+// bayesAdd adds one message of label l to hashes, seen at now, and to the
+// totals.
+func bayesAdd(ctx context.Context, tx *sql.Tx, hashes []uint64, l BayesLabel, now int64) error {
+	var sp, hm int64 = 1, 0
+	if l == BayesHam {
+		sp, hm = 0, 1
+	}
+	for chunk := range slices.Chunk(hashes, bayesAddRows) {
+		args := make([]any, 0, 4*len(chunk))
+		for _, h := range chunk {
+			args = append(args, int64(h), sp, hm, now)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO bayes_tokens (hash, spam, ham, seen_ns) VALUES `+
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?), ", len(chunk)), ", ")+`
+			ON CONFLICT (hash) DO UPDATE SET spam = bayes_tokens.spam + excluded.spam, ham = bayes_tokens.ham + excluded.ham,
+				seen_ns = CASE WHEN excluded.seen_ns > bayes_tokens.seen_ns THEN excluded.seen_ns ELSE bayes_tokens.seen_ns END`,
+			args...); err != nil {
+			return err
+		}
+	}
+	col := bayesColumn(l)
+	_, err := tx.ExecContext(ctx, `UPDATE bayes_totals SET `+col+` = `+col+` + 1 WHERE id = 1`)
+	return err
+}
+
+// BayesExpire implements [Bayes], in bulk batches of at most 5000 tokens,
+// so other state writes wait for one batch at most.
+func (s *Store) BayesExpire(ctx context.Context, maxTokens int64, onceBefore time.Time) (deleted, remaining int64, err error) {
+	st, err := s.stateWriter(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: bayes expire: %w", err)
+	}
+	batch := int64(bayesExpireBatch)
+	// deleteUpTo runs q (a DELETE with LIMIT as its last parameter) until
+	// it deletes less than a batch or want tokens are gone.
+	deleteUpTo := func(want int64, q string, args ...any) error {
+		for want > 0 {
+			n := min(want, batch)
+			res, err := st.execWrite(ctx, bulk, q, append(args, n)...)
+			if err != nil {
+				return err
+			}
+			got, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			deleted += got
+			want -= got
+			if got < n {
+				return nil
+			}
+		}
+		return nil
+	}
+	if !onceBefore.IsZero() {
+		if err := deleteUpTo(1<<62, `DELETE FROM bayes_tokens WHERE hash IN
+			(SELECT hash FROM bayes_tokens WHERE spam + ham <= 1 AND seen_ns < ? ORDER BY seen_ns, hash LIMIT ?)`,
+			unixNano(onceBefore)); err != nil {
+			return deleted, 0, fmt.Errorf("store: bayes expire: %w", err)
+		}
+	}
+	if err := st.w.QueryRowContext(ctx, `SELECT COUNT(*) FROM bayes_tokens`).Scan(&remaining); err != nil {
+		return deleted, 0, fmt.Errorf("store: bayes expire: %w", err)
+	}
+	if maxTokens > 0 && remaining > maxTokens {
+		before := deleted
+		excess := remaining - (maxTokens - maxTokens/10)
+		if err := deleteUpTo(excess, `DELETE FROM bayes_tokens WHERE hash IN
+			(SELECT hash FROM bayes_tokens WHERE spam + ham <= 1 ORDER BY seen_ns, hash LIMIT ?)`); err != nil {
+			return deleted, 0, fmt.Errorf("store: bayes expire: %w", err)
+		}
+		if err := deleteUpTo(excess-(deleted-before), `DELETE FROM bayes_tokens WHERE hash IN
+			(SELECT hash FROM bayes_tokens ORDER BY seen_ns, hash LIMIT ?)`); err != nil {
+			return deleted, 0, fmt.Errorf("store: bayes expire: %w", err)
+		}
+		remaining -= deleted - before
+	}
+	if deleted > 0 {
+		s.log.Debug("store: expired bayes tokens", "deleted", deleted, "remaining", remaining)
+	}
+	return deleted, remaining, nil
+}
+
+// bayesExpireBatch is how many tokens one expiry statement deletes.
+var bayesExpireBatch = 5000
+
+var _ Bayes = (*Store)(nil)
