@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"strings"
 
+	"github.com/mailwarden/mailwarden/scanner/htmltext"
 	"github.com/mailwarden/mailwarden/scanner/message"
 	"github.com/mailwarden/mailwarden/scanner/urls"
 )
@@ -37,10 +38,9 @@ func FromMessage(m *message.Message) Doc {
 			text.WriteByte('\n')
 		}
 		if sp.HTML {
-			// TODO(msgtext): use scanner/message's HTML-to-text renderer
-			// (x/net/html, being added by the msgtext work) once it lands;
-			// until then tags and comments are only cut out.
-			text.WriteString(stripTags(sp.Text))
+			// Rendered as a reader sees it; the tokenizer reads no more
+			// than its MaxTextBytes of the whole text anyway.
+			text.WriteString(htmltext.Render(sp.Text, htmltext.Limits{MaxBytes: 1 << 20}).Text)
 		} else {
 			text.WriteString(sp.Text)
 		}
@@ -53,51 +53,6 @@ func FromMessage(m *message.Message) Doc {
 	}
 	return d
 }
-
-// stripTags replaces HTML tags, comments, and the content of style and
-// script elements with spaces, and decodes the commonest entities: enough
-// for words, not a renderer.
-func stripTags(s string) string {
-	var b strings.Builder
-	b.Grow(len(s))
-	for len(s) > 0 {
-		i := strings.IndexByte(s, '<')
-		if i < 0 {
-			b.WriteString(s)
-			break
-		}
-		b.WriteString(s[:i])
-		b.WriteByte(' ')
-		s = s[i:]
-		if strings.HasPrefix(s, "<!--") {
-			if j := strings.Index(s, "-->"); j >= 0 {
-				s = s[j+3:]
-			} else {
-				s = ""
-			}
-			continue
-		}
-		j := strings.IndexByte(s, '>')
-		if j < 0 {
-			s = ""
-			break
-		}
-		tag := strings.ToLower(s[1:j])
-		s = s[j+1:]
-		for _, el := range []string{"style", "script"} {
-			if tag == el || strings.HasPrefix(tag, el+" ") {
-				if k := strings.Index(strings.ToLower(s), "</"+el); k >= 0 {
-					s = s[k:]
-				} else {
-					s = ""
-				}
-			}
-		}
-	}
-	return entities.Replace(b.String())
-}
-
-var entities = strings.NewReplacer("&nbsp;", " ", "&amp;", "&", "&lt;", "<", "&gt;", ">", "&quot;", `"`, "&#39;", "'", "&apos;", "'")
 
 // Hash is a token's 64-bit FNV-1a hash, as token databases store it: a
 // fixed 8 bytes a token, whatever its length (SpamAssassin and rspamd keep
