@@ -55,12 +55,6 @@ action = "quarantine"
 quarantine = "dlp"
 
 [[rule]]
-name = "listed-url"
-findings = ["url.listed"]
-action = "quarantine"
-quarantine = "spam"
-
-[[rule]]
 name = "mismatch"
 findings = ["url.mismatch"]
 action = "quarantine"
@@ -167,11 +161,12 @@ func TestContent(t *testing.T) {
 			want: delivered,
 		},
 		{
+			// The embedded default's url-listed rule quarantines it.
 			name: "URL on a URI blocklist is quarantined", subject: "url listed",
 			data: func(id, s string) []byte {
 				return msg(id, s, "詳細はhttps://www.evil.example/login。よろしくお願いします。\r\nhttp://clean.example/")
 			},
-			want: quarantined, rule: "listed-url", finding: "url.listed", value: "https://www.evil.example/login", where: "body", area: "spam",
+			want: quarantined, rule: "url-listed", finding: "url.listed", value: "https://www.evil.example/login", where: "body", area: "spam",
 		},
 		{
 			name: "link text showing another domain is quarantined", subject: "url mismatch",
