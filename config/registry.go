@@ -48,9 +48,46 @@ func Register[T any](name string, defaults func() T, validate func(r *Report, v 
 		typ:  reflect.TypeFor[T](),
 		defaults: func() any {
 			v := defaults()
+			unshare(reflect.ValueOf(&v).Elem())
 			return &v
 		},
 		validate: func(r *Report, v any) { validate(r, v.(*T)) },
+	}
+}
+
+// unshare gives v's slices and maps (and those of its settable fields) a
+// backing store of their own. The TOML decoder writes array elements into a
+// slice that has room, so a default that is a package-level slice
+// (DefaultMassMailers) would otherwise be overwritten by the first file
+// that sets the key, and every later config, a SIGHUP's included, would
+// start from the file's values.
+func unshare(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Slice:
+		if v.IsNil() || !v.CanSet() {
+			return
+		}
+		c := reflect.MakeSlice(v.Type(), v.Len(), v.Len())
+		reflect.Copy(c, v)
+		v.Set(c)
+		for i := 0; i < c.Len(); i++ {
+			unshare(c.Index(i))
+		}
+	case reflect.Map:
+		if v.IsNil() || !v.CanSet() {
+			return
+		}
+		c := reflect.MakeMapWithSize(v.Type(), v.Len())
+		for it := v.MapRange(); it.Next(); {
+			c.SetMapIndex(it.Key(), it.Value())
+		}
+		v.Set(c)
+	case reflect.Struct:
+		for i := 0; i < v.NumField(); i++ {
+			if f := v.Field(i); f.CanSet() {
+				unshare(f)
+			}
+		}
 	}
 }
 

@@ -25,7 +25,12 @@ type testList struct {
 	Weight int `toml:"weight"`
 }
 
+// testDefaultServers is a package-level default, as check packages keep
+// them (clamav's DefaultMassMailers).
+var testDefaultServers = []string{"192.0.2.53:53", "192.0.2.54:53"}
+
 func init() {
+	Register("testshared", func() testTable { return testTable{Servers: testDefaultServers} }, func(*Report, *testTable) {})
 	Register("testdns", func() testTable { return testTable{Timeout: Dur(2 * time.Second)} },
 		func(r *Report, t *testTable) {
 			r.Duration("testdns.timeout", t.Timeout)
@@ -45,6 +50,29 @@ func init() {
 			}
 		}
 	})
+}
+
+// TestDefaultsNotOverwritten: a file that sets a key whose default is a
+// package-level slice does not write into that slice, so the next config
+// (a SIGHUP's) starts from the true defaults.
+func TestDefaultsNotOverwritten(t *testing.T) {
+	cfg, _, err := load("c.toml", []byte("[testshared]\nservers = [\"127.0.0.1:53\"]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Section[testTable](cfg, "testshared").Servers; len(got) != 1 || got[0] != "127.0.0.1:53" {
+		t.Errorf("servers %q", got)
+	}
+	if testDefaultServers[0] != "192.0.2.53:53" {
+		t.Errorf("the package-level default became %q", testDefaultServers)
+	}
+	cfg, _, err = load("c.toml", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := Section[testTable](cfg, "testshared").Servers; len(got) != 2 || got[0] != "192.0.2.53:53" {
+		t.Errorf("a config without the key has servers %q, want the defaults", got)
+	}
 }
 
 func TestSectionDefaultsAndValues(t *testing.T) {
