@@ -21,6 +21,12 @@
 //     "clamd:Heuristics.Limits.Exceeded.NAME": part of the message was not
 //     scanned, which is not a virus.
 //
+// Files of attached zip and 7z archives that a password from the message
+// text opens ([attachment] password_tries; see check/attachment) are sent
+// to clamd too, one by one, after a clean scan of the message: clamd cannot
+// open an encrypted archive itself. Their findings are where
+// "attachment:ARCHIVE/FILE".
+//
 // The check is always built, so the embedded default's rule on virus
 // loads everywhere; with no [clamav] address it reports nothing.
 package clamav
@@ -36,6 +42,7 @@ import (
 	"time"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/check/attachment"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner/clamd"
@@ -162,6 +169,8 @@ func build(cfg *config.Config) []check.Check {
 		// so the rules naming its findings still load
 		ch, _ = New(Config{Timeout: c.Timeout, OnError: c.OnError})
 	}
+	ac := *config.Section[attachment.Config](cfg, attachment.Section)
+	ch.opened = &ac
 	return []check.Check{ch}
 }
 
@@ -174,6 +183,11 @@ type Check struct {
 	maxSize int64
 	mass    []*regexp.Regexp
 	cache   *cache
+	// opened, when set, are the [attachment] settings with which the
+	// files of encrypted zip and 7z attachments that a password from the
+	// message text opens are found and scanned too: clamd cannot open
+	// them itself.
+	opened *attachment.Config
 }
 
 // New is the check c describes; c must be valid, with its defaults.
@@ -255,24 +269,44 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 		in.Env.Log.Debug("clamav scan", "size", len(in.Raw), "duration", time.Since(start), "infected", res.Infected,
 			"signature", res.Signature, "cached", cached)
 	}
-	return c.findings(res), nil
+	out := c.findings(res, "message", "")
+	if res.Infected || c.opened == nil || in.Message == nil {
+		return out, nil
+	}
+	err := attachment.OpenedMembers(ctx, *c.opened, in.Message, func(path string, data []byte) error {
+		r, err := c.client.ScanBytes(ctx, data)
+		if err != nil {
+			return err
+		}
+		out = append(out, c.findings(r, "attachment:"+path, path+" (opened with a password from the message text)")...)
+		return nil
+	})
+	if err != nil {
+		return out, fmt.Errorf("clamav: an archive opened with a password: %w", err)
+	}
+	return out, nil
 }
 
-// findings are what a verdict means.
-func (c *Check) findings(res clamd.Result) []check.Finding {
+// findings are what a verdict means: on the message (where "message"), or
+// on a file found in it (where "attachment:PATH", what naming the file).
+func (c *Check) findings(res clamd.Result, where, what string) []check.Finding {
 	if !res.Infected {
 		return nil
 	}
 	sig := res.Signature
-	if strings.HasPrefix(sig, limitPrefix) {
-		return []check.Finding{{Name: FindingExclusion, Value: "clamd:" + sig, Where: "message",
-			Reason: "clamd did not scan all of the message: " + sig}}
+	in, of := "", "the message"
+	if what != "" {
+		in, of = " in "+what, what
 	}
-	out := []check.Finding{{Name: Finding, Value: sig, Where: "message", Reason: "clamd found " + sig}}
+	if strings.HasPrefix(sig, limitPrefix) {
+		return []check.Finding{{Name: FindingExclusion, Value: "clamd:" + sig, Where: where,
+			Reason: "clamd did not scan all of " + of + ": " + sig}}
+	}
+	out := []check.Finding{{Name: Finding, Value: sig, Where: where, Reason: "clamd found " + sig + in}}
 	for _, re := range c.mass {
 		if re.MatchString(sig) {
-			out = append(out, check.Finding{Name: FindingMassMailer, Value: sig, Where: "message",
-				Reason: "clamd found " + sig + ", a mass-mailer: the sender is likely forged"})
+			out = append(out, check.Finding{Name: FindingMassMailer, Value: sig, Where: where,
+				Reason: "clamd found " + sig + in + ", a mass-mailer: the sender is likely forged"})
 			break
 		}
 	}
