@@ -136,10 +136,6 @@ func negotiate(mtaVersion, _ uint32, mtaActions, _ gomilter.OptAction, mtaProtoc
 	return min(mtaVersion, gomilter.MaxServerProtocolVersion), actions, wantProtocol & mtaProtocol, offered, nil
 }
 
-// scanWait is how long an end-of-message scan waits for memory before the
-// message is tempfailed; well under the MTAs' content timeouts.
-const scanWait = 60 * time.Second
-
 // scanCost is the memory an end-of-message scan of a message of size bytes
 // holds at its peak: twice the message in Go's heap (the spooled copy and
 // the parsed model with decoded text; measured at most 1.8×), and twice
@@ -157,10 +153,11 @@ func memoryLimit(scanMemory int64) int64 { return scanMemory + scanMemory/4 + 25
 // acquireScan reserves n bytes of scan memory (at most the whole budget).
 func (s *Server) acquireScan(n int64) (func(), error) {
 	n = max(1, min(n, s.scanCap))
-	ctx, cancel := context.WithTimeout(context.Background(), scanWait)
+	wait := s.rt.Load().Config.Limits.ScanWait.D // limits.scan_wait, reloaded with the config
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
 	defer cancel()
 	if err := s.scanMem.Acquire(ctx, n); err != nil {
-		return nil, fmt.Errorf("milter: waited %v for scan memory (limits.scan_memory): %w", scanWait, err)
+		return nil, fmt.Errorf("milter: waited %v for scan memory (limits.scan_memory, limits.scan_wait): %w", wait, err)
 	}
 	return func() { s.scanMem.Release(n) }, nil
 }
