@@ -410,10 +410,10 @@ func defaults() *Config {
 		Limits: LimitsConfig{
 			MaxMessageSize: Bytes(160 * 1000 * 1000),
 			SpoolMemory:    Bytes(1 << 20),
-			// 256 MiB keeps the daemon under 300 MB resident with 32
+			// 192 MiB keeps the daemon under 300 MB resident with 32
 			// concurrent 10 MB messages (BenchmarkPeakRSS); larger scans
 			// queue, up to ScanWait, which stays under Postfix's 300 s.
-			ScanMemory:    Bytes(256 << 20),
+			ScanMemory:    Bytes(192 << 20),
 			ScanWait:      Dur(240 * time.Second),
 			MIMEDepth:     20,
 			MIMEParts:     1000,
