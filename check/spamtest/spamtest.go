@@ -75,7 +75,7 @@
 //
 // Every test looks at a bounded part of the message: the first 64 Received
 // fields, 256 KiB of each text part's decoded text (1 MiB of HTML rendered
-// per part, at most 16 parts), 1 MiB of URL search text, 1 KiB of a header.
+// per part, at most 16 parts), 256 KiB of URL search text, 1 KiB of a header.
 // What lies beyond is not examined: a hostile message costs at most that.
 package spamtest
 

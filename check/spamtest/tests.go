@@ -25,7 +25,7 @@ const (
 	maxPartText    = 256 << 10 // decoded text of one part examined
 	maxHTMLSource  = 1 << 20   // HTML source rendered per part
 	maxObfuscation = 256 << 10 // text scanned for obfuscated words, all parts together
-	maxURLBytes    = 1 << 20   // text searched for URLs
+	maxURLBytes    = 256 << 10 // text searched for URLs
 	manyDomains    = 12        // more distinct registrable domains than this is many_domains
 )
 
@@ -695,8 +695,39 @@ func ascii7(b []byte) bool {
 	return true
 }
 
-// qpAlnum is a quoted-printable escape of a letter or digit.
-var qpAlnum = regexp.MustCompile(`=(?:3[0-9]|4[1-9A-Fa-f]|5[0-9Aa]|6[1-9A-Fa-f]|7[0-9Aa])`)
+// qpAlnum finds the first n quoted-printable escapes of a letter or a
+// digit in raw, returning the offset of the first and how many it found.
+func qpAlnum(raw []byte, n int) (first, found int) {
+	first = -1
+	for i := 0; i+2 < len(raw) && found < n; i++ {
+		if raw[i] != '=' {
+			continue
+		}
+		h, l := unhex(raw[i+1]), unhex(raw[i+2])
+		if h < 0 || l < 0 {
+			continue
+		}
+		if c := byte(h<<4 | l); c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' {
+			if first < 0 {
+				first = i
+			}
+			found++
+		}
+	}
+	return first, found
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'A' && c <= 'F':
+		return int(c - 'A' + 10)
+	case c >= 'a' && c <= 'f':
+		return int(c - 'a' + 10)
+	}
+	return -1
+}
 
 func qpLetters(s *state) (hit, bool) {
 	n := 0
@@ -712,9 +743,9 @@ func qpLetters(s *state) (hit, bool) {
 		if len(raw) > maxPartText {
 			raw = raw[:maxPartText]
 		}
-		if m := qpAlnum.FindAllIndex(raw, 5); len(m) >= 5 {
-			lo := max(0, m[0][0]-10)
-			return hit{value: string(raw[lo:min(len(raw), m[0][1]+20)]), where: p.Where,
+		if first, found := qpAlnum(raw, 5); found >= 5 {
+			lo := max(0, first-10)
+			return hit{value: string(raw[lo:min(len(raw), first+30)]), where: p.Where,
 				reason: "the quoted-printable text escapes letters or digits, which never need escaping, to hide words from filters"}, true
 		}
 	}
@@ -723,7 +754,22 @@ func qpLetters(s *state) (hit, bool) {
 
 // --- URLs
 
+// urlStarts counts where a URL may start in t ("://", "www.", or a
+// percent-encoded "://" that a redirector's target may hide): without more
+// than manyDomains of them there cannot be more domains, and the URL
+// search, the slowest of the tests, is not run.
+func urlStarts(t string) int {
+	n := 0
+	for _, sub := range []string{"://", "www.", "WWW.", "%3A%2F%2F", "%3a%2f%2f"} {
+		n += strings.Count(t, sub)
+	}
+	return n
+}
+
 func manyDomainsTest(s *state) (hit, bool) {
+	if urlStarts(s.m.Text) <= manyDomains {
+		return hit{}, false
+	}
 	c := urls.FromMessage(s.m, urls.Limits{MaxURLs: 500, MaxLinks: 100, MaxBytes: maxURLBytes})
 	seen := map[string]bool{}
 	var first []string
