@@ -11,7 +11,8 @@
 // rule (named in brackets); [spamtest] scores overrides them per test.
 //
 //	name                  score  holds when
-//	missing_date           1.4   there is no Date field (MISSING_DATE)
+//	missing_date           1.4   there is no Date field (MISSING_DATE); not when the header
+//	                             block was too large to read whole (scan.exclusion)
 //	invalid_date           1.5   Date is not an RFC 5322 date-time, read leniently: day
 //	                             name optional, seconds optional, a zone name (GMT, UT,
 //	                             EST...) or a trailing comment allowed (INVALID_DATE)
@@ -19,7 +20,7 @@
 //	                             (DATE_IN_FUTURE_12_24)
 //	date_past              1.0   Date is more than 96 hours before the session's time
 //	                             (DATE_IN_PAST_96_XX)
-//	missing_message_id     0.5   there is no Message-ID field (MISSING_MID)
+//	missing_message_id     0.5   there is no Message-ID field (MISSING_MID), the same way
 //	invalid_message_id     1.0   Message-ID is not <left@right> with a non-empty left
 //	                             and a right side holding a dot or an address literal,
 //	                             without spaces (INVALID_MSGID)

@@ -310,3 +310,68 @@ func TestConfig(t *testing.T) {
 		t.Errorf("valid config refused: %v %v", err, rep.Err())
 	}
 }
+
+func TestDisabledSectionBuildsNothing(t *testing.T) {
+	cfg, rep, err := config.Decode("t.toml", []byte("[spamtest]\nenabled = false\n"))
+	if err != nil || rep.Err() != nil {
+		t.Fatal(err, rep.Err())
+	}
+	if cs := build(cfg); len(cs) != 0 {
+		t.Fatalf("enabled = false built %d checks", len(cs))
+	}
+	cfg, _, _ = config.Decode("t.toml", []byte(""))
+	if cs := build(cfg); len(cs) != 1 {
+		t.Fatalf("the default built %d checks, want 1", len(cs))
+	}
+}
+
+func TestFindingsDeclared(t *testing.T) {
+	decl := map[string]bool{}
+	for _, d := range New(Config{Disabled: []string{"date_past"}}).Findings() {
+		decl[d.Name] = true
+	}
+	for _, n := range Names() {
+		if !decl[Prefix+n] {
+			t.Errorf("%s not declared", Prefix+n)
+		}
+		if n != strings.ToLower(n) || strings.ContainsAny(n, ".- ") {
+			t.Errorf("%q is not lower-case snake case", n)
+		}
+	}
+	if len(decl) != len(tests) {
+		t.Errorf("%d declared, %d tests", len(decl), len(tests))
+	}
+}
+
+// Hostile shapes: each test reads only its bounded share, and what it
+// reports stays short.
+func TestHostile(t *testing.T) {
+	c := New(Defaults())
+	huge := strings.Repeat("x", 600<<10)
+	cases := []struct {
+		name, msg string
+		want      []string
+	}{
+		{"10000 Received fields", spam(strings.Repeat("Received: from [203.0.113.1] (x [198.51.100.1]) by y with SMTP id z; Tue, 1 Dec 2026 09:00:00 +0000\n", 10000)+"Subject: hi\n"+plain, "hello\n"), []string{"received_helo_ip", "received_many_hops"}},
+		{"long Date", spam("Subject: hi\nDate: "+huge+"\n"+plain, "hello\n"), []string{"invalid_date"}},
+		{"long Message-ID", spam("Subject: hi\nMessage-ID: <"+huge+"@example.biz>\n"+plain, "hello\n"), []string{"invalid_message_id"}},
+		{"long subject in capitals", spam("Subject: "+strings.Repeat("FREE ", 100000)+"\n"+plain, "hello\n"), []string{"subject_all_caps"}},
+		{"long spaced letters", spam("Subject: hi\n"+plain, strings.Repeat("a.", 1<<20)+"\n"), []string{"obfuscated_words"}},
+		{"deep HTML hidden", spam("Subject: hi\nContent-Type: text/html; charset=utf-8\n", strings.Repeat("<div style=\"display:none\">", 1000)+huge+"\n"), []string{"html_only_short", "invisible_text"}},
+		{"header block over the parser's limit", "Subject: hi\nX-Big: " + strings.Repeat("y", 1100<<10) + "\n" + plain + "\nhello\n", nil},
+		{"many URL starts, one domain", spam("Subject: hi\n"+plain, strings.Repeat("http://a.example.com/ ", 100000)+"\n"), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := run(t, c, tc.msg)
+			if got := names(fs); !slices.Equal(got, tc.want) {
+				t.Fatalf("tests = %v, want %v", got, tc.want)
+			}
+			for _, f := range fs {
+				if len(f.Value) > maxValue+len("…") || len(f.Reason) > 400 {
+					t.Errorf("%s: value %d bytes, reason %d bytes", f.Name, len(f.Value), len(f.Reason))
+				}
+			}
+		})
+	}
+}

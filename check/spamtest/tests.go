@@ -82,16 +82,38 @@ func newState(m *message.Message, now time.Time) *state { return &state{m: m, no
 func (s *state) header(name string) (string, bool) {
 	for _, h := range s.m.Headers {
 		if strings.EqualFold(h.Name, name) {
-			return clip(h.Raw, maxHeader), true
+			return cut(h.Raw, maxHeader), true
 		}
 	}
 	return "", false
 }
 
+// headerCut reports whether the top-level header block was larger than the
+// parser reads, so that a field may be missing only from what was read.
+func (s *state) headerCut() bool {
+	for _, f := range s.m.Findings {
+		if f.Name == message.FindingExclusion && strings.HasPrefix(f.Value, "mime.max_header_bytes=") && !strings.HasPrefix(f.Where, "part:") {
+			return true
+		}
+	}
+	return false
+}
+
+// cut cuts s to at most n bytes at a rune boundary.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && s[n]&0xC0 == 0x80 {
+		n--
+	}
+	return s[:n]
+}
+
 // --- Date
 
 func missingDate(s *state) (hit, bool) {
-	if _, ok := s.header("Date"); ok {
+	if _, ok := s.header("Date"); ok || s.headerCut() {
 		return hit{}, false
 	}
 	return hit{where: "header:Date", reason: "the message has no Date field (RFC 5322 section 3.6 requires one)"}, true
@@ -189,7 +211,7 @@ func roundDur(d time.Duration) string {
 // --- Message-ID
 
 func missingMessageID(s *state) (hit, bool) {
-	if _, ok := s.header("Message-ID"); ok {
+	if _, ok := s.header("Message-ID"); ok || s.headerCut() {
 		return hit{}, false
 	}
 	return hit{where: "header:Message-ID", reason: "the message has no Message-ID field, which every mail client and MTA writes"}, true
@@ -327,7 +349,7 @@ func receivedManyHops(s *state) (hit, bool) {
 
 // subjectText is the decoded subject without reply and forward prefixes.
 func (s *state) subjectText() string {
-	v := clip(s.m.Subject, maxHeader)
+	v := cut(s.m.Subject, maxHeader)
 	for {
 		t := strings.TrimSpace(v)
 		l := strings.ToLower(t)
@@ -488,7 +510,7 @@ func (s *state) bodyView() *bodyView {
 		}
 		if sp.HTML {
 			html[sp.Part] = true
-			src := clip(sp.Text, maxHTMLSource)
+			src := cut(sp.Text, maxHTMLSource)
 			b.images += countFold(src, "<img")
 			r := htmltext.Render(src, htmltext.Limits{MaxBytes: maxPartText, MaxTokens: 200_000})
 			b.html = append(b.html, r.Text)
@@ -496,7 +518,7 @@ func (s *state) bodyView() *bodyView {
 			b.shownChars += max(0, nonSpace(r.Text)-r.HiddenBytes)
 			continue
 		}
-		t := clip(sp.Text, maxPartText)
+		t := cut(sp.Text, maxPartText)
 		b.plain = append(b.plain, t)
 		b.plainChars += nonSpace(t)
 	}
@@ -571,7 +593,7 @@ func obfuscatedWords(s *state) (hit, bool) {
 		if room <= 0 {
 			break
 		}
-		t = clip(t, room)
+		t = cut(t, room)
 		room -= len(t)
 		where := "body"
 		if i == 0 {
