@@ -375,3 +375,34 @@ func TestHostile(t *testing.T) {
 		})
 	}
 }
+
+// The ham samples are close to tripping tests: a small change to each
+// makes one hold, so TestHam cannot pass by the tests not reading them.
+func TestHamMutations(t *testing.T) {
+	c := New(Defaults())
+	for _, tc := range []struct {
+		name, msg, old, new, want string
+	}{
+		{"outlook without Thread-Index", hamOutlook, "Thread-Index:", "X-Thread:", "forged_mua_outlook"},
+		{"apple with a lower-case Message-ID", hamApple, "<5E3A1F2B-8C4D-4E6F-9A0B-1C2D3E4F5A6B@", "<5e3a1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b@", "forged_mua_apple"},
+		{"thunderbird authenticated hop with a public HELO literal holds nothing", hamThunderbird, "from [192.168.1.20]", "from [192.0.2.20]", ""},
+		{"thunderbird hop not authenticated", strings.Replace(hamThunderbird, "with ESMTPSA", "with ESMTP", 1), "from [192.168.1.20]", "from [192.0.2.20]", "received_helo_ip"},
+		{"gmail without Date", hamGmail, "Date: Tue, 1 Dec 2026 10:43:51 +0100\n", "", "missing_date"},
+		{"gmail subject shouted", hamGmail, "Subject: Dinner on Saturday?", "Subject: DINNER ON SATURDAY?", "subject_all_caps"},
+		{"japanese body in base64", hamJapanese, "Content-Transfer-Encoding: 7bit\n\n" + "\x1b$B$*Hh$l$5$^$G$9!#\x1b(B", "Content-Transfer-Encoding: base64\n\nGyRCJCpIaCRsJDUkXiRHJDkhIxsoQg==", "base64_text"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			msg := strings.Replace(tc.msg, tc.old, tc.new, 1)
+			if msg == tc.msg {
+				t.Fatalf("%q not in the sample", tc.old)
+			}
+			var want []string
+			if tc.want != "" {
+				want = []string{tc.want}
+			}
+			if got := names(run(t, c, msg)); !slices.Equal(got, want) {
+				t.Fatalf("tests = %v, want %v", got, want)
+			}
+		})
+	}
+}
