@@ -653,11 +653,12 @@ func obfuscated(t string) (string, string, bool) {
 				other++
 			}
 		}
-		w := string(rs[i:j])
 		if zw {
+			w := string(rs[i:min(j, i+60)])
 			return clip(w, 60), "a zero-width character hides inside the word " + quoteVisible(w), true
 		}
 		if lat > 0 && other > 0 && lat+other >= 3 {
+			w := string(rs[i:min(j, i+60)])
 			return clip(w, 60), "the word " + quoteVisible(w) + " mixes Latin with Cyrillic or Greek letters", true
 		}
 		i = j
@@ -673,7 +674,7 @@ func obfuscated(t string) (string, string, bool) {
 			n++
 		}
 		if n >= 5 {
-			w := string(rs[i : j+1])
+			w := string(rs[i:min(j+1, i+60)])
 			return clip(w, 60), fmt.Sprintf("%d letters are spelled out with %q between them: %q", n, string(sep), clip(w, 60)), true
 		}
 		i = j
