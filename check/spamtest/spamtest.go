@@ -47,9 +47,11 @@
 //	html_only_short        1.0   the body has text/html and no text/plain part, and the
 //	                             HTML shows fewer than 200 characters (MIME_HTML_ONLY
 //	                             with HTML_SHORT_LENGTH)
-//	image_only             1.5   the HTML has an image (an <img> or an image part) and
-//	                             shows fewer than 100 characters besides, with no
-//	                             text/plain part saying more (HTML_IMAGE_ONLY_*)
+//	image_only             1.5   the HTML has an image (an <img> of an http(s) URL, or an
+//	                             inline image part without a file name) and shows fewer
+//	                             than 100 characters besides, with no text/plain part
+//	                             saying more (HTML_IMAGE_ONLY_*); a photo a person sends
+//	                             has a file name
 //	invisible_text         1.5   the HTML hides at least 200 bytes of text (display:none,
 //	                             zero font size, text colour equal to background ...,
 //	                             see scanner/htmltext), and at least a quarter as much

@@ -396,7 +396,7 @@ func subjectPunctuation(s *state) (hit, bool) {
 	for _, r := range v {
 		switch {
 		case unicode.IsSpace(r):
-		case unicode.IsPunct(r) || unicode.IsSymbol(r):
+		case unicode.IsPunct(r) || r < 0x80 && unicode.IsSymbol(r):
 			punct++
 		default:
 			other++
@@ -511,7 +511,7 @@ func (s *state) bodyView() *bodyView {
 		if sp.HTML {
 			html[sp.Part] = true
 			src := cut(sp.Text, maxHTMLSource)
-			b.images += countFold(src, "<img")
+			b.images += remoteImages(src)
 			r := htmltext.Render(src, htmltext.Limits{MaxBytes: maxPartText, MaxTokens: 200_000})
 			b.html = append(b.html, r.Text)
 			b.hidden += r.HiddenBytes
@@ -523,20 +523,38 @@ func (s *state) bodyView() *bodyView {
 		b.plainChars += nonSpace(t)
 	}
 	for _, p := range s.m.Parts {
-		if strings.HasPrefix(p.ContentType, "image/") {
+		if strings.HasPrefix(p.ContentType, "image/") && p.Disposition != "attachment" && p.Filename == "" {
 			b.images++
 		}
 	}
 	return b
 }
 
-// countFold counts the ASCII-case-insensitive occurrences of lower-case
-// sub in s.
-func countFold(s, sub string) int {
+// remoteImages counts the <img> tags of src whose src attribute is an
+// http or https URL: images a mail client fetches, as image spam shows
+// them. A person's photo is a part with a file name, referenced by cid:.
+func remoteImages(src string) int {
 	n := 0
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i] == '<' && strings.EqualFold(s[i:i+len(sub)], sub) {
-			n++
+	for i := 0; i+4 <= len(src); i++ {
+		if src[i] != '<' || !strings.EqualFold(src[i+1:i+4], "img") {
+			continue
+		}
+		tag := src[i:min(len(src), i+1024)]
+		if j := strings.IndexByte(tag, '>'); j >= 0 {
+			tag = tag[:j]
+		}
+		l := strings.ToLower(tag)
+		for k := strings.Index(l, "src="); k >= 0; {
+			v := strings.TrimLeft(l[k+4:], "\"' ")
+			if strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
+				n++
+				break
+			}
+			next := strings.Index(l[k+4:], "src=")
+			if next < 0 {
+				break
+			}
+			k += 4 + next
 		}
 	}
 	return n
