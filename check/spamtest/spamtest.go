@@ -86,6 +86,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -148,6 +149,8 @@ func validate(r *config.Report, c *Config) {
 	for _, n := range names {
 		if ok, hint := known(n); !ok {
 			r.Add(Section+".scores."+n, hint, "unknown spam test %q", n)
+		} else if v := c.Scores[n]; math.IsNaN(v) || math.IsInf(v, 0) {
+			r.Add(Section+".scores."+n, "a number such as 2.5, or negative to count for ham", "score %v is not a finite number", v)
 		}
 	}
 	for i, n := range c.Disabled {
