@@ -139,6 +139,16 @@ type Part struct {
 	opaque bool   // unparsable multipart: Body gives raw bytes
 }
 
+// TransferEncoding is the part's Content-Transfer-Encoding, lower-case
+// without comments ("base64", "quoted-printable", "7bit", ...; "" when
+// none was given), for checks that judge how text was encoded.
+func (p *Part) TransferEncoding() string { return p.cte }
+
+// Encoded returns the part's body as it is in the message, transfer
+// encoding not undone. The bytes alias the parsed message; do not modify
+// them.
+func (p *Part) Encoded() []byte { return p.raw }
+
 // Body returns the part's content with its transfer encoding undone (no
 // charset conversion). It decodes leniently, like [Parse]. The bytes alias
 // the parsed message for unencoded parts; do not modify them.
