@@ -192,35 +192,8 @@ func TestScanMemoryCountsHeaders(t *testing.T) {
 func TestScanMemorySpillsBody(t *testing.T) {
 	ts := startServer(t, "[limits]\nmax_message_size = \"1MiB\"\nscan_memory = \"1MiB\"\n"+testConfig)
 	c := gomilter.NewClient("tcp", ts.addr, gomilter.WithActions(gomilter.AllClientSupportedActionMasks))
-	open := func(header string) *gomilter.ClientSession {
-		s, err := c.Session(gomilter.NewMacroBag())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, step := range []func() (*gomilter.Action, error){
-			func() (*gomilter.Action, error) { return s.Conn("c", gomilter.FamilyInet, 25, "198.51.100.1") },
-			func() (*gomilter.Action, error) { return s.Helo("c") },
-			func() (*gomilter.Action, error) { return s.Mail("a@example.net", "") },
-			func() (*gomilter.Action, error) { return s.Rcpt("bob@example.com", "") },
-			func() (*gomilter.Action, error) { return s.DataStart() },
-		} {
-			if _, err := step(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		hs, _ := session.SplitMessage([]byte(header + "\r\n"))
-		for _, h := range hs {
-			if _, err := s.HeaderField(h.Name, h.Value, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if a, err := s.HeaderEnd(); err != nil || a.Type != gomilter.ActionContinue {
-			t.Fatalf("end of headers: %+v %v", a, err)
-		}
-		return s
-	}
-	first := open("Subject: held\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 7000)+"\r\n", 100)) // ~700 KiB
-	second := open("Subject: spilled\r\n")
+	first := openToBody(t, c, "Subject: held\r\n"+strings.Repeat("X-Pad: "+strings.Repeat("p", 7000)+"\r\n", 100)) // ~700 KiB
+	second := openToBody(t, c, "Subject: spilled\r\n")
 	line := strings.Repeat("b", 998) + "\r\n"
 	for i := range 500 { // 500 KB of body, more than the budget has left
 		a, err := second.BodyChunk([]byte(line))
@@ -258,36 +231,9 @@ func TestScanMemorySpillsBody(t *testing.T) {
 func TestScanMemoryHoldWhileScanWaits(t *testing.T) {
 	ts := startServer(t, "[limits]\nmax_message_size = \"1MiB\"\nscan_memory = \"1MiB\"\n"+testConfig)
 	c := gomilter.NewClient("tcp", ts.addr, gomilter.WithActions(gomilter.AllClientSupportedActionMasks))
-	open := func(header string) *gomilter.ClientSession {
-		s, err := c.Session(gomilter.NewMacroBag())
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, step := range []func() (*gomilter.Action, error){
-			func() (*gomilter.Action, error) { return s.Conn("c", gomilter.FamilyInet, 25, "198.51.100.1") },
-			func() (*gomilter.Action, error) { return s.Helo("c") },
-			func() (*gomilter.Action, error) { return s.Mail("a@example.net", "") },
-			func() (*gomilter.Action, error) { return s.Rcpt("bob@example.com", "") },
-			func() (*gomilter.Action, error) { return s.DataStart() },
-		} {
-			if _, err := step(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		hs, _ := session.SplitMessage([]byte(header + "\r\n"))
-		for _, h := range hs {
-			if _, err := s.HeaderField(h.Name, h.Value, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if a, err := s.HeaderEnd(); err != nil || a.Type != gomilter.ActionContinue {
-			t.Fatalf("end of headers: %+v %v", a, err)
-		}
-		return s
-	}
-	first := open("Subject: held\r\n" + strings.Repeat("X-Pad: "+strings.Repeat("p", 7000)+"\r\n", 100)) // ~700 KiB
+	first := openToBody(t, c, "Subject: held\r\n"+strings.Repeat("X-Pad: "+strings.Repeat("p", 7000)+"\r\n", 100)) // ~700 KiB
 	// The second session's scan wants more than is free: it waits.
-	scanning := open("Subject: waits\r\n")
+	scanning := openToBody(t, c, "Subject: waits\r\n")
 	for range 5 {
 		if _, err := scanning.BodyChunk([]byte(strings.Repeat("b", 60<<10))); err != nil {
 			t.Fatal(err)
@@ -307,7 +253,7 @@ func TestScanMemoryHoldWhileScanWaits(t *testing.T) {
 		t.Fatalf("the scan did not wait for memory: %+v", a)
 	default:
 	}
-	third := open("Subject: small\r\n") // fails the test on a 451 at end of headers
+	third := openToBody(t, c, "Subject: small\r\n") // fails the test on a 451 at end of headers
 	third.Close()
 	first.Close()
 	select {
@@ -319,4 +265,35 @@ func TestScanMemoryHoldWhileScanWaits(t *testing.T) {
 		t.Fatal("the waiting scan did not go on once the memory was given back")
 	}
 	scanning.Close()
+}
+
+// openToBody opens a milter session through end of headers, the header
+// fields given as text, and fails t unless each step continues.
+func openToBody(t *testing.T, c *gomilter.Client, header string) *gomilter.ClientSession {
+	t.Helper()
+	s, err := c.Session(gomilter.NewMacroBag())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []func() (*gomilter.Action, error){
+		func() (*gomilter.Action, error) { return s.Conn("c", gomilter.FamilyInet, 25, "198.51.100.1") },
+		func() (*gomilter.Action, error) { return s.Helo("c") },
+		func() (*gomilter.Action, error) { return s.Mail("a@example.net", "") },
+		func() (*gomilter.Action, error) { return s.Rcpt("bob@example.com", "") },
+		func() (*gomilter.Action, error) { return s.DataStart() },
+	} {
+		if _, err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hs, _ := session.SplitMessage([]byte(header + "\r\n"))
+	for _, h := range hs {
+		if _, err := s.HeaderField(h.Name, h.Value, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if a, err := s.HeaderEnd(); err != nil || a.Type != gomilter.ActionContinue {
+		t.Fatalf("end of headers: %+v %v", a, err)
+	}
+	return s
 }
