@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/mailwarden/mailwarden/check/dns"
+	"github.com/mailwarden/mailwarden/check/spam"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/store"
@@ -66,6 +67,11 @@ type DryRunReport struct {
 	AuthResults        string `json:"authentication_results,omitempty"`
 	AuthResultsRemoved int    `json:"authentication_results_removed,omitempty"`
 	Subject            string `json:"subject,omitempty"`
+	// Spam is the spam score and its tests ([spam]); SpamHeadersRemoved
+	// counts the X-Spam-* fields of the sender's that the delivered copy
+	// loses.
+	Spam               *spam.Verdict `json:"spam,omitempty"`
+	SpamHeadersRemoved int           `json:"spam_headers_removed,omitempty"`
 }
 
 // DryRun drives a [Session] through every stage exactly as the milter
@@ -163,6 +169,7 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	}
 	rep.TagSubject, rep.AddHeaders = d.TagSubject, d.AddHeaders
 	rep.AuthResults, rep.AuthResultsRemoved = res.AuthResults, len(res.AuthResultsRemove)
+	rep.Spam, rep.SpamHeadersRemoved = res.Spam, len(res.SpamRemove)
 	for _, r := range s.Facts.Recipients {
 		v := res.Verdicts[r]
 		rr := RecipientReport{Address: r, Outcome: "accept", Rule: v.Rule, Matches: v.Matches}

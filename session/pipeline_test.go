@@ -126,7 +126,7 @@ func dryRun(t *testing.T, c *pipelineCase) (*outcome, error) {
 	rep := session.DryRun(rt, session.DryRunInput{ClientIP: c.ip, ClientName: c.clientName, Helo: c.helo,
 		AuthUser: c.authUser, From: c.from, Rcpts: c.rcpts, Message: c.message, Offline: !c.hasDNS}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	out := &outcome{action: rep.Action, reply: rep.Reply, subject: rep.Subject, tags: rep.TagSubject,
-		headers: rep.AddHeaders, findings: rep.Findings}
+		headers: rep.AddHeaders, findings: rep.Findings, spamRemoved: rep.SpamHeadersRemoved}
 	if n := len(rep.Stages); n > 0 {
 		out.stage = rep.Stages[n-1].Stage
 	}
@@ -156,6 +156,7 @@ type outcome struct {
 	tags          []string
 	headers       []policy.HeaderField
 	findings      []scanner.Finding
+	spamRemoved   int // X-Spam-* fields of the sender's removed
 }
 
 type rcptOutcome struct {
@@ -217,6 +218,9 @@ func render(c *pipelineCase, o *outcome) []byte {
 	}
 	for _, h := range o.headers {
 		fmt.Fprintf(&b, "add_header: %s: %s\n", h.Name, h.Value)
+	}
+	if o.spamRemoved > 0 {
+		fmt.Fprintf(&b, "spam_headers_removed: %d\n", o.spamRemoved)
 	}
 	for _, f := range o.findings {
 		fmt.Fprintf(&b, "finding %s\n", findingText(f))
