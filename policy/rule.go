@@ -2,8 +2,8 @@ package policy
 
 import (
 	"fmt"
-	"math"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
