@@ -467,8 +467,15 @@ func (s *Session) authResults(res *Result) {
 // spamHeaders sets the X-Spam-* changes of delivered inbound mail
 // ([spam] headers): the removal of those the sender wrote, then ours,
 // added with the rules' own header fields.
+//
+// A released message is left as it was quarantined: it goes to its
+// recipients byte for byte, and a released spam marked as spam again
+// would be filed as spam by the very filters the headers are for.
 func (s *Session) spamHeaders(res *Result) {
 	if !s.rt.Spam.Headers || res.Spam == nil || len(res.Decision.Deliver) == 0 || s.rt.Policy.Org.TrustedOrigin(&s.Facts) {
+		return
+	}
+	if slices.ContainsFunc(res.Findings, func(f scanner.Finding) bool { return f.Name == policy.FindingReleased }) {
 		return
 	}
 	res.SpamRemove = spam.Forged(s.headers)
