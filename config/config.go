@@ -233,6 +233,10 @@ type RuleConfig struct {
 	TagSubject string `toml:"tag_subject"`
 	// AddHeaders are header fields to add, each "Name: value".
 	AddHeaders []string `toml:"add_headers"`
+	// Score makes the rule a spam test ([spam]): when its conditions
+	// hold, Score (negative for a ham sign) adds to the message's spam
+	// score, and the rule takes no other action.
+	Score *float64 `toml:"score"`
 }
 
 //go:embed default.toml

@@ -561,6 +561,15 @@ func (m *milterSession) modify(res *session.Result, mod gomilter.Modifier) error
 	if m.leadSpace {
 		lead = " "
 	}
+	// X-Spam-* fields the sender wrote would fool the filters that read
+	// ours (added below with the rules' fields): remove them, last first
+	// within each name so the indexes hold.
+	for i := len(res.SpamRemove) - 1; i >= 0; i-- {
+		r := res.SpamRemove[i]
+		if err := mod.ChangeHeader(r.Index, r.Name, ""); err != nil {
+			return err
+		}
+	}
 	if len(d.TagSubject) > 0 {
 		raw, found, changed := session.TaggedSubject(m.s.Headers(), d.TagSubject)
 		if changed {

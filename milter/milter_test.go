@@ -236,7 +236,7 @@ func send(t *testing.T, addr string, x txn) outcome {
 
 func mkmsg(subject, body string) string {
 	return "From: Alice <alice@example.net>\r\nTo: bob@example.com\r\nSubject: " + subject +
-		"\r\nMessage-ID: <1@example.net>\r\n\r\n" + body + "\r\n"
+		"\r\nDate: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <1@example.net>\r\n\r\n" + body + "\r\n"
 }
 
 // waitEvents waits until the tracking log holds exactly n rows, newest

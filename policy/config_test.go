@@ -87,6 +87,9 @@ func TestLoadDefault(t *testing.T) {
 		"gtube":              {StageEOM, ActionQuarantine, "", "spam"},
 		"url-listed":         {StageEOM, ActionQuarantine, "", "spam"},
 		"malformed-mime":     {StageEOM, ActionNone, "", ""},
+		// The spam score's two levels (check/spam).
+		"spam":          {StageEOM, ActionQuarantine, "", "spam"},
+		"spam-probable": {StageEOM, ActionNone, "", ""},
 		// Graymail is tagged and delivered (check/graymail).
 		"graymail-newsletter":   {StageEOM, ActionNone, "", ""},
 		"graymail-marketing":    {StageEOM, ActionNone, "", ""},
@@ -107,7 +110,7 @@ func TestLoadDefault(t *testing.T) {
 		}
 	}
 	if want := "blocked-client blocked-sender throttle-inbound throttle-outbound too-many-recipients unknown-recipient message-too-big dmarc-reject dmarc-quarantine virus scan-exclusion ambiguous-mime executable-inbound gtube url-listed malformed-mime" +
-		" graymail-newsletter graymail-marketing graymail-social graymail-notification"; strings.Join(names, " ") != want {
+		" spam spam-probable graymail-newsletter graymail-marketing graymail-social graymail-notification"; strings.Join(names, " ") != want {
 		t.Errorf("rules %q, want file order %q", names, want)
 	}
 	if r := ruleByName(t, pol, "message-too-big"); len(r.Conditions) != 1 || r.Conditions[0].String() != "size > 150000000 bytes" {

@@ -55,7 +55,7 @@ func (p *Policy) Evaluate(upTo Stage, f *Facts, rcpt string) Verdict {
 	}
 	for s := StageConnect; s <= upTo; s++ {
 		for _, r := range p.Rules {
-			if r.Stage != s || f.bypassed(r.Name, rcpt) {
+			if r.Stage != s || r.Scored || f.bypassed(r.Name, rcpt) {
 				continue
 			}
 			findings, ok := r.match(p.Org, f, rcpt)
@@ -216,4 +216,30 @@ func (p *Policy) Rule(name string) *Rule {
 		}
 	}
 	return nil
+}
+
+// Contribution is one scored rule whose conditions hold, and what it adds
+// to the spam score.
+type Contribution struct {
+	Rule     string
+	Score    float64
+	Findings []scanner.Finding // those its conditions matched
+}
+
+// Scores runs the scored rules (score = N) on the message's facts, once
+// per message, and returns those whose conditions hold, in file order. A
+// scored rule that cannot be decided (an expression error) contributes
+// nothing.
+func (p *Policy) Scores(f *Facts) []Contribution {
+	var out []Contribution
+	for _, r := range p.Rules {
+		if !r.Scored {
+			continue
+		}
+		fs, ok := r.match(p.Org, f, "")
+		if ok {
+			out = append(out, Contribution{Rule: r.Name, Score: r.Score, Findings: fs})
+		}
+	}
+	return out
 }

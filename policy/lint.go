@@ -183,6 +183,9 @@ func (t trigger) phrase() string {
 func triggers(c Condition) []trigger {
 	switch c := c.(type) {
 	case findingCond:
+		if c.except {
+			return nil // findings_except exempts mail; it picks none
+		}
 		var ts []trigger
 		for _, n := range c.names {
 			ts = append(ts, trigger{kind: "finding", finding: n})
@@ -215,6 +218,8 @@ var baselineEffects = map[string]string{
 	"content.gtube":            "messages with the GTUBE test string are delivered",
 	"url.listed":               "messages from outside with links a URI blocklist lists are delivered",
 	"message.malformed":        "malformed messages are delivered unflagged",
+	"spam":                     "mail from outside whose spam score is over [spam] threshold is delivered to the inbox",
+	"spam.probable":            "mail from outside whose spam score is over [spam] probable_threshold is delivered untagged",
 }
 
 // effect says what gets through when nothing acts like baseline rule b on t.
@@ -266,7 +271,7 @@ func ruleCoverage(r *Rule, t trigger, b *Rule) (cov coverage, direct bool) {
 	for _, c := range r.Conditions {
 		cc := condCoverage(c, t)
 		direct = direct || cc > coverNone
-		full = full && (cc == coverFull || alwaysHolds(c) || sameDirection(c, b))
+		full = full && (cc == coverFull || alwaysHolds(c) || sameDirection(c, b) || sameExcept(c, b))
 	}
 	switch {
 	case full:
@@ -281,6 +286,17 @@ func ruleCoverage(r *Rule, t trigger, b *Rule) (cov coverage, direct bool) {
 func sameDirection(c Condition, b *Rule) bool {
 	d, ok := c.(directionCond)
 	return ok && slices.Contains(b.Conditions, Condition(d))
+}
+
+// sameExcept reports whether c is a findings_except b has too (approved
+// senders skip the spam rules): the protection is only for the mail it
+// leaves.
+func sameExcept(c Condition, b *Rule) bool {
+	e, ok := c.(findingCond)
+	return ok && e.except && slices.ContainsFunc(b.Conditions, func(d Condition) bool {
+		f, ok := d.(findingCond)
+		return ok && f.except && slices.Equal(f.names, e.names)
+	})
 }
 
 // exprCoverage is how far an expression holds whenever t does: fully for

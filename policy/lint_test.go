@@ -22,7 +22,7 @@ size_over = "200MB"
 action = "reject"
 [[rule]]
 name = "r3"
-expr = 'has("scan.exclusion") || has("virus") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender") || has("list.blocked-clients") || has("sender.blocked") || has("attachment.executable") || has("dmarc.reject") || has("dmarc.quarantine") || has("url.listed")'
+expr = 'has("scan.exclusion") || has("virus") || has("mime.ambiguous") || has("recipient.unknown") || has("throttle.inbound-ip") || has("throttle.inbound-sender") || has("throttle.outbound-ip") || has("throttle.outbound-sender") || has("list.blocked-clients") || has("sender.blocked") || has("attachment.executable") || has("dmarc.reject") || has("dmarc.quarantine") || has("url.listed") || has("spam")'
 action = "quarantine"
 [[rule]]
 name = "r4"
@@ -30,7 +30,7 @@ findings = ["content.gtube"]
 action = "discard"
 [[rule]]
 name = "r5"
-findings = ["message.malformed"]
+findings = ["message.malformed", "spam.probable"]
 tag_subject = "[MALFORMED]"
 `
 
@@ -51,6 +51,8 @@ const (
 	hintExecutable    = `(hint: the embedded default has: findings = ["attachment.executable"], direction = "inbound", action = "quarantine", quarantine = "attachments")`
 	hintGTUBE         = `(hint: the embedded default has: findings = ["content.gtube"], action = "quarantine", quarantine = "spam")`
 	hintURLListed     = `(hint: the embedded default has: findings = ["url.listed"], direction = "inbound", action = "quarantine", quarantine = "spam")`
+	hintSpam          = `(hint: the embedded default has: findings = ["spam"], findings_except = ["sender.approved"], direction = "inbound", action = "quarantine", quarantine = "spam")`
+	hintProbable      = `(hint: the embedded default has: findings = ["spam.probable"], findings_except = ["sender.approved"], direction = "inbound", tag_subject = "[SPAM?]")`
 	hintMalformed     = `(hint: the embedded default has: findings = ["message.malformed"], add_headers = ["X-Mailwarden-Warning: malformed message, scanned leniently"])`
 )
 
@@ -74,6 +76,8 @@ const (
 	effAmbiguous     = "messages whose MIME structure reads more than one way (CVE-2024-28054) are delivered, though the scan may not have seen what the recipient's client shows"
 	effGTUBE         = "messages with the GTUBE test string are delivered"
 	effMalformed     = "malformed messages are delivered unflagged"
+	effSpam          = "mail from outside whose spam score is over [spam] threshold is delivered to the inbox"
+	effProbable      = "mail from outside whose spam score is over [spam] probable_threshold is delivered untagged"
 )
 
 func TestWarnings(t *testing.T) {
@@ -96,6 +100,8 @@ func TestWarnings(t *testing.T) {
 		"c.toml: warning: no rule holds back mail with finding content.gtube, so " + effGTUBE + " " + hintGTUBE,
 		"c.toml: warning: no rule holds back mail with finding url.listed, so " + effURLListed + " " + hintURLListed,
 		"c.toml: warning: no rule flags mail with finding message.malformed, so " + effMalformed + " " + hintMalformed,
+		"c.toml: warning: no rule holds back mail with finding spam, so " + effSpam + " " + hintSpam,
+		"c.toml: warning: no rule flags mail with finding spam.probable, so " + effProbable + " " + hintProbable,
 	}
 	acceptAll := func(line int) []string {
 		var w []string
@@ -118,6 +124,8 @@ func TestWarnings(t *testing.T) {
 			{"holds back mail with finding content.gtube", effGTUBE, hintGTUBE},
 			{"holds back mail with finding url.listed", effURLListed, hintURLListed},
 			{"flags mail with finding message.malformed", effMalformed, hintMalformed},
+			{"holds back mail with finding spam", effSpam, hintSpam},
+			{"flags mail with finding spam.probable", effProbable, hintProbable},
 		} {
 			w = append(w, fmt.Sprintf(`c.toml:%d: warning: rule "all" accepts all mail before any rule %s, so %s %s`, line, x.phrase, x.eff, x.hint))
 		}
@@ -235,8 +243,11 @@ func TestBaselineEffects(t *testing.T) {
 				found = append(found, p.trigger.phrase())
 			}
 		}
-		conds := 0 // a direction is allowed besides: the lint keeps it
+		conds := 0 // a direction and a findings_except are allowed besides: the lint keeps them
 		for _, c := range r.Conditions {
+			if f, ok := c.(findingCond); ok && f.except {
+				continue
+			}
 			if _, ok := c.(directionCond); !ok {
 				conds++
 			}
@@ -245,7 +256,7 @@ func TestBaselineEffects(t *testing.T) {
 			t.Errorf("default rule %q: %d triggers, %d conditions; the baseline warnings need one condition on a finding, size or recipient count, and perhaps a direction",
 				r.Name, n, conds)
 		}
-		if txt := baselineRuleText(r); !strings.Contains(txt, "action") && !strings.Contains(txt, "add_headers") || strings.Contains(txt, "name") {
+		if txt := baselineRuleText(r); !strings.Contains(txt, "action") && !strings.Contains(txt, "add_headers") && !strings.Contains(txt, "tag_subject") || strings.Contains(txt, "name") {
 			t.Errorf("default rule %q: hint text %q", r.Name, txt)
 		}
 	}
@@ -255,7 +266,7 @@ func TestBaselineEffects(t *testing.T) {
 		}
 	}
 	want := "with finding list.blocked-clients|with finding sender.blocked|with finding throttle.inbound-ip|with finding throttle.inbound-sender|with finding throttle.outbound-ip|with finding throttle.outbound-sender|" +
-		"by its recipient count|with finding recipient.unknown|by its size|with finding dmarc.reject|with finding dmarc.quarantine|with finding virus|with finding scan.exclusion|with finding mime.ambiguous|with finding attachment.executable|with finding content.gtube|with finding url.listed|with finding message.malformed"
+		"by its recipient count|with finding recipient.unknown|by its size|with finding dmarc.reject|with finding dmarc.quarantine|with finding virus|with finding scan.exclusion|with finding mime.ambiguous|with finding attachment.executable|with finding content.gtube|with finding url.listed|with finding message.malformed|with finding spam|with finding spam.probable"
 	if got := strings.Join(found, "|"); got != want {
 		t.Errorf("protections %s, want %s", got, want)
 	}

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"maps"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -98,6 +99,11 @@ type Rule struct {
 	Area       string // quarantine area
 	TagSubject string
 	AddHeaders []HeaderField
+	// Scored says the rule is a spam test (score = N): it adds Score to
+	// the message's spam score when its conditions hold, and does nothing
+	// else; [Policy.Evaluate] skips it and [Policy.Scores] runs it.
+	Scored bool
+	Score  float64
 }
 
 // PerRecipient reports whether the rule's outcome can differ between the
@@ -319,8 +325,50 @@ func (v *validator) rule(i int, rc *config.RuleConfig) *Rule {
 		}
 		r.AddHeaders = append(r.AddHeaders, HeaderField{Name: name, Value: strings.TrimSpace(value)})
 	}
+	if rc.Score != nil {
+		v.scored(key, r, rc)
+		return r
+	}
 	if rc.Action == "" && r.TagSubject == "" && len(r.AddHeaders) == 0 {
 		v.Add(key("action"), "set action, tag_subject or add_headers", "rule %q does nothing", rc.Name)
 	}
 	return r
 }
+
+// scored checks a rule with score = N. Its score counts once per message
+// at end of message, so it takes no action (the spam and spam.probable
+// findings its score leads to are what rules act on), it cannot depend on
+// the recipient, and it cannot name the findings its own score makes.
+func (v *validator) scored(key func(string) string, r *Rule, rc *config.RuleConfig) {
+	r.Scored, r.Score = true, *rc.Score
+	if math.IsNaN(r.Score) || math.IsInf(r.Score, 0) {
+		v.Add(key("score"), "a number such as 1.5 or -2", "score is not a number")
+	}
+	if rc.Action != "" || rc.Reply != "" || rc.Quarantine != "" || rc.TagSubject != "" || len(rc.AddHeaders) > 0 {
+		v.Add(key("score"), `a scored rule only adds to the spam score; act on the findings "spam" and "spam.probable" in another rule`,
+			"rule %q has a score and an action", rc.Name)
+	}
+	if r.PerRecipient() {
+		v.Add(key("score"), "the spam score is one per message: leave out direction, recipients and recipient_count_over",
+			"scored rule %q depends on the recipient", rc.Name)
+	}
+	for _, n := range append(slices.Clone(rc.Findings), rc.FindingsExcept...) {
+		if FindingNameMatch(n, FindingSpam) || FindingNameMatch(n, FindingSpamProbable) || n == "spam.*" {
+			v.Add(key("findings"), "a spam test cannot depend on the spam verdict", "scored rule %q names %s", rc.Name, n)
+		}
+	}
+	for _, c := range r.Conditions {
+		if e, ok := c.(*exprCond); ok && (e.anyFinding || slices.ContainsFunc(e.findings, func(n string) bool {
+			return n == FindingSpam || n == FindingSpamProbable || n == "spam.*"
+		})) {
+			v.Add(key("expr"), "a spam test cannot depend on the spam verdict", "scored rule %q may name the spam findings", rc.Name)
+		}
+	}
+}
+
+// The findings of the spam score ([spam]), named here because a scored
+// rule must not depend on them; check/spam declares and reports them.
+const (
+	FindingSpam         = "spam"
+	FindingSpamProbable = "spam.probable"
+)

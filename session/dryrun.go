@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/mailwarden/mailwarden/check/dns"
+	"github.com/mailwarden/mailwarden/check/spam"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/scanner"
 	"github.com/mailwarden/mailwarden/store"
@@ -31,6 +33,9 @@ type DryRunInput struct {
 	// the first-time-sender check; nil means every sender is unknown
 	// and that check reports nothing.
 	Correspondents store.Correspondents
+	// Now is the session's clock (Date checks, greylist and throttle
+	// windows); nil is the wall clock.
+	Now func() time.Time
 }
 
 // StageReport is what happened at one stage.
@@ -66,6 +71,11 @@ type DryRunReport struct {
 	AuthResults        string `json:"authentication_results,omitempty"`
 	AuthResultsRemoved int    `json:"authentication_results_removed,omitempty"`
 	Subject            string `json:"subject,omitempty"`
+	// Spam is the spam score and its tests ([spam]); SpamHeadersRemoved
+	// counts the X-Spam-* fields of the sender's that the delivered copy
+	// loses.
+	Spam               *spam.Verdict `json:"spam,omitempty"`
+	SpamHeadersRemoved int           `json:"spam_headers_removed,omitempty"`
 }
 
 // DryRun drives a [Session] through every stage exactly as the milter
@@ -75,6 +85,9 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	s.LeadSpace = true
 	s.Env.DryRun, s.Env.Offline, s.Env.State = true, in.Offline, in.State
 	s.Env.Correspondents = in.Correspondents
+	if in.Now != nil {
+		s.Env.Now = in.Now
+	}
 	if in.Offline {
 		s.Env.DNS = offlineDNS
 	}
@@ -163,6 +176,7 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	}
 	rep.TagSubject, rep.AddHeaders = d.TagSubject, d.AddHeaders
 	rep.AuthResults, rep.AuthResultsRemoved = res.AuthResults, len(res.AuthResultsRemove)
+	rep.Spam, rep.SpamHeadersRemoved = res.Spam, len(res.SpamRemove)
 	for _, r := range s.Facts.Recipients {
 		v := res.Verdicts[r]
 		rr := RecipientReport{Address: r, Outcome: "accept", Rule: v.Rule, Matches: v.Matches}

@@ -11,6 +11,7 @@ import (
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/greylist"
 	"github.com/mailwarden/mailwarden/check/knownhost"
+	"github.com/mailwarden/mailwarden/check/spam"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 )
@@ -69,5 +70,5 @@ func NewRuntime(l *Loaded, releaseKey []byte, spoolDir string) (*Runtime, error)
 	return &Runtime{Config: l.Config, Policy: l.Policy, ReleaseKey: releaseKey, SpoolDir: spoolDir,
 		Checks: check.NewRunner(l.Checks, l.Policy.UsedFindings()), Greylister: greylist.FromConfig(l.Config),
 		DNS: res, KnownHosts: knownhost.FromConfig(l.Config), DKIM: dkimsign.FromConfig(l.Config),
-		Auth: authres.FromConfig(l.Config)}, nil
+		Auth: authres.FromConfig(l.Config), Spam: spam.FromConfig(l.Config)}, nil
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/mailwarden/mailwarden/check/dkimsign"
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/knownhost"
+	"github.com/mailwarden/mailwarden/check/spam"
 	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
@@ -49,6 +50,9 @@ type Runtime struct {
 	// Auth is [auth]: the Authentication-Results header and its
 	// authserv-id.
 	Auth authres.Settings
+	// Spam is [spam]: the thresholds, the inputs and the X-Spam-* header
+	// fields.
+	Spam spam.Settings
 }
 
 // Session is the state of one SMTP session, stage by stage, independent of
@@ -378,6 +382,12 @@ type Result struct {
 	// carrying our authserv-id, to remove first (CVE-2020-12272).
 	AuthResults       string
 	AuthResultsRemove []int
+	// Spam is the message's spam score and tests ([spam]); nil when the
+	// end-of-message checks failed.
+	Spam *spam.Verdict
+	// SpamRemove are the X-Spam-* fields the sender wrote, to remove from
+	// delivered inbound mail before ours are added.
+	SpamRemove []spam.Ref
 }
 
 // EOM parses the message once, runs the end-of-message checks on it, and
@@ -418,6 +428,13 @@ func (s *Session) EOM() (*Result, error) {
 		res.Decision = policy.Decision{Action: policy.ActionTempfail, Rule: failed.Rule, Reply: failed.Reply}
 		return res, nil
 	}
+	// The spam score adds up every other finding of the message and the
+	// scored rules, so it comes after the checks and before the rules
+	// that act on it.
+	sv := s.rt.Spam.Tally(s.Facts.Findings, s.rt.Policy.Scores(&s.Facts))
+	res.Spam = &sv
+	s.Facts.Findings = append(s.Facts.Findings, sv.Findings()...)
+	res.Findings = s.Facts.Findings
 	for _, r := range s.Facts.Recipients {
 		res.Verdicts[r] = s.rt.Policy.Evaluate(policy.StageEOM, &s.Facts, r)
 	}
@@ -429,6 +446,7 @@ func (s *Session) EOM() (*Result, error) {
 			Reply: policy.Reply{Code: 552, Enhanced: "5.3.4", Text: "Message too big for the filter (limits.max_message_size)"}}
 	}
 	s.authResults(res)
+	s.spamHeaders(res)
 	s.learnEOM(res)
 	return res, nil
 }
@@ -444,6 +462,24 @@ func (s *Session) authResults(res *Result) {
 	}
 	res.AuthResultsRemove = authres.Remove(a.ID, s.headers)
 	res.AuthResults, _ = authres.Value(a.ID, res.Findings, s.Facts.Sender, s.Facts.Helo)
+}
+
+// spamHeaders sets the X-Spam-* changes of delivered inbound mail
+// ([spam] headers): the removal of those the sender wrote, then ours,
+// added with the rules' own header fields.
+//
+// A released message is left as it was quarantined: it goes to its
+// recipients byte for byte, and a released spam marked as spam again
+// would be filed as spam by the very filters the headers are for.
+func (s *Session) spamHeaders(res *Result) {
+	if !s.rt.Spam.Headers || res.Spam == nil || len(res.Decision.Deliver) == 0 || s.rt.Policy.Org.TrustedOrigin(&s.Facts) {
+		return
+	}
+	if slices.ContainsFunc(res.Findings, func(f scanner.Finding) bool { return f.Name == policy.FindingReleased }) {
+		return
+	}
+	res.SpamRemove = spam.Forged(s.headers)
+	res.Decision.AddHeaders = append(res.Decision.AddHeaders, res.Spam.Headers()...)
 }
 
 // headerBytes rebuilds the header block as the client sent it: go-milter

@@ -23,6 +23,7 @@ import (
 	_ "github.com/mailwarden/mailwarden/check/profiler"   // profiler.blocked
 	_ "github.com/mailwarden/mailwarden/check/recipient"  // recipient.unknown
 	_ "github.com/mailwarden/mailwarden/check/release"    // release.verified, release.invalid
+	_ "github.com/mailwarden/mailwarden/check/spam"       // spam, spam.probable ([spam]; the session adds up the score)
 	_ "github.com/mailwarden/mailwarden/check/spamtest"   // spamtest.NAME, scored spam tests ([spamtest])
 	_ "github.com/mailwarden/mailwarden/check/spf"        // spf, spf.RESULT, spf.helo.RESULT ([spf])
 	_ "github.com/mailwarden/mailwarden/check/throttle"   // throttle.NAME

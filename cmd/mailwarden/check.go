@@ -201,6 +201,15 @@ func printReport(out io.Writer, rep *session.DryRunReport) {
 			fmt.Fprintf(out, "    %s = %q at %s: %s\n", f.Name, f.Value, f.Where, f.Reason)
 		}
 	}
+	if v := rep.Spam; v != nil {
+		fmt.Fprintf(out, "spam score: %.1f (required %.1f, probable %.1f)\n", v.Score, v.Required, v.Probable)
+		for _, t := range v.Tests {
+			fmt.Fprintf(out, "    %+.1f %s\n", t.Score, t.Name)
+		}
+		if rep.SpamHeadersRemoved > 0 {
+			fmt.Fprintf(out, "    removes %d X-Spam-* field(s) the sender wrote\n", rep.SpamHeadersRemoved)
+		}
+	}
 	fmt.Fprintf(out, "message: %s", rep.Action)
 	if rep.Reply != "" {
 		fmt.Fprintf(out, " %q", rep.Reply)

@@ -124,6 +124,9 @@ func printRules(out io.Writer, pol *policy.Policy) {
 			for _, h := range r.AddHeaders {
 				fmt.Fprintf(out, "    add header %s: %s\n", h.Name, h.Value)
 			}
+			if r.Scored {
+				fmt.Fprintf(out, "    adds %+g to the spam score ([spam])\n", r.Score)
+			}
 			if r.PerRecipient() && (r.TagSubject != "" || len(r.AddHeaders) > 0) {
 				fmt.Fprintln(out, "    note: the delivered recipients share one copy, so these changes reach all of them when any one matches")
 			}

@@ -20,7 +20,7 @@ func TestConfigCheckNoRules(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 13 warning(s)\n") {
+	if !strings.HasPrefix(out, meant+": OK, 0 rule(s), 15 warning(s)\n") {
 		t.Errorf("first line of:\n%s", out)
 	}
 	for _, want := range []string{
@@ -33,6 +33,8 @@ func TestConfigCheckNoRules(t *testing.T) {
 		meant + ": warning: no rule holds back mail by its size",
 		meant + ": warning: no rule holds back mail by its recipient count",
 		meant + ": warning: no rule holds back mail with finding sender.blocked, so ",
+		meant + ": warning: no rule holds back mail with finding spam, so mail from outside whose spam score is over [spam] threshold is delivered to the inbox",
+		meant + ": warning: no rule flags mail with finding spam.probable, so ",
 		meant + ": warning: no rule holds back mail with finding dmarc.reject, so mail from outside that fails DMARC under its domain's p=reject is delivered",
 	} {
 		if !strings.Contains(out, want) {
