@@ -28,7 +28,7 @@ func attached(id, subject, name string, data []byte) []byte {
 	}
 	lines = append(lines, enc)
 	return []byte("From: Alice <alice@example.net>\r\nTo: bob@example.com\r\nSubject: " + subject +
-		"\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <" + id + "@example.net>\r\n" +
+		"\r\nDate: " + dateNow() + "\r\nMessage-ID: <" + id + "@example.net>\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n" +
 		"--b1\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n" +
 		"--b1\r\nContent-Type: application/octet-stream; name=\"" + name + "\"\r\nContent-Disposition: attachment; filename=\"" + name + "\"\r\n" +

@@ -115,7 +115,7 @@ func TestDKIMInterop(t *testing.T) {
 			mta := m.Start(t, mw.addr, sink.Addr())
 			message := func(id string) []byte {
 				return []byte("From: Alice <alice@example.org>\r\nTo: bob@example.com\r\nSubject: dkim " + id +
-					"\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <" + id + "@example.net>\r\n" +
+					"\r\nDate: " + dateNow() + "\r\nMessage-ID: <" + id + "@example.net>\r\n" +
 					"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nHello Bob,\r\n\r\n  signed  by dkimpy.\r\n")
 			}
 			for _, tc := range []struct{ algo, selector, key string }{

@@ -122,7 +122,7 @@ add_headers = ["X-Mailwarden-Outbound: yes"]
 			id := func(name string) string { return "dkim-" + m.Name + "-" + name }
 			mail := func(name, from string) []byte {
 				return []byte("From: Alice <" + from + ">\r\nTo: Bob <bob@example.net>\r\nCc: carol@example.org\r\n" +
-					"Subject: quarterly figures " + name + "\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n" +
+					"Subject: quarterly figures " + name + "\r\nDate: " + dateNow() + "\r\n" +
 					"Message-ID: <" + id(name) + "@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" +
 					"Hello Bob,  \r\n\r\nthe figures are attached.\r\n.leading dot\r\n\r\n\r\n")
 			}

@@ -17,7 +17,7 @@ exclude_clients = ["127.0.0.131/32"]
 // newsletter is a Mailchimp-style newsletter.
 func newsletter(id string) []byte {
 	return []byte("From: \"The Weekly Brief\" <news@weeklybrief.example>\r\nTo: bob@example.com\r\n" +
-		"Subject: Issue #212: what changed this month\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\n" +
+		"Subject: Issue #212: what changed this month\r\nDate: " + dateNow() + "\r\n" +
 		"Message-ID: <" + id + "@weeklybrief.example>\r\n" +
 		"List-Unsubscribe: <https://weeklybrief.example/unsubscribe?u=abc>, <mailto:unsubscribe@weeklybrief.example>\r\n" +
 		"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\nX-MC-User: 0a1b2c3d4e5f\r\nPrecedence: bulk\r\n" +

@@ -213,9 +213,14 @@ const gtube = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.
 
 // msg builds a message with a unique Message-ID so each case finds its own
 // delivery in the shared sink.
+// dateNow is a Date field's value for a message sent now: the daemon's
+// spam tests read a Date far from its clock as a spam sign
+// (spamtest.date_past, spamtest.date_future).
+func dateNow() string { return time.Now().UTC().Format(time.RFC1123Z) }
+
 func msg(id, subject, body string) []byte {
 	return []byte("From: Alice <alice@example.net>\r\nTo: bob@example.com\r\nSubject: " + subject +
-		"\r\nDate: Mon, 23 Nov 2026 10:00:00 +0000\r\nMessage-ID: <" + id + "@example.net>\r\n" +
+		"\r\nDate: " + dateNow() + "\r\nMessage-ID: <" + id + "@example.net>\r\n" +
 		"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + body + "\r\n")
 }
 

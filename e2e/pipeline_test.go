@@ -409,6 +409,11 @@ func parseWireCase(t *testing.T, name string, data []byte) *wireCase {
 	if ip, err := netip.ParseAddr(c.ip); err != nil || !ip.IsLoopback() {
 		t.Fatalf("%s: tagged wire with ip %q; the wire test sends from loopback addresses only", name, c.ip)
 	}
+	// The cases are written for a clock five minutes after their Date (see
+	// pipelineNow in session/pipeline_test.go); the daemon runs on the
+	// wall clock, so the message is dated five minutes ago.
+	c.message = bytes.Replace(c.message, []byte("Date: "+pipelineDate+"\n"),
+		[]byte("Date: "+time.Now().Add(-5*time.Minute).UTC().Format(time.RFC1123Z)+"\n"), 1)
 	c.messageID = messageIDOf(c.message)
 	if c.messageID == "" {
 		t.Fatalf("%s: tagged wire, but its message has no Message-ID to find its delivery by", name)
@@ -419,6 +424,9 @@ func parseWireCase(t *testing.T, name string, data []byte) *wireCase {
 	c.want = parseWant(t, name, string(want))
 	return c
 }
+
+// pipelineDate is the Date the pipeline cases' messages carry.
+const pipelineDate = "Mon, 23 Nov 2026 10:00:00 +0000"
 
 func messageIDOf(msg []byte) string {
 	for _, line := range strings.Split(strings.ReplaceAll(string(msg), "\r\n", "\n"), "\n") {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestCheckSpamScore: `mailwarden check` shows the spam score, each test
@@ -28,7 +29,7 @@ findings = ["spam"]
 action = "quarantine"
 quarantine = "spam"
 `)
-	msg := writeFile(t, "m.eml", "From: a@example.net\r\nX-Spam-Flag: NO\r\nSubject: cheap pills\r\n\r\nBuy.\r\n")
+	msg := writeFile(t, "m.eml", "From: a@example.net\r\nX-Spam-Flag: NO\r\nSubject: cheap pills\r\nDate: "+time.Now().UTC().Format(time.RFC1123Z)+"\r\nMessage-ID: <spam@example.net>\r\n\r\nBuy.\r\n")
 	args := []string{"check", "-c", conf, "--ip", "198.51.100.1", "--from", "a@example.net", "--rcpt", "bob@example.com"}
 	_, out, _ := runCmd(t, append(args, msg)...)
 	for _, want := range []string{"spam score: 5.5 (required 5.0, probable 3.0)\n    +2.0 cheap\n    +3.5 pills\n",
