@@ -34,9 +34,9 @@ and counted. Each message is one transaction from the null sender to
 The classifier's token database is a fresh, empty, temporary store, never
 the daemon's: without --train-* the bayes test is untrained and scores
 nothing; with them, those messages are learned into it first, under the
-config's [bayes] settings (min_learned included). A message that never
-reaches end of message (a check failed, so the dry run tempfails) has no
-score and is counted as unscored, not in the figures.`
+config's [bayes] settings (min_learned included). A message decided
+before end of message (a rule rejects it at RCPT), or whose end-of-message
+checks failed, has no score: it is counted as unscored, not in the figures.`
 
 func init() {
 	register(&command{
@@ -99,19 +99,24 @@ func init() {
 					}
 				}
 				if len(trainSpam)+len(trainHam) > 0 {
+					// Bounded as the daemon's database is after a learn.
+					if _, _, err := c.Expire(ctx, st, time.Now()); err != nil {
+						return err
+					}
 					rep.Store = "trained"
 					if !c.Config().Enabled {
 						fmt.Fprintf(s.err, "mailwarden eval: note: the classifier is not enabled in %s (bayes.enabled); training does nothing\n", configName(l.Config))
 					}
 				}
 				var samples []evalSample
+				log := quietLogger()
 				for _, co := range []struct {
 					corpora listFlag
 					spam    bool
 					skip    *int
 				}{{spamDirs, true, &rep.Skipped.Spam}, {hamDirs, false, &rep.Skipped.Ham}} {
 					err := walkCorpora(co.corpora, co.skip, func(where string, raw []byte) error {
-						dr := session.DryRun(rt, session.DryRunInput{Rcpts: []string{*rcpt}, Message: raw, Offline: true, State: st}, quietLogger())
+						dr := session.DryRun(rt, session.DryRunInput{Rcpts: []string{*rcpt}, Message: raw, Offline: true, State: st}, log)
 						if dr.Spam == nil {
 							rep.Unscored.add(co.spam)
 							return nil

@@ -169,6 +169,27 @@ func assertEmptyDir(t *testing.T, dir string) {
 	}
 }
 
+// TestEvalUnscored: a message rejected before end of message has no
+// score; it is counted apart and is in none of the figures.
+func TestEvalUnscored(t *testing.T) {
+	conf := writeFile(t, "reject.toml", `[[rule]]
+name = "nobody"
+recipients = ["nobody@localhost"]
+action = "reject"
+`)
+	code, out, errOut := runCmd(t, "eval", "-c", conf, "--rcpt", "nobody@localhost",
+		"--spam", "testdata/eval/spam", "--ham", "testdata/eval/ham.mbox")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{"messages:   0 spam, 0 ham; unscored 4 spam, 5 ham; skipped 1 spam, 0 ham\n",
+		"probable  3.0        -       -        0   0   0   0\n", "tests: none hit\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestEvalUsage(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
