@@ -84,15 +84,14 @@ func init() {
 				for _, tr := range []struct {
 					corpora listFlag
 					label   store.BayesLabel
-					n, skip *int
-				}{{trainSpam, store.BayesSpam, &rep.Trained.Spam, &rep.Skipped.TrainSpam},
-					{trainHam, store.BayesHam, &rep.Trained.Ham, &rep.Skipped.TrainHam}} {
+					skip    *int
+				}{{trainSpam, store.BayesSpam, &rep.Skipped.TrainSpam},
+					{trainHam, store.BayesHam, &rep.Skipped.TrainHam}} {
 					err := walkCorpora(tr.corpora, tr.skip, func(where string, raw []byte) error {
 						if _, err := c.Learn(ctx, st, message.ParseBytes(raw, message.DefaultLimits()), tr.label, time.Now()); err != nil {
 							return fmt.Errorf("%s: %w", where, err)
 						}
-						*tr.n++
-						return nil
+						return ctx.Err()
 					})
 					if err != nil {
 						return err
@@ -103,6 +102,13 @@ func init() {
 					if _, _, err := c.Expire(ctx, st, time.Now()); err != nil {
 						return err
 					}
+					// What the database holds: a message learned twice
+					// counts once, one learned as both kinds as the last.
+					tot, err := st.BayesTotals(ctx)
+					if err != nil {
+						return err
+					}
+					rep.Trained = evalCounts{Spam: int(tot.Spam), Ham: int(tot.Ham)}
 					rep.Store = "trained"
 					if !c.Config().Enabled {
 						fmt.Fprintf(s.err, "mailwarden eval: note: the classifier is not enabled in %s (bayes.enabled); training does nothing\n", configName(l.Config))
@@ -150,7 +156,7 @@ type evalReport struct {
 	// Store is the classifier's token database: "temporary" (empty) or
 	// "trained" (a temporary one, with the --train-* messages learned).
 	Store   string     `json:"classifier"`
-	Trained evalCounts `json:"trained"`
+	Trained evalCounts `json:"trained"` // the messages the classifier learned
 	Skipped struct {
 		Spam      int `json:"spam"`
 		Ham       int `json:"ham"`
