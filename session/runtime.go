@@ -7,6 +7,7 @@ import (
 	"github.com/mailwarden/mailwarden/check"
 	_ "github.com/mailwarden/mailwarden/check/all" // every check
 	"github.com/mailwarden/mailwarden/check/authres"
+	"github.com/mailwarden/mailwarden/check/bayes"
 	"github.com/mailwarden/mailwarden/check/dkimsign"
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/greylist"
@@ -70,5 +71,6 @@ func NewRuntime(l *Loaded, releaseKey []byte, spoolDir string) (*Runtime, error)
 	return &Runtime{Config: l.Config, Policy: l.Policy, ReleaseKey: releaseKey, SpoolDir: spoolDir,
 		Checks: check.NewRunner(l.Checks, l.Policy.UsedFindings()), Greylister: greylist.FromConfig(l.Config),
 		DNS: res, KnownHosts: knownhost.FromConfig(l.Config), DKIM: dkimsign.FromConfig(l.Config),
-		Auth: authres.FromConfig(l.Config), Spam: spam.FromConfig(l.Config)}, nil
+		Auth: authres.FromConfig(l.Config), Spam: spam.FromConfig(l.Config),
+		AutoLearn: bayes.NewAutoLearner(bayes.FromConfig(l.Config))}, nil
 }
