@@ -198,7 +198,7 @@ func (a *AutoLearner) Learn(log *slog.Logger, st store.Bayes, m *message.Message
 			log.Warn("bayes: autolearn failed", "queue_id", queueID, "label", l.String(), "err", fmt.Errorf("bayes: autolearn: %w", err))
 			return
 		}
-		log.Info("bayes: autolearned", "queue_id", queueID, "label", l.String(), "new", prev != l, "tokens", len(hashes))
+		log.Debug("bayes: autolearned", "queue_id", queueID, "label", l.String(), "new", prev != l, "tokens", len(hashes))
 	}()
 	return true
 }
