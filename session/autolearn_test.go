@@ -146,3 +146,32 @@ func TestAutoLearn(t *testing.T) {
 		t.Errorf("after trusted, released and dry-run copies: %+v, want still 1 spam", got)
 	}
 }
+
+// TestAutoLearnNeedsScore: with the spam score unused ([spam] headers off
+// and no rule naming spam) its input checks do not run, every message
+// would score 0, and nothing is auto-learned; a rule naming spam brings
+// it back.
+func TestAutoLearnNeedsScore(t *testing.T) {
+	for _, tt := range []struct {
+		name, config string
+		want         bool
+	}{
+		{"headers on", "", true},
+		{"headers off", "[spam]\nheaders = false\n", false},
+		{"headers off, a rule on spam", "[spam]\nheaders = false\n[[rule]]\nname = \"x\"\nfindings = [\"spam\"]\nadd_headers = [\"X-S: yes\"]\n", true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l, err := LoadConfig("t.toml", []byte(tt.config+"[[rule]]\nname = \"tag\"\nsubject = \"offer\"\ntag_subject = \"[X]\"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rt, err := NewRuntime(l, nil, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rt.AutoLearn != nil; got != tt.want {
+				t.Errorf("auto-learning %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
