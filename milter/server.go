@@ -236,9 +236,15 @@ func (s *Server) checkDescriptors() {
 }
 
 // Shutdown stops accepting, waits for sessions up to ctx, then closes the
-// rest, and flushes the tracking log.
+// rest, waits for the auto-learning in flight, and flushes the tracking
+// log.
 func (s *Server) Shutdown(ctx context.Context) error {
 	err := s.milter.Shutdown(ctx)
+	// Auto-learning writes in the background, each within the Bayes
+	// check's budget: let them end before the caller closes the store.
+	if rt := s.rt.Load(); rt != nil && rt.AutoLearn != nil {
+		rt.AutoLearn.Wait()
+	}
 	s.events.Close()
 	return err
 }

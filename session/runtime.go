@@ -7,6 +7,7 @@ import (
 	"github.com/mailwarden/mailwarden/check"
 	_ "github.com/mailwarden/mailwarden/check/all" // every check
 	"github.com/mailwarden/mailwarden/check/authres"
+	"github.com/mailwarden/mailwarden/check/bayes"
 	"github.com/mailwarden/mailwarden/check/dkimsign"
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/greylist"
@@ -67,8 +68,26 @@ func NewRuntime(l *Loaded, releaseKey []byte, spoolDir string) (*Runtime, error)
 	if err != nil {
 		return nil, err
 	}
+	checks := check.NewRunner(l.Checks, l.Policy.UsedFindings())
+	var al *bayes.AutoLearner
+	if spamScored(checks) {
+		al = bayes.NewAutoLearner(bayes.FromConfig(l.Config))
+	}
 	return &Runtime{Config: l.Config, Policy: l.Policy, ReleaseKey: releaseKey, SpoolDir: spoolDir,
-		Checks: check.NewRunner(l.Checks, l.Policy.UsedFindings()), Greylister: greylist.FromConfig(l.Config),
+		Checks: checks, Greylister: greylist.FromConfig(l.Config),
 		DNS: res, KnownHosts: knownhost.FromConfig(l.Config), DKIM: dkimsign.FromConfig(l.Config),
-		Auth: authres.FromConfig(l.Config), Spam: spam.FromConfig(l.Config)}, nil
+		Auth: authres.FromConfig(l.Config), Spam: spam.FromConfig(l.Config),
+		AutoLearn: al}, nil
+}
+
+// spamScored reports whether the spam score is in use ([spam] headers, or
+// a rule naming spam), and so its input checks run: without them every
+// message would score 0, and auto-learning would teach all mail as ham.
+func spamScored(r *check.Runner) bool {
+	for _, a := range r.Active() {
+		if a.Check.Name() == "spam" {
+			return true
+		}
+	}
+	return false
 }

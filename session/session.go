@@ -17,6 +17,7 @@ import (
 
 	"github.com/mailwarden/mailwarden/check"
 	"github.com/mailwarden/mailwarden/check/authres"
+	"github.com/mailwarden/mailwarden/check/bayes"
 	"github.com/mailwarden/mailwarden/check/dkimsign"
 	"github.com/mailwarden/mailwarden/check/dns"
 	"github.com/mailwarden/mailwarden/check/knownhost"
@@ -53,6 +54,9 @@ type Runtime struct {
 	// Spam is [spam]: the thresholds, the inputs and the X-Spam-* header
 	// fields.
 	Spam spam.Settings
+	// AutoLearn teaches the classifier from spam scores ([bayes]
+	// autolearn); the daemon's sessions only, never a dry run.
+	AutoLearn *bayes.AutoLearner
 }
 
 // Session is the state of one SMTP session, stage by stage, independent of
@@ -431,7 +435,8 @@ func (s *Session) EOM() (*Result, error) {
 	// The spam score adds up every other finding of the message and the
 	// scored rules, so it comes after the checks and before the rules
 	// that act on it.
-	sv := s.rt.Spam.Tally(s.Facts.Findings, s.rt.Policy.Scores(&s.Facts))
+	contribs := s.rt.Policy.Scores(&s.Facts)
+	sv := s.rt.Spam.Tally(s.Facts.Findings, contribs)
 	res.Spam = &sv
 	s.Facts.Findings = append(s.Facts.Findings, sv.Findings()...)
 	res.Findings = s.Facts.Findings
@@ -448,6 +453,7 @@ func (s *Session) EOM() (*Result, error) {
 	s.authResults(res)
 	s.spamHeaders(res)
 	s.learnEOM(res)
+	s.autoLearn(res, contribs)
 	return res, nil
 }
 

@@ -11,8 +11,9 @@
 //
 // Learning is `mailwarden learn` and the quarantine: a message released
 // from a learn_areas area learns as ham, one deleted from it as spam
-// ([Classifier.LearnQuarantined]). Learning from very high and very low
-// total scores is not here yet: it waits for the scoring of issue 10.
+// ([Classifier.LearnQuarantined]). The daemon also learns inbound mail
+// from its spam score ([AutoLearner]): very high as spam, very low as ham,
+// with SpamAssassin's guards against the classifier teaching itself.
 //
 // The token database is bounded: after learning, and at every prune of
 // the daemon, tokens held by one message and not learned again for expiry
@@ -127,6 +128,25 @@ type Config struct {
 	// whose deletion teaches spam: spam areas only, or a released virus
 	// would teach ham.
 	LearnAreas []string `toml:"learn_areas"`
+	// AutoLearn learns inbound messages from their spam score: as spam at
+	// autolearn_spam and over, as ham at autolearn_ham and under, the
+	// classifier's own score left out (see [AutoLearner.Decide]).
+	AutoLearn bool `toml:"autolearn"`
+	// AutoLearnSpam is the score without the classifier's at and over
+	// which a message is learned as spam (SpamAssassin's
+	// bayes_auto_learn_threshold_spam).
+	AutoLearnSpam float64 `toml:"autolearn_spam"`
+	// AutoLearnHam is the score without the classifier's at and under
+	// which a message is learned as ham
+	// (bayes_auto_learn_threshold_nonspam).
+	AutoLearnHam float64 `toml:"autolearn_ham"`
+	// AutoLearnMinTests is how many distinct tests with a positive score
+	// a message learned as spam must have, so that one strong rule (or one
+	// misfiring check) cannot teach the classifier alone.
+	AutoLearnMinTests int `toml:"autolearn_min_tests"`
+	// AutoLearnPerMinute caps the messages auto-learned in a minute, so a
+	// flood cannot rewrite the database.
+	AutoLearnPerMinute int `toml:"autolearn_per_minute"`
 	// Scores are the bands' scores, as SpamAssassin's BAYES_* tests.
 	Scores Scores `toml:"scores"`
 }
@@ -134,12 +154,13 @@ type Config struct {
 // Defaults are the [bayes] values a config does not set: the issue's floor
 // of 200 messages of each kind, a million tokens, a month for tokens seen
 // once, and SpamAssassin 4's scores of BAYES_00 to BAYES_99 (with network
-// tests).
+// tests), and SpamAssassin's auto-learning thresholds, 12 and 0.1.
 func Defaults() Config {
 	return Config{
 		Enabled: true, MinLearned: 200, MaxTokens: 1_000_000, Expiry: config.Dur(30 * 24 * time.Hour),
 		LearnAreas: []string{"spam"},
 		Scores:     Scores{B00: -1.9, B05: -0.5, B20: -0.001, B40: -0.001, B50: 0.8, B60: 1.5, B80: 2.0, B95: 3.0, B99: 3.5},
+		AutoLearn:  true, AutoLearnSpam: 12, AutoLearnHam: 0.1, AutoLearnMinTests: 3, AutoLearnPerMinute: 60,
 	}
 }
 
@@ -163,6 +184,25 @@ func validate(r *config.Report, c *Config) {
 		if a == "" {
 			r.Add(key("learn_areas"), "the names of spam quarantine areas", "an empty area name")
 		}
+	}
+	finite := true
+	for _, kv := range []struct {
+		k string
+		v float64
+	}{{"autolearn_spam", c.AutoLearnSpam}, {"autolearn_ham", c.AutoLearnHam}} {
+		if math.IsNaN(kv.v) || math.IsInf(kv.v, 0) {
+			r.Add(key(kv.k), "", "not a number")
+			finite = false
+		}
+	}
+	if finite && c.AutoLearnHam >= c.AutoLearnSpam {
+		r.Add(key("autolearn_ham"), "SpamAssassin's are 0.1 and 12", "must be below autolearn_spam")
+	}
+	if c.AutoLearnMinTests < 1 {
+		r.Add(key("autolearn_min_tests"), "3 keeps one strong rule from teaching spam alone", "must be at least 1")
+	}
+	if c.AutoLearnPerMinute < 1 {
+		r.Add(key("autolearn_per_minute"), "set autolearn = false to stop auto-learning", "must be at least 1")
 	}
 	for _, b := range Bands {
 		if s := c.Scores.Of(b.Name); math.IsNaN(s) || math.IsInf(s, 0) {
@@ -306,7 +346,7 @@ func (Check) Findings() []check.Declared {
 	for i, b := range Bands {
 		out[i] = check.Declared{Name: b.Name, Doc: "Bayesian classifier: " + b.Doc + " (value: the probability; nothing until min_learned of each kind)"}
 	}
-	return out
+	return append(out, check.Declared{Name: FindingAutoLearn, Doc: "the message was learned from its spam score (value: spam or ham); recorded after the rules decided, for the tracking log"})
 }
 
 // reasonClues is how many of the most telling tokens a finding names.

@@ -16,7 +16,8 @@ func TestConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := bayes.FromConfig(l.Config).Config()
-	if c.MinLearned != 50 || c.Scores.B99 != 5 || c.Scores.B00 != -3 || c.Scores.B95 != 3.0 || !c.Enabled || c.MaxTokens != 1_000_000 {
+	if c.MinLearned != 50 || c.Scores.B99 != 5 || c.Scores.B00 != -3 || c.Scores.B95 != 3.0 || !c.Enabled || c.MaxTokens != 1_000_000 ||
+		!c.AutoLearn || c.AutoLearnSpam != 12 || c.AutoLearnHam != 0.1 || c.AutoLearnMinTests != 3 || c.AutoLearnPerMinute != 60 {
 		t.Errorf("config %+v", c)
 	}
 	if !bayes.FromConfig(l.Config).LearnsArea("bulk") || bayes.FromConfig(l.Config).LearnsArea("virus") {
@@ -28,6 +29,10 @@ func TestConfig(t *testing.T) {
 		{"[bayes]\nexpiry = \"soon\"\n", "bayes.expiry"},
 		{"[bayes.scores]\n100 = 1\n", "100"},
 		{"[bayes]\nlearn_areas = [\"\"]\n", "bayes.learn_areas"},
+		{"[bayes]\nautolearn_ham = 12\n", "bayes.autolearn_ham"},
+		{"[bayes]\nautolearn_spam = nan\n", "bayes.autolearn_spam"},
+		{"[bayes]\nautolearn_min_tests = 0\n", "bayes.autolearn_min_tests"},
+		{"[bayes]\nautolearn_per_minute = 0\n", "bayes.autolearn_per_minute"},
 	} {
 		_, err := session.LoadConfig("t.toml", []byte(tc.src+rule))
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
