@@ -102,9 +102,31 @@ func TestSampleConfig(t *testing.T) {
 		if section == "rule" {
 			text = string(src)
 		}
-		re := regexp.MustCompile(`(?m)^#?\s*` + regexp.QuoteMeta(leaf) + `\s+(=|\S)`)
+		re := regexp.MustCompile(`(?m)^#? ?` + regexp.QuoteMeta(leaf) + ` = `)
+		if section == "rule" { // rule keys are described in prose
+			re = regexp.MustCompile(`(?m)^#?\s*` + regexp.QuoteMeta(leaf) + `\s+(=|\S)`)
+		}
 		if !re.MatchString(text) {
-			t.Errorf("contrib/mailwarden.toml does not document %s", key)
+			t.Errorf("contrib/mailwarden.toml does not document %s (as a line `# %s = ...` in [%s])", key, leaf, section)
+		}
+	}
+	// And every key the sample sets or shows commented out is one the
+	// config knows: a misspelt example is caught, not just a missing one.
+	known := map[string]bool{}
+	for _, k := range config.KnownKeys() {
+		for ; k != ""; k, _, _ = cutLast(k) {
+			known[k] = true // "keywords.entries" for "keywords.entries.pattern"
+		}
+	}
+	assign := regexp.MustCompile(`^#? ?([a-z][a-z0-9_]*) = `)
+	for section, text := range sections {
+		if section == "" || section == "rule" {
+			continue
+		}
+		for _, line := range strings.Split(text, "\n") {
+			if m := assign.FindStringSubmatch(line); m != nil && !known[section+"."+m[1]] {
+				t.Errorf("contrib/mailwarden.toml shows %s.%s, which is no config key: %q", section, m[1], line)
+			}
 		}
 	}
 }
@@ -134,4 +156,13 @@ func TestDefaultRulesMatchSample(t *testing.T) {
 	if a, b := names(def.Policy), names(sample.Policy); a != b {
 		t.Errorf("embedded default rules:\n%s\nsample's enabled rules:\n%s", a, b)
 	}
+}
+
+// cutLast cuts a dotted key at its last dot.
+func cutLast(k string) (string, string, bool) {
+	i := strings.LastIndexByte(k, '.')
+	if i < 0 {
+		return "", k, false
+	}
+	return k[:i], k[i+1:], true
 }
