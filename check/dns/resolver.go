@@ -1,6 +1,6 @@
-// Package dns is the one DNS resolver every check shares: DNSBL, SPF and
-// URI blocklist lookups now, DKIM and DMARC later. It is a dependency of
-// checks, not a check itself.
+// Package dns is the one DNS resolver every check shares: DNSBL, SPF,
+// DKIM, DMARC and URI blocklist lookups. It is a dependency of checks, not
+// a check itself.
 //
 // A [Resolver] sends recursive queries to the configured servers (or those
 // of /etc/resolv.conf) over UDP, retries over TCP when an answer is
