@@ -266,6 +266,15 @@ func (c *Classifier) Tokens(m *message.Message) []string {
 
 // Classify scores m against st.
 func (c *Classifier) Classify(ctx context.Context, st store.Bayes, m *message.Message) (sb.Result, error) {
+	// Under the floor nothing is scored: the totals are read first, so an
+	// untrained database costs one read, not a tokenization.
+	tot, err := tokenDB{st}.Totals(ctx)
+	if err != nil {
+		return sb.Result{}, fmt.Errorf("bayes: classify: %w", err)
+	}
+	if floor := max(c.opt.MinLearned, 1); tot.Spam < floor || tot.Ham < floor {
+		return sb.Result{Prob: 0.5, Totals: tot}, nil
+	}
 	res, err := sb.Classify(ctx, tokenDB{st}, c.Tokens(m), c.opt)
 	if err != nil {
 		return sb.Result{}, fmt.Errorf("bayes: classify: %w", err)
