@@ -174,7 +174,7 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 	if in.Message == nil {
 		return nil, nil
 	}
-	col := fromMessage(ctx, in.Message, c.lim)
+	col := sharedURLs(ctx, in, c.lim)
 	f := newFindings(col)
 	for _, u := range col.URLs() {
 		if ctx.Err() != nil {
@@ -303,7 +303,7 @@ func (b *Blocklist) Run(ctx context.Context, in *check.Input) ([]check.Finding, 
 	if in.Message == nil || len(b.zones) == 0 && len(b.local) == 0 {
 		return nil, nil
 	}
-	col := fromMessage(ctx, in.Message, b.lim)
+	col := sharedURLs(ctx, in, b.lim)
 	f := newFindings(col)
 	var targets []target
 	seen := map[string]bool{}
@@ -468,6 +468,16 @@ func (z *zone) lookup(ctx context.Context, r dnsbl.Resolver, t target) (string, 
 
 // refused is URIBL's answer to a query it refuses to serve.
 var refused = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+
+// sharedURLs is [fromMessage] once per message for the url and uribl
+// checks, which run side by side at end of message with the same limits:
+// the search is the costliest part of both (about 0.13 s a MB of text).
+// The collector is only read after it is built.
+func sharedURLs(ctx context.Context, in *check.Input, lim urls.Limits) *urls.Collector {
+	return in.Shared.Do(fmt.Sprintf("url.collector %+v", lim), func() any {
+		return fromMessage(ctx, in.Message, lim)
+	}).(*urls.Collector)
+}
 
 // fromMessage collects the URLs of m's text parts and of the text of its
 // document attachments (PDF, DOCX, XLSX, PPTX), read once per message by
