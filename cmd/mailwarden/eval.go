@@ -1,18 +1,22 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/mailwarden/mailwarden/check/bayes"
 	"github.com/mailwarden/mailwarden/scanner/mailbox"
 	"github.com/mailwarden/mailwarden/scanner/message"
+	"github.com/mailwarden/mailwarden/scanner/received"
 	"github.com/mailwarden/mailwarden/session"
 	"github.com/mailwarden/mailwarden/store"
 )
@@ -36,13 +40,25 @@ the daemon's: without --train-* the bayes test is untrained and scores
 nothing; with them, those messages are learned into it first, under the
 config's [bayes] settings (min_learned included). A message decided
 before end of message (a rule rejects it at RCPT), or whose end-of-message
-checks failed, has no score: it is counted as unscored, not in the figures.`
+checks failed, has no score: it is counted as unscored, not in the figures.
+
+--now sets each transaction's clock, which the Date tests compare with:
+"received" (the default) is the date of the message's topmost Received
+field, the time the last MTA took it, so that an old corpus is judged as
+it was when it arrived (the wall clock is used for a message without a
+dated Received field); "wall" is the wall clock; or give a time
+(2026-11-23T10:05:00Z, 2026-11-23).
+
+--scores FILE writes one line per scored message: its label (spam or
+ham), its score, where it is, the tests that contributed, and what each
+of them found (name=value; ...), separated by tabs; use it to read the
+false positives.`
 
 func init() {
 	register(&command{
 		name:    "eval",
 		summary: "measure spam recall and false positives on a labelled corpus, offline",
-		usage:   "[-c config] --spam DIR --ham DIR [--train-spam DIR --train-ham DIR] [--rcpt ADDRESS] [--json]",
+		usage:   "[-c config] --spam DIR --ham DIR [--train-spam DIR --train-ham DIR] [--rcpt ADDRESS] [--now received|wall|TIME] [--scores FILE] [--json]",
 		help:    evalHelp,
 		flags: func(fs *flag.FlagSet) func(context.Context, []string, *stdio) error {
 			var cf configFlags
@@ -54,12 +70,29 @@ func init() {
 			fs.Var(&trainHam, "train-ham", "learn this `corpus` as ham first, into a temporary store")
 			rcpt := fs.String("rcpt", "postmaster@localhost", "envelope `recipient` of every message")
 			asJSON := fs.Bool("json", false, "print one JSON document")
+			nowFlag := fs.String("now", "received", "each transaction's `clock`: received (the topmost Received field's date), wall, or a time")
+			scoresFile := fs.String("scores", "", "write each scored message's label, score, place and tests to `file`")
 			return func(ctx context.Context, args []string, s *stdio) error {
 				if len(args) > 0 {
 					return usageErrorf("unexpected argument %q: give the corpora with --spam and --ham", args[0])
 				}
 				if len(spamDirs) == 0 || len(hamDirs) == 0 {
 					return usageErrorf("give both --spam and --ham")
+				}
+				clock, err := evalClock(*nowFlag)
+				if err != nil {
+					return usageErrorf("--now: %v", err)
+				}
+				var scores io.Writer = io.Discard
+				if *scoresFile != "" {
+					f, err := os.Create(*scoresFile)
+					if err != nil {
+						return err
+					}
+					defer f.Close()
+					bw := bufio.NewWriter(f)
+					defer bw.Flush()
+					scores = bw
 				}
 				l, err := cf.load()
 				if err != nil {
@@ -121,8 +154,9 @@ func init() {
 					spam    bool
 					skip    *int
 				}{{spamDirs, true, &rep.Skipped.Spam}, {hamDirs, false, &rep.Skipped.Ham}} {
+					label := map[bool]string{true: "spam", false: "ham"}[co.spam]
 					err := walkCorpora(co.corpora, co.skip, func(where string, raw []byte) error {
-						dr := session.DryRun(rt, session.DryRunInput{Rcpts: []string{*rcpt}, Message: raw, Offline: true, State: st}, log)
+						dr := session.DryRun(rt, session.DryRunInput{Rcpts: []string{*rcpt}, Message: raw, Offline: true, State: st, Now: clock(raw)}, log)
 						if dr.Spam == nil {
 							rep.Unscored.add(co.spam)
 							return nil
@@ -132,6 +166,7 @@ func init() {
 							sm.Tests = append(sm.Tests, t.Name)
 						}
 						samples = append(samples, sm)
+						fmt.Fprintf(scores, "%s\t%.1f\t%s\t%s\t%s\n", label, sm.Score, where, strings.Join(sm.Tests, ","), testValues(dr, sm.Tests))
 						return ctx.Err()
 					})
 					if err != nil {
@@ -235,4 +270,55 @@ func percent(p *float64) string {
 		return "-"
 	}
 	return strconv.FormatFloat(*p*100, 'f', 2, 64) + "%"
+}
+
+// evalClock reads --now: for each message, the clock its transaction
+// runs on (nil is the wall clock).
+func evalClock(v string) (func(raw []byte) func() time.Time, error) {
+	switch v {
+	case "wall":
+		return func([]byte) func() time.Time { return nil }, nil
+	case "received", "":
+		return func(raw []byte) func() time.Time {
+			t, ok := receivedDate(raw)
+			if !ok {
+				return nil
+			}
+			return func() time.Time { return t }
+		}, nil
+	}
+	t, err := parseWhen(v, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return func([]byte) func() time.Time { return func() time.Time { return t } }, nil
+}
+
+// receivedDate is the date of the topmost Received field of raw that has
+// one: when the last MTA took the message.
+func receivedDate(raw []byte) (time.Time, bool) {
+	m := message.ParseBytes(raw, message.DefaultLimits())
+	for _, h := range m.Headers {
+		if !strings.EqualFold(h.Name, "Received") {
+			continue
+		}
+		if f, err := received.Parse(h.Raw); err == nil && !f.Date.IsZero() {
+			return f.Date, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// testValues is what the contributing tests found: "name=value" for each
+// finding among them that has a value, separated by "; ", tabs and line
+// ends made spaces.
+func testValues(dr *session.DryRunReport, tests []string) string {
+	var out []string
+	for _, f := range dr.Findings {
+		if f.Value == "" || !slices.Contains(tests, f.Name) {
+			continue
+		}
+		out = append(out, f.Name+"="+strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(f.Value))
+	}
+	return strings.Join(out, "; ")
 }

@@ -207,3 +207,63 @@ func TestEvalUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestEvalClock: --now sets the clock the Date tests compare with, and
+// --scores shows which tests each message got. A message from 2002 whose
+// Date is an hour before its topmost Received field is not date_past on
+// the received clock; it is on the wall clock and on a given time.
+func TestEvalClock(t *testing.T) {
+	dir := t.TempDir()
+	msg := "Received: from mx.example.org (mx.example.org [192.0.2.7])\n\tby mail.example.net; Thu, 22 Aug 2002 13:17:22 +0100\n" +
+		"Received: from client (client [198.51.100.9])\n\tby mx.example.org; Thu, 22 Aug 2002 13:17:20 +0100\n" +
+		"From: a@example.org\nTo: b@example.net\nSubject: hello\nDate: Thu, 22 Aug 2002 12:17:00 +0100\nMessage-ID: <1@example.org>\n\nhello\n"
+	spamDir, hamDir := filepath.Join(dir, "spam"), filepath.Join(dir, "ham")
+	for _, d := range []string{spamDir, hamDir} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "1"), []byte(msg), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := writeFile(t, "clock.toml", "[policy]\nallow_no_rules = true\n\n[spam]\ninputs = [\"spamtest.*\"]\n")
+	for _, tc := range []struct {
+		now      string
+		datePast bool
+	}{
+		{"", false}, {"received", false}, {"wall", true}, {"2002-09-30", true}, {"2002-08-23", false},
+	} {
+		scores := filepath.Join(dir, "scores-"+tc.now+".tsv")
+		args := []string{"eval", "-c", conf, "--spam", spamDir, "--ham", hamDir, "--scores", scores}
+		if tc.now != "" {
+			args = append(args, "--now", tc.now)
+		}
+		if code, _, errOut := runCmd(t, args...); code != 0 {
+			t.Fatalf("--now %q: exit %d: %s", tc.now, code, errOut)
+		}
+		b, err := os.ReadFile(scores)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if len(lines) != 2 || !strings.HasPrefix(lines[0], "spam\t") || !strings.HasPrefix(lines[1], "ham\t") {
+			t.Fatalf("--now %q: scores file:\n%s", tc.now, b)
+		}
+		for _, l := range lines {
+			f := strings.Split(l, "\t")
+			if len(f) != 5 || !strings.HasSuffix(f[2], "1") {
+				t.Fatalf("--now %q: line %q: want label, score, place, tests and values", tc.now, l)
+			}
+			got := strings.Contains(f[3], "spamtest.date_past")
+			if got != tc.datePast {
+				t.Errorf("--now %q: tests %q, date_past %v, want %v", tc.now, f[3], got, tc.datePast)
+			}
+			if got && !strings.Contains(f[4], "spamtest.date_past=Thu, 22 Aug 2002 12:17:00 +0100") {
+				t.Errorf("--now %q: values %q, want the Date", tc.now, f[4])
+			}
+		}
+	}
+	if code, _, errOut := runCmd(t, "eval", "--spam", spamDir, "--ham", hamDir, "--now", "yesterday-ish"); code != 2 || !strings.Contains(errOut, "--now") {
+		t.Errorf("a bad --now: exit %d, %q", code, errOut)
+	}
+}
