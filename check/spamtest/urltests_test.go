@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/mailwarden/mailwarden/check"
+	"github.com/mailwarden/mailwarden/config"
 	"github.com/mailwarden/mailwarden/scanner/message"
 )
 
@@ -173,5 +174,22 @@ func TestMayHoldURL(t *testing.T) {
 		if got := mayHoldURL(s); got != want {
 			t.Errorf("mayHoldURL(%q) = %v, want %v", s, got, want)
 		}
+	}
+}
+
+// [spamtest] scores and disabled know the URL tests.
+func TestURLTestsConfig(t *testing.T) {
+	_, rep, err := config.Decode("t.toml", []byte("[spamtest]\nscores = { url_ip = 2.5 }\ndisabled = [\"url_shortener\", \"url_text_mismatch\"]\n"))
+	if err != nil || rep.Err() != nil {
+		t.Fatalf("config refused: %v %v", err, rep.Err())
+	}
+	_, rep, _ = config.Decode("t.toml", []byte("[spamtest]\ndisabled = [\"url_shortner\"]\n"))
+	if e := rep.Err(); e == nil || !strings.Contains(e.Error(), "did you mean url_shortener?") {
+		t.Fatalf("misspelt test: %v", e)
+	}
+	c := New(Config{Enabled: true, Scores: map[string]float64{"url_ip": 2.5}, Disabled: []string{"url_shortener"}})
+	fs := run(t, c, spam("Subject: hello\n"+plain, "http://bit.ly/x http://198.51.100.7/\n"))
+	if got := names(fs); !slices.Equal(got, []string{"url_ip"}) || fs[0].Score != 2.5 {
+		t.Fatalf("findings %+v, want url_ip at 2.5 and no url_shortener", fs)
 	}
 }
