@@ -66,10 +66,26 @@
 //	qp_letters             1.5   a quoted-printable text part escapes at least 5 letters
 //	                             or digits ("=76=69agra"), which never need escaping
 //	many_domains           0.5   the URLs name more than 12 distinct registrable domains
+//	url_shortener          1.0   a URL is on a URL shortener of check/url's built-in list
+//	                             (bit.ly, t.co, tinyurl.com ...), the host or a parent
+//	                             domain of it, but not one that leads only to its own
+//	                             site (youtu.be, amzn.to)
+//	url_ip                 1.2   a URL's host is a public IP address (NUMERIC_HTTP_ADDR),
+//	                             or any IP address written to disguise it: decimal, hex,
+//	                             octal or short form, percent-escaped, IPv4 inside IPv6,
+//	                             or after a user name that reads as a host
+//	                             (www.bank.example@192.0.2.1); a plainly written
+//	                             private, loopback or link-local address does not hold
+//	url_text_mismatch      1.0   an HTML link's text shows a URL or domain whose
+//	                             registrable domain is neither the link's nor that of a
+//	                             target its known redirectors lead to (check/url's
+//	                             url.mismatch; rspamd's PHISHING). An ESP's click
+//	                             tracking under a shown "www.shop.example" holds too,
+//	                             hence the low score
 //
-// URL shorteners and URLs on IP addresses are check/url's url.shortener and
-// url.ip: a scoring rule takes them (and url.listed, url.mismatch) as
-// inputs rather than this check repeating them.
+// The URL tests are scored counterparts of check/url's url.shortener,
+// url.ip and url.mismatch (which carry no score, so [spam] inputs do not
+// count them), with their own URL search bounded as below.
 //
 // Person-to-person mail from the common clients (Thunderbird, Outlook,
 // Gmail, Apple Mail) holds none of the tests; the tests say so.
@@ -248,6 +264,7 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 
 // run runs the tests on one message.
 func (c *Check) run(s *state) []check.Finding {
+	defer forgetURLs(s)
 	var out []check.Finding
 	for _, t := range c.tests {
 		h, ok := t.fn(s)

@@ -192,7 +192,7 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 		}
 	}
 	for _, l := range col.Links() {
-		if shown, ok := mismatch(l); ok {
+		if shown, ok := Mismatch(l); ok {
 			f.add(FindingMismatch, l.Href, fmt.Sprintf("the link text shows %s but the link leads to %s", shown, site(l.Href)))
 		}
 	}
@@ -215,11 +215,12 @@ func site(u urls.URL) string {
 
 var shownExp = xurls.Relaxed()
 
-// mismatch reports the domain a link's text shows when it is neither the
-// href's nor that of a target its redirectors lead to. Text counts as
+// Mismatch reports the domain a link's text shows when it is neither the
+// href's nor that of a target its redirectors lead to (url.mismatch, and
+// check/spamtest's url_text_mismatch). Text counts as
 // showing a domain when it holds a URL with a scheme or "www.", or is a
 // domain name and nothing else ("paypal.com").
-func mismatch(l urls.Link) (string, bool) {
+func Mismatch(l urls.Link) (string, bool) {
 	if l.Href.Host == "" {
 		return "", false
 	}
