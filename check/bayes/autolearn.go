@@ -55,6 +55,7 @@ const (
 	SkipBetween   = "score between thresholds"
 	SkipFewTests  = "too few tests"
 	SkipRateLimit = "autolearn_per_minute reached"
+	SkipDisagree  = "the classifier says spam"
 )
 
 // excluded are the findings that keep a message from being learned: an
@@ -86,6 +87,23 @@ func AutoScore(tests []AutoTest) (score float64, positive int) {
 		}
 	}
 	return math.Round(score*10) / 10, positive
+}
+
+// learnerSaidSpam is SpamAssassin's learner_said_spam_points: over it the
+// classifier's own contribution says spam, and a message is not learned
+// as ham (its autolearn=disagree).
+const learnerSaidSpam = 1.0
+
+// learnerScore is the classifier's contribution to the spam score: its
+// band and the scored rules on it.
+func learnerScore(tests []AutoTest) float64 {
+	var score float64
+	for _, t := range tests {
+		if t.Bayes || strings.HasPrefix(t.Name, "bayes.") {
+			score += t.Score
+		}
+	}
+	return score
 }
 
 // AutoLearner decides which messages the classifier learns from their
@@ -121,7 +139,11 @@ func NewAutoLearner(c *Classifier) *AutoLearner {
 //   - the score without the classifier's contribution is at least
 //     autolearn_spam, from at least autolearn_min_tests distinct tests
 //     with a positive score (one strong rule alone is not enough), or at
-//     most autolearn_ham;
+//     most autolearn_ham while the classifier's own contribution is at
+//     most 1 point (SpamAssassin's "disagree": a message the classifier
+//     calls spam, bayes.60 and up with the default scores, is not learned
+//     as ham, or a spam it quarantines would be learned as ham at once,
+//     and releasing it would then teach nothing);
 //   - fewer than autolearn_per_minute messages were decided for learning
 //     this minute. A message that passes counts toward the cap.
 func (a *AutoLearner) Decide(in AutoInput, now time.Time) (store.BayesLabel, string) {
@@ -149,6 +171,9 @@ func (a *AutoLearner) Decide(in AutoInput, now time.Time) (store.BayesLabel, str
 		}
 		l = store.BayesSpam
 	case score <= c.AutoLearnHam:
+		if learnerScore(in.Tests) > learnerSaidSpam {
+			return store.BayesNone, SkipDisagree
+		}
 		l = store.BayesHam
 	default:
 		return store.BayesNone, SkipBetween
