@@ -59,7 +59,7 @@ func TestURLTests(t *testing.T) {
 		{"link text shows another domain", htm(`<a href="https://login.phish.example/paypal">https://www.paypal.com/signin</a>`), []string{"url_text_mismatch"}, "https://login.phish.example/paypal"},
 		{"link text is a bare domain", htm(`<a href="http://evil.example/">paypal.com</a>`), []string{"url_text_mismatch"}, ""},
 		{"link text shows its own domain", htm(`<a href="https://www.example.org/a">example.org</a> <a href="https://shop.example.org/">https://www.example.org/shop</a>`), nil, ""},
-		{"link text is words", htm(`<a href="https://evil.example/">click here to see paypal.com offers</a>`), nil, ""},
+		{"link text is words", htm(`<a href="https://evil.example/">the paypal.com offers are here</a>`), nil, ""},
 		{"link text through a redirector", htm(`<a href="https://www.google.com/url?q=https%3A%2F%2Fwww.example.org%2F">www.example.org</a>`), nil, ""},
 		{"link text shows a domain, href an ip", htm(`<a href="http://198.51.100.7/">www.bank.example</a>`), []string{"url_ip", "url_text_mismatch"}, ""},
 		// several

@@ -1,0 +1,375 @@
+package spamtest
+
+import (
+	_ "embed"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The phrase tests: families of wording that spam uses and personal and
+// list mail seldom does (advance-fee fraud, opt-out boilerplate, hard-sell
+// offers, pharmacy, loans), as SpamAssassin's body rules are. Each family
+// is one test; it holds when the message's subject and body text have at
+// least the family's number of its distinct phrases (one in the subject
+// counts twice), and its value names them.
+//
+// The phrases are in phrases.txt, embedded. A phrase is words separated by
+// spaces, matched against the text's words (letters and digits, case
+// folded) in order:
+//
+//	word        the word itself
+//	a|b|c       any of them
+//	remov*      a word beginning so (here remove, removed, removal)
+//	#           a number (37,400,000.00)
+//	$ % !       the sign itself
+//	~           any one word
+//	x?          x, or nothing (a|b? is a, b or nothing); not first
+//
+// A family starts with a line "= name score min | description".
+
+//go:embed phrases.txt
+var phrasesTxt string
+
+// Bounds of the phrase tests.
+const (
+	maxPhraseText  = 128 << 10 // bytes of subject and body text read
+	maxPhraseWords = 20_000    // words read
+)
+
+// phraseFamily is one family of phrases: one test.
+type phraseFamily struct {
+	name    string
+	score   float64
+	min     int // distinct phrases that make it hold
+	doc     string
+	phrases []phrase
+}
+
+// phrase is one phrase: a word pattern per position.
+type phrase struct {
+	text  string
+	words []wordPat
+}
+
+// wordPat is one position of a phrase.
+type wordPat struct {
+	alts     []string // exact words
+	prefixes []string // word prefixes (remov*)
+	any      bool     // ~
+	optional bool     // x?
+}
+
+func (w wordPat) match(word string) bool {
+	if w.any {
+		return true
+	}
+	for _, a := range w.alts {
+		if a == word {
+			return true
+		}
+	}
+	for _, p := range w.prefixes {
+		if strings.HasPrefix(word, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// phraseIndex finds the phrases of every family in one pass over the
+// words: each phrase is filed under the exact words and prefixes its
+// first position allows.
+type phraseIndex struct {
+	families []phraseFamily
+	byWord   map[string][]phraseRef
+	byPrefix []prefixRef
+}
+
+type phraseRef struct{ family, phrase int }
+
+type prefixRef struct {
+	prefix string
+	ref    phraseRef
+}
+
+var phrases = mustParsePhrases(phrasesTxt)
+
+func init() {
+	for i := range phrases.families {
+		f := &phrases.families[i]
+		tests = append(tests, test{name: f.name, score: f.score, doc: f.doc, fn: func(s *state) (hit, bool) { return s.phraseHit(i) }})
+	}
+}
+
+func mustParsePhrases(src string) *phraseIndex {
+	ix, err := parsePhrases(src)
+	if err != nil {
+		panic("spamtest: phrases.txt: " + err.Error())
+	}
+	return ix
+}
+
+// parsePhrases reads the phrase file.
+func parsePhrases(src string) (*phraseIndex, error) {
+	ix := &phraseIndex{byWord: map[string][]phraseRef{}}
+	for n, line := range strings.Split(src, "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if rest, ok := strings.CutPrefix(line, "="); ok {
+			head, doc, _ := strings.Cut(rest, "|")
+			f := strings.Fields(head)
+			if len(f) != 3 {
+				return nil, fmt.Errorf("line %d: want \"= name score min | description\"", n+1)
+			}
+			score, err := strconv.ParseFloat(f[1], 64)
+			if err != nil {
+				return nil, fmt.Errorf("line %d: score: %w", n+1, err)
+			}
+			min, err := strconv.Atoi(f[2])
+			if err != nil || min < 1 {
+				return nil, fmt.Errorf("line %d: min %q is not a positive number", n+1, f[2])
+			}
+			ix.families = append(ix.families, phraseFamily{name: f[0], score: score, min: min, doc: strings.TrimSpace(doc)})
+			continue
+		}
+		if len(ix.families) == 0 {
+			return nil, fmt.Errorf("line %d: a phrase before the first family", n+1)
+		}
+		p, err := parsePhrase(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w", n+1, err)
+		}
+		fi := len(ix.families) - 1
+		f := &ix.families[fi]
+		ref := phraseRef{fi, len(f.phrases)}
+		f.phrases = append(f.phrases, p)
+		first := p.words[0]
+		if first.any {
+			return nil, fmt.Errorf("line %d: a phrase cannot start with ~", n+1)
+		}
+		for _, a := range first.alts {
+			ix.byWord[a] = append(ix.byWord[a], ref)
+		}
+		for _, pre := range first.prefixes {
+			ix.byPrefix = append(ix.byPrefix, prefixRef{pre, ref})
+		}
+	}
+	for _, f := range ix.families {
+		if len(f.phrases) < f.min {
+			return nil, fmt.Errorf("family %s: %d phrases, fewer than its min %d", f.name, len(f.phrases), f.min)
+		}
+	}
+	return ix, nil
+}
+
+func parsePhrase(line string) (phrase, error) {
+	p := phrase{text: line}
+	for i, tok := range strings.Fields(line) {
+		var w wordPat
+		if t, ok := strings.CutSuffix(tok, "?"); ok && t != "" {
+			if i == 0 {
+				return p, fmt.Errorf("%q: the first word cannot be optional", line)
+			}
+			w.optional, tok = true, t
+		}
+		if tok == "~" {
+			w.any = true
+			p.words = append(p.words, w)
+			continue
+		}
+		for _, a := range strings.Split(tok, "|") {
+			if a == "" {
+				return p, fmt.Errorf("%q: an empty alternative", line)
+			}
+			if pre, ok := strings.CutSuffix(a, "*"); ok && pre != "" {
+				w.prefixes = append(w.prefixes, pre)
+				continue
+			}
+			if words := phraseWords(a, 2); a != "#" && (len(words) != 1 || words[0] != a) {
+				return p, fmt.Errorf("%q: %q is not one lower-case word or one of # $ %% ! € £", line, a)
+			}
+			w.alts = append(w.alts, a)
+		}
+		p.words = append(p.words, w)
+	}
+	if len(p.words) == 0 {
+		return p, fmt.Errorf("an empty phrase")
+	}
+	return p, nil
+}
+
+// phraseWords splits text into the words phrases match: runs of letters
+// and digits, case folded, with a run of digits (and the commas and dots
+// between them) as "#", and $, % and ! as words of their own. It reads at
+// most max words.
+func phraseWords(text string, max int) []string {
+	var out []string
+	var b strings.Builder
+	digits := false
+	flush := func() {
+		if b.Len() == 0 {
+			return
+		}
+		if digits {
+			out = append(out, "#")
+		} else {
+			out = append(out, b.String())
+		}
+		b.Reset()
+		digits = false
+	}
+	for i := 0; i < len(text) && len(out) < max; {
+		r, size := utf8.DecodeRuneInString(text[i:])
+		switch {
+		case unicode.IsDigit(r):
+			if b.Len() > 0 && !digits {
+				flush()
+			}
+			digits = true
+			b.WriteRune(r)
+		case (r == ',' || r == '.') && digits && i+size < len(text) && text[i+size] >= '0' && text[i+size] <= '9':
+			// inside a number
+		case unicode.IsLetter(r) || r == '\'' && b.Len() > 0 && !digits:
+			if digits {
+				flush()
+			}
+			if r != '\'' {
+				b.WriteRune(unicode.ToLower(r))
+			}
+		case r == '$' || r == '%' || r == '!' || r == '€' || r == '£':
+			flush()
+			out = append(out, string(r))
+		default:
+			flush()
+		}
+		i += size
+	}
+	if len(out) < max {
+		flush()
+	}
+	return out
+}
+
+// matchAt reports where the phrase matched from words[i] on ends, -1 for
+// no match.
+func (p *phrase) matchAt(words []string, i int) int { return matchFrom(p.words, words, i) }
+
+func matchFrom(pats []wordPat, words []string, i int) int {
+	if len(pats) == 0 {
+		return i
+	}
+	w := pats[0]
+	if i < len(words) && w.match(words[i]) {
+		if end := matchFrom(pats[1:], words, i+1); end >= 0 {
+			return end
+		}
+	}
+	if w.optional {
+		return matchFrom(pats[1:], words, i)
+	}
+	return -1
+}
+
+// phraseHits is, per family, the distinct phrases found in the message,
+// and how many of them were in the subject.
+type phraseHits []familyHits
+
+type familyHits struct {
+	phrases   []string // the words each phrase matched, as the text has them
+	inSubject int
+}
+
+// foundPhrase is where a phrase was first found.
+type foundPhrase struct {
+	where int    // 1 body, 2 subject
+	text  string // the words it matched
+}
+
+// phraseHits finds every family's phrases in the subject and body text,
+// once per message.
+func (s *state) phraseHits() phraseHits {
+	if s.phrases != nil {
+		return s.phrases
+	}
+	found := make([]map[int]foundPhrase, len(phrases.families))
+	b := s.bodyView()
+	budget := maxPhraseText
+	texts := append([]string{s.subjectText()}, b.plain...)
+	texts = append(texts, b.html...)
+	nwords := 0
+	for ti, t := range texts {
+		if budget <= 0 || nwords >= maxPhraseWords {
+			break
+		}
+		where := 1
+		if ti == 0 {
+			where = 2
+		}
+		t = cut(t, budget)
+		budget -= len(t)
+		words := phraseWords(t, maxPhraseWords-nwords)
+		nwords += len(words)
+		for i, w := range words {
+			try := func(ref phraseRef) {
+				if found[ref.family][ref.phrase].where >= where {
+					return
+				}
+				if end := phrases.families[ref.family].phrases[ref.phrase].matchAt(words, i); end > i {
+					if found[ref.family] == nil {
+						found[ref.family] = map[int]foundPhrase{}
+					}
+					found[ref.family][ref.phrase] = foundPhrase{where, strings.Join(words[i:end], " ")}
+				}
+			}
+			for _, ref := range phrases.byWord[w] {
+				try(ref)
+			}
+			for _, pr := range phrases.byPrefix {
+				if strings.HasPrefix(w, pr.prefix) {
+					try(pr.ref)
+				}
+			}
+		}
+	}
+	s.phrases = make(phraseHits, len(phrases.families))
+	for fi, m := range found {
+		h := &s.phrases[fi]
+		// Two phrases matching the same words count once.
+		byText := map[string]int{}
+		for _, f := range m {
+			byText[f.text] = max(byText[f.text], f.where)
+		}
+		for text, where := range byText {
+			h.phrases = append(h.phrases, text)
+			if where == 2 {
+				h.inSubject++
+			}
+		}
+		sort.Strings(h.phrases)
+	}
+	return s.phrases
+}
+
+// phraseHit is family fi's test.
+func (s *state) phraseHit(fi int) (hit, bool) {
+	f := &phrases.families[fi]
+	h := s.phraseHits()[fi]
+	// A phrase in the subject, where the sender puts the pitch, counts
+	// twice.
+	if len(h.phrases)+h.inSubject < f.min {
+		return hit{}, false
+	}
+	where := "body"
+	if h.inSubject > 0 {
+		where = "subject"
+	}
+	got := strings.Join(h.phrases, "; ")
+	return hit{value: got, where: where,
+		reason: fmt.Sprintf("%d phrases (%d in the subject, counted twice) of %s: %s", len(h.phrases), h.inSubject, f.doc, got)}, true
+}

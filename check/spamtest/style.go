@@ -1,0 +1,307 @@
+package spamtest
+
+import (
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode"
+)
+
+// The style tests: how bulk-mail software and spammers write a message
+// where mail clients and list servers do not (a time zone no place has,
+// a body in capitals, a wall of exclamation marks, giant fonts, a
+// self-addressed To, an ADV: subject).
+
+// Bounds of the style tests.
+const (
+	minShoutLetters = 300 // letters a body needs before body_caps judges it
+	shoutShare      = 0.5 // share of capitals among them that is body_caps
+	manyExclaims    = 8   // "!" marks outside URLs that is body_exclamations
+	manyMoney       = 3   // distinct amounts of money that is money_amounts
+)
+
+var styleTests = []test{
+	{"date_bad_zone", 2.5, "the Date's time zone is not one any place uses (more than 14 hours, or minutes other than 00, 30 and 45)", dateBadZone},
+	{"body_caps", 0.4, fmt.Sprintf("more than %.0f%% of the body's letters are capitals (at least %d letters)", shoutShare*100, minShoutLetters), bodyCaps},
+	{"body_exclamations", 0.2, fmt.Sprintf("the body has %d or more exclamation marks, or a run of three", manyExclaims), bodyExclamations},
+	{"money_amounts", 0.5, fmt.Sprintf("the body names %d or more different amounts of money", manyMoney), moneyAmounts},
+	{"html_font_large", 0.5, "the HTML sets a font size of 5 or more, or above 24 points", htmlFontLarge},
+	{"to_is_from", 1.0, "the only To address is the From address", toIsFrom},
+	{"subject_adv", 2.5, "the subject starts with ADV, the label some laws required of advertising", subjectADV},
+	{"subject_padded", 2.0, "the subject has a run of spaces inside it, padding a tracking code off the screen", subjectPadded},
+	{"reply_to_freemail", 1.5, "Reply-To is a free-mail address of another domain than From's", replyToFreemail},
+	{"bulk_mailer", 1.5, "X-Mailer names bulk-mailing software", bulkMailer},
+	{"priority_high", 1.0, "the message is marked high priority (X-Priority 1, X-MSMail-Priority High)", priorityHigh},
+}
+
+func init() { tests = append(tests, styleTests...) }
+
+// zoneOffset is a numeric zone at the end of a Date (a comment cut).
+var zoneOffset = regexp.MustCompile(`([+-])(\d\d)(\d\d)$`)
+
+// zoneGMTOffset is "GMT+1", "UTC-05:00": an offset written after a zone
+// name, which RFC 5322 does not allow and bulk mailers write.
+var zoneGMTOffset = regexp.MustCompile(`(?i)\b(?:gmt|utc)\s*[+-]\s*\d{1,2}(?::?\d\d)?$`)
+
+func dateBadZone(s *state) (hit, bool) {
+	v, ok := s.header("Date")
+	if !ok {
+		return hit{}, false
+	}
+	t := strings.TrimSpace(zoneComment.ReplaceAllString(strings.Join(strings.Fields(v), " "), ""))
+	if zoneGMTOffset.MatchString(t) {
+		return hit{value: v, where: "header:Date", reason: "the Date's zone is a name with an offset after it, which RFC 5322 does not allow"}, true
+	}
+	m := zoneOffset.FindStringSubmatch(t)
+	if m == nil {
+		return hit{}, false
+	}
+	hh, _ := strconv.Atoi(m[2])
+	mm, _ := strconv.Atoi(m[3])
+	if hh <= 14 && (mm == 0 || mm == 30 || mm == 45) {
+		return hit{}, false
+	}
+	return hit{value: v, where: "header:Date", reason: fmt.Sprintf("the Date's zone %s%s%s is not one any place uses", m[1], m[2], m[3])}, true
+}
+
+// bodyTexts is the body's text, plain and rendered HTML.
+func (s *state) bodyTexts() []string {
+	b := s.bodyView()
+	return append(append([]string(nil), b.plain...), b.html...)
+}
+
+func bodyCaps(s *state) (hit, bool) {
+	upper, letters := 0, 0
+	for _, t := range s.bodyTexts() {
+		for _, w := range strings.Fields(t) {
+			if strings.Contains(w, "://") || strings.Contains(w, "@") {
+				continue // a URL or an address is not shouting
+			}
+			for _, r := range w {
+				if !unicode.IsLetter(r) {
+					continue
+				}
+				letters++
+				if unicode.IsUpper(r) {
+					upper++
+				}
+			}
+		}
+	}
+	if letters < minShoutLetters || float64(upper) <= shoutShare*float64(letters) {
+		return hit{}, false
+	}
+	pct := 100 * upper / letters
+	return hit{value: fmt.Sprintf("%d%%", pct), where: "body", reason: fmt.Sprintf("%d%% of the body's %d letters are capitals", pct, letters)}, true
+}
+
+func bodyExclamations(s *state) (hit, bool) {
+	n, run := 0, false
+	for _, t := range s.bodyTexts() {
+		for _, w := range strings.Fields(t) {
+			if strings.Contains(w, "://") {
+				continue
+			}
+			n += strings.Count(w, "!")
+			if strings.Contains(w, "!!!") {
+				run = true
+			}
+		}
+	}
+	if n < manyExclaims && !run {
+		return hit{}, false
+	}
+	return hit{value: strconv.Itoa(n), where: "body", reason: fmt.Sprintf("the body has %d exclamation marks", n)}, true
+}
+
+// money is an amount of money: $1,000, US$ 37,400,000.00, 500 USD, €20.
+var money = regexp.MustCompile(`(?i)(?:[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:usd|eur|dollars|euros|pounds)\b)`)
+
+func moneyAmounts(s *state) (hit, bool) {
+	seen := map[string]bool{}
+	var first []string
+	for _, t := range s.bodyTexts() {
+		for _, m := range money.FindAllString(cut(t, maxPartText), 200) {
+			k := strings.ToLower(strings.Join(strings.Fields(m), ""))
+			if !seen[k] {
+				seen[k] = true
+				if len(first) < 5 {
+					first = append(first, m)
+				}
+			}
+		}
+	}
+	if len(seen) < manyMoney {
+		return hit{}, false
+	}
+	return hit{value: strings.Join(first, ", "), where: "body", reason: fmt.Sprintf("the body names %d different amounts of money", len(seen))}, true
+}
+
+// fontSize finds a font size in HTML source: <font size=5>, size="+3",
+// font-size: 36pt / 40px.
+var fontSize = regexp.MustCompile(`(?i)<font\b[^>]*\bsize\s*=\s*["']?(\+?)(\d+)|font-size\s*:\s*(\d+)(pt|px)`)
+
+func htmlFontLarge(s *state) (hit, bool) {
+	for _, sp := range s.m.TextSpans() {
+		if sp.Where != "body" || !sp.HTML {
+			continue
+		}
+		for _, m := range fontSize.FindAllStringSubmatch(cut(sp.Text, maxHTMLSource), 500) {
+			big := false
+			if m[2] != "" {
+				n, _ := strconv.Atoi(m[2])
+				big = m[1] == "+" && n >= 2 || m[1] == "" && n >= 5 && n <= 7
+			} else {
+				n, _ := strconv.Atoi(m[3])
+				big = m[4] == "pt" && n > 24 || m[4] == "px" && n > 32
+			}
+			if big {
+				return hit{value: clip(m[0], 40), where: "body", reason: fmt.Sprintf("the HTML sets a large font (%s)", clip(m[0], 40))}, true
+			}
+		}
+	}
+	return hit{}, false
+}
+
+func toIsFrom(s *state) (hit, bool) {
+	to, ok := s.header("To")
+	if !ok {
+		return hit{}, false
+	}
+	from, ok := s.header("From")
+	if !ok {
+		return hit{}, false
+	}
+	if _, ok := s.header("Cc"); ok {
+		return hit{}, false
+	}
+	ta, err := mail.ParseAddressList(to)
+	if err != nil || len(ta) != 1 {
+		return hit{}, false
+	}
+	fa, err := mail.ParseAddress(from)
+	if err != nil || !strings.EqualFold(ta[0].Address, fa.Address) {
+		return hit{}, false
+	}
+	return hit{value: fa.Address, where: "header:To", reason: "the message is addressed to its own sender, hiding its real recipients"}, true
+}
+
+// advSubject is an ADV label: "ADV:", "[ADV]", "ADV -".
+var advSubject = regexp.MustCompile(`^\s*[\[(]?ADV\b\s*[\]):\-]`)
+
+func subjectADV(s *state) (hit, bool) {
+	v := s.subjectText()
+	if !advSubject.MatchString(strings.ToUpper(v)) {
+		return hit{}, false
+	}
+	return hit{value: v, where: "subject", reason: "the subject is labelled as an advertisement (ADV)"}, true
+}
+
+// paddedSubject is a run of spaces inside a subject, before more text.
+var paddedSubject = regexp.MustCompile(`\S[ \t]{6,}\S`)
+
+func subjectPadded(s *state) (hit, bool) {
+	v := cut(s.m.Subject, maxHeader)
+	if !paddedSubject.MatchString(v) {
+		return hit{}, false
+	}
+	return hit{value: v, where: "subject", reason: "the subject has a run of spaces inside it"}, true
+}
+
+// freemail are the free mailbox providers' registrable domains: anyone
+// can have an address there, so a Reply-To there, with a From elsewhere,
+// sends the answers to someone the From's domain does not vouch for.
+var freemail = map[string]bool{}
+
+func init() {
+	for _, d := range strings.Fields(`gmail.com googlemail.com yahoo.com yahoo.co.uk yahoo.co.jp yahoo.fr
+		yahoo.de yahoo.es yahoo.it yahoo.ca yahoo.com.au ymail.com rocketmail.com hotmail.com hotmail.co.uk
+		hotmail.fr hotmail.de hotmail.it hotmail.es outlook.com outlook.jp live.com live.co.uk live.fr
+		msn.com aol.com aim.com icloud.com me.com mac.com mail.com email.com usa.com gmx.com gmx.net
+		gmx.de gmx.at web.de t-online.de freenet.de mail.ru inbox.ru list.ru bk.ru yandex.ru yandex.com
+		rambler.ru qq.com 163.com 126.com yeah.net sina.com sina.cn sohu.com naver.com hanmail.net
+		daum.net rediffmail.com zoho.com protonmail.com proton.me tutanota.com gmx.fr laposte.net
+		orange.fr wanadoo.fr free.fr libero.it virgilio.it tiscali.it excite.com lycos.com netscape.net
+		juno.com netzero.net earthlink.net caramail.com latinmail.com terra.com bol.com.br uol.com.br
+		ig.com.br o2.pl wp.pl interia.pl onet.pl seznam.cz centrum.cz abv.bg mail.bg ukr.net i.ua
+		yahoo.com.hk yahoo.com.tw yahoo.co.in myway.com hushmail.com fastmail.com fastmail.fm`) {
+		freemail[d] = true
+	}
+}
+
+// addrDomain is the lower-case domain of an address field's first
+// address, "" for none.
+func addrDomain(v string) string {
+	a, err := mail.ParseAddress(v)
+	if err != nil {
+		return ""
+	}
+	_, d, ok := strings.Cut(a.Address, "@")
+	if !ok {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSuffix(d, "."))
+}
+
+// freemailDomain is the free-mail provider domain d is, or is under.
+func freemailDomain(d string) (string, bool) {
+	for {
+		if freemail[d] {
+			return d, true
+		}
+		_, rest, ok := strings.Cut(d, ".")
+		if !ok || !strings.Contains(rest, ".") {
+			return "", false
+		}
+		d = rest
+	}
+}
+
+func replyToFreemail(s *state) (hit, bool) {
+	rt, ok := s.header("Reply-To")
+	if !ok {
+		return hit{}, false
+	}
+	from, _ := s.header("From")
+	rd, fd := addrDomain(rt), addrDomain(from)
+	if rd == "" || fd == "" || rd == fd {
+		return hit{}, false
+	}
+	p, ok := freemailDomain(rd)
+	if !ok {
+		return hit{}, false
+	}
+	if fp, ok := freemailDomain(fd); ok && fp == p {
+		return hit{}, false
+	}
+	return hit{value: rt, where: "header:Reply-To", reason: fmt.Sprintf("replies go to a free-mail address at %s, not to the From's domain %s", p, fd)}, true
+}
+
+// bulkMailers are X-Mailer values of software made for sending bulk
+// mail to bought lists (as SpamAssassin's RATWARE rules name them).
+var bulkMailers = regexp.MustCompile(`(?i)\b(?:group ?mail|advanced mass sender|mass ?mail(?:er)?|bulk ?mail(?:er)?|send-?safe|atlas ?mailer|dynamic ?mailer|mach5|floodgate|e-?mail extractor|worldmerge|aureate|emailer platinum|desktop server|jixing|mailloop|massive ?mail|super ?mail ?sender|stealth ?mail|mail ?king|the bat! 1\.(?:[0-4])|pg mailer|mailbomb|list ?sender|cyber-?bomber|rlsp|avalanche|direct ?email|express ?mail ?sender)\b`)
+
+func bulkMailer(s *state) (hit, bool) {
+	for _, name := range []string{"X-Mailer", "User-Agent"} {
+		v, ok := s.header(name)
+		if !ok {
+			continue
+		}
+		if m := bulkMailers.FindString(v); m != "" {
+			return hit{value: v, where: "header:" + name, reason: fmt.Sprintf("%s names %q, software for sending bulk mail", name, m)}, true
+		}
+	}
+	return hit{}, false
+}
+
+func priorityHigh(s *state) (hit, bool) {
+	if v, ok := s.header("X-Priority"); ok && strings.HasPrefix(strings.TrimSpace(v), "1") {
+		return hit{value: v, where: "header:X-Priority", reason: "X-Priority is 1, the highest"}, true
+	}
+	if v, ok := s.header("X-MSMail-Priority"); ok && strings.EqualFold(strings.TrimSpace(v), "high") {
+		return hit{value: v, where: "header:X-MSMail-Priority", reason: "X-MSMail-Priority is High"}, true
+	}
+	return hit{}, false
+}

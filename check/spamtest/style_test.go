@@ -1,0 +1,69 @@
+package spamtest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mailwarden/mailwarden/check"
+)
+
+// TestStyleTests: each style test holds on its kind of message and not on
+// the ordinary neighbour of it.
+func TestStyleTests(t *testing.T) {
+	html := "Content-Type: text/html; charset=utf-8\n"
+	shout := strings.Repeat("THIS IS A ONCE IN A LIFETIME CHANCE FOR YOU AND YOUR FAMILY. ", 8)
+	c := New(Defaults())
+	for _, tc := range []struct {
+		name    string
+		msg     string
+		test    string
+		holds   bool
+		inValue string
+	}{
+		{"zone -1700", spam("Subject: hi\nDate: Mon, 05 Aug 2002 08:51:39 -1700\n"+plain, "hello\n"), "date_bad_zone", true, "-1700"},
+		{"zone +0537", spam("Subject: hi\nDate: Mon, 05 Aug 2002 08:51:39 +0537\n"+plain, "hello\n"), "date_bad_zone", true, "+0537"},
+		{"zone GMT+1", spam("Subject: hi\nDate: Fri, 23 Aug 2002 22:46:34 GMT+1\n"+plain, "hello\n"), "date_bad_zone", true, "GMT+1"},
+		{"zone +0545 (Nepal)", spam("Subject: hi\nDate: Mon, 05 Aug 2002 08:51:39 +0545\n"+plain, "hello\n"), "date_bad_zone", false, ""},
+		{"zone -0930 with comment", spam("Subject: hi\nDate: Mon, 05 Aug 2002 08:51:39 -0930 (HST)\n"+plain, "hello\n"), "date_bad_zone", false, ""},
+		{"zone +1400", spam("Subject: hi\nDate: Mon, 05 Aug 2002 08:51:39 +1400\n"+plain, "hello\n"), "date_bad_zone", false, ""},
+		{"shouting body", spam("Subject: hi\n"+plain, shout+"\n"), "body_caps", true, "%"},
+		{"short capitals", spam("Subject: hi\n"+plain, "OK THANKS\n"), "body_caps", false, ""},
+		{"capital URLs are not shouting", spam("Subject: hi\n"+plain, strings.Repeat("see HTTP://WWW.EXAMPLE.COM/INDEX.HTML ", 40)+"\n"), "body_caps", false, ""},
+		{"exclamations", spam("Subject: hi\n"+plain, "Buy! Now! Today! Cheap! Fast! Easy! Free! Yes!\n"), "body_exclamations", true, "8"},
+		{"a run of three", spam("Subject: hi\n"+plain, "Amazing!!!\n"), "body_exclamations", true, ""},
+		{"two exclamations", spam("Subject: hi\n"+plain, "Thanks! See you!\n"), "body_exclamations", false, ""},
+		{"amounts", spam("Subject: hi\n"+plain, "Was $499, now $99. Save 400 dollars. Bonus worth €50.\n"), "money_amounts", true, "$499"},
+		{"one amount twice", spam("Subject: hi\n"+plain, "The fee is $20. Yes, $20.\n"), "money_amounts", false, ""},
+		{"font size 7", spam("Subject: hi\n"+html, "<p><font size=7>WIN</font></p>\n"), "html_font_large", true, "size=7"},
+		{"font size +3", spam("Subject: hi\n"+html, "<p><font size=\"+3\">WIN</font></p>\n"), "html_font_large", true, "+3"},
+		{"font-size 48pt", spam("Subject: hi\n"+html, "<p style=\"font-size: 48pt\">WIN</p>\n"), "html_font_large", true, "48pt"},
+		{"font size 2", spam("Subject: hi\n"+html, "<p><font size=2>hello</font> <span style=\"font-size:12px\">x</span></p>\n"), "html_font_large", false, ""},
+		{"to is from", "From: Pat <pat@example.biz>\nTo: pat@example.biz\nSubject: hi\nDate: Tue, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <a@example.biz>\n" + plain + "\nhello\n", "to_is_from", true, "pat@example.biz"},
+		{"to is from, with a Cc", "From: Pat <pat@example.biz>\nTo: pat@example.biz\nCc: team@example.biz\nSubject: hi\nDate: Tue, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <a@example.biz>\n" + plain + "\nhello\n", "to_is_from", false, ""},
+		{"ADV:", spam("Subject: ADV: Lowest rates\n"+plain, "hello\n"), "subject_adv", true, "ADV"},
+		{"[ADV]", spam("Subject: [adv] Lowest rates\n"+plain, "hello\n"), "subject_adv", true, ""},
+		{"advice", spam("Subject: Advice on the patch\n"+plain, "hello\n"), "subject_adv", false, ""},
+		{"padded subject", spam("Subject: Get the Child Support You Deserve            3434\n"+plain, "hello\n"), "subject_padded", true, "3434"},
+		{"spaced subject", spam("Subject: Re:  minutes  of  the  meeting\n"+plain, "hello\n"), "subject_padded", false, ""},
+		{"reply-to freemail", spam("Subject: hi\nReply-To: agent77@yahoo.co.uk\n"+plain, "hello\n"), "reply_to_freemail", true, "yahoo.co.uk"},
+		{"reply-to under a freemail domain", spam("Subject: hi\nReply-To: x@mx.mail.ru\n"+plain, "hello\n"), "reply_to_freemail", true, "mail.ru"},
+		{"reply-to the same freemail", "From: a@gmail.com\nTo: b@example.com\nReply-To: c@gmail.com\nSubject: hi\nDate: Tue, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <a@gmail.com>\n" + plain + "\nhello\n", "reply_to_freemail", false, ""},
+		{"reply-to a list", spam("Subject: hi\nReply-To: list@lists.example.org\n"+plain, "hello\n"), "reply_to_freemail", false, ""},
+		{"bulk mailer", spam("Subject: hi\nX-Mailer: Advanced Mass Sender v 3.21b\n"+plain, "hello\n"), "bulk_mailer", true, "Mass Sender"},
+		{"a mail client", spam("Subject: hi\nX-Mailer: Microsoft Outlook Express 6.00.2600.0000\n"+plain, "hello\n"), "bulk_mailer", false, ""},
+		{"x-priority 1", spam("Subject: hi\nX-Priority: 1 (Highest)\n"+plain, "hello\n"), "priority_high", true, "1"},
+		{"x-priority 3", spam("Subject: hi\nX-Priority: 3\nX-MSMail-Priority: Normal\n"+plain, "hello\n"), "priority_high", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := run(t, c, tc.msg)
+			i := slices.IndexFunc(fs, func(f check.Finding) bool { return f.Name == Prefix+tc.test })
+			if (i >= 0) != tc.holds {
+				t.Fatalf("%s holds %v, want %v; findings %+v", tc.test, i >= 0, tc.holds, fs)
+			}
+			if i >= 0 && (!strings.Contains(fs[i].Value, tc.inValue) || fs[i].Reason == "") {
+				t.Errorf("%s value %q, want it to contain %q, and a reason (%q)", tc.test, fs[i].Value, tc.inValue, fs[i].Reason)
+			}
+		})
+	}
+}
