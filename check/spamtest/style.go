@@ -305,3 +305,54 @@ func priorityHigh(s *state) (hit, bool) {
 	}
 	return hit{}, false
 }
+
+// cjkSpamWords are spam wording in Japanese and Chinese, which write no
+// spaces between words, so phrases cannot be matched as words: each is
+// looked for as a substring of the subject and body text.
+var cjkSpamWords = []string{
+	// Japanese: free, right now, limited time, earn, side job, meet
+	// (dating), married women, adult, unsubscribe (of bulk mail), invoice
+	"無料", "今すぐ", "期間限定", "稼げる", "副業", "副収入", "出会い", "人妻", "アダルト", "完全無料",
+	"高収入", "在宅ワーク", "登録無料", "激安", "当選", "ご当選", "未公開株", "セフレ",
+	// Chinese: free, invoice (issued for you), business opportunity,
+	// discount, lowest price, earn money, limited time, contact
+	"免费", "免費", "代开发票", "代開發票", "发票", "發票", "商机", "商機", "优惠", "優惠", "最低价",
+	"赚钱", "賺錢", "限时", "限時", "联系电话", "聯繫電話", "诚信", "誠信", "网络营销", "網絡營銷",
+}
+
+// unsolicitedAd is the label Japan's law on advertising e-mail required
+// at the start of unsolicited advertising subjects (未承諾広告※).
+const unsolicitedAd = "未承諾広告"
+
+var cjkTests = []test{
+	{"cjk_spam_words", 2.0, "three or more distinct Japanese or Chinese spam words (無料, 今すぐ, 副業, 代开发票, 商机 ...)", cjkSpamWordsTest},
+	{"subject_unsolicited_ad", 2.5, "the subject carries 未承諾広告, the label of unsolicited advertising in Japan", subjectUnsolicitedAd},
+}
+
+func init() { tests = append(tests, cjkTests...) }
+
+func cjkSpamWordsTest(s *state) (hit, bool) {
+	texts := append([]string{s.subjectText()}, s.bodyTexts()...)
+	var found []string
+	for _, w := range cjkSpamWords {
+		for _, t := range texts {
+			if strings.Contains(cut(t, maxPartText), w) {
+				found = append(found, w)
+				break
+			}
+		}
+	}
+	if len(found) < 3 {
+		return hit{}, false
+	}
+	v := strings.Join(found, " ")
+	return hit{value: v, where: "body", reason: fmt.Sprintf("%d Japanese or Chinese spam words: %s", len(found), v)}, true
+}
+
+func subjectUnsolicitedAd(s *state) (hit, bool) {
+	v := s.subjectText()
+	if !strings.Contains(v, unsolicitedAd) {
+		return hit{}, false
+	}
+	return hit{value: v, where: "subject", reason: "the subject is labelled 未承諾広告 (unsolicited advertising)"}, true
+}

@@ -67,3 +67,25 @@ func TestStyleTests(t *testing.T) {
 		})
 	}
 }
+
+func TestCJKTests(t *testing.T) {
+	c := New(Defaults())
+	for _, tc := range []struct {
+		name, subject, body, test string
+		holds                     bool
+	}{
+		{"japanese spam", "今すぐ稼げる副業", "完全無料で登録できます。", "cjk_spam_words", true},
+		{"chinese invoice spam", "代开发票", "优惠，联系电话 13800000000", "cjk_spam_words", true},
+		{"japanese business mail, two words", "会議の件", "資料は無料でダウンロードできます。今すぐではなく来週で結構です。", "cjk_spam_words", false},
+		{"unsolicited ad label", "未承諾広告※ 新商品のご案内", "ご案内です。", "subject_unsolicited_ad", true},
+		{"no label", "新商品のご案内", "ご案内です。", "subject_unsolicited_ad", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := run(t, c, spam("Subject: "+tc.subject+"\n"+plain, tc.body+"\n"))
+			i := slices.IndexFunc(fs, func(f check.Finding) bool { return f.Name == Prefix+tc.test })
+			if (i >= 0) != tc.holds {
+				t.Fatalf("%s holds %v, want %v; findings %+v", tc.test, i >= 0, tc.holds, fs)
+			}
+		})
+	}
+}
