@@ -98,6 +98,21 @@ type prefixRef struct {
 
 var phrases = mustParsePhrases(phrasesTxt)
 
+// phraseVocabulary is every exact word of every phrase.
+var phraseVocabulary = func() map[string]bool {
+	v := map[string]bool{}
+	for _, f := range phrases.families {
+		for _, p := range f.phrases {
+			for _, w := range p.words {
+				for _, a := range w.alts {
+					v[a] = true
+				}
+			}
+		}
+	}
+	return v
+}()
+
 func init() {
 	for i := range phrases.families {
 		f := &phrases.families[i]

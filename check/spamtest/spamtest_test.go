@@ -254,6 +254,9 @@ func TestTests(t *testing.T) {
 		{"obfuscated zero width", spam("Subject: hello\n"+plain, "Your acc\u200bount is suspended, verify now\n"), []string{"obfuscated_words"}},
 		{"obfuscated dots", spam("Subject: hello\n"+plain, "Best v.i.a.g.r.a prices online\n"), []string{"obfuscated_words"}},
 		{"obfuscated spaces in subject", spam("Subject: C I A L I S for less\n"+plain, "see inside\n"), []string{"obfuscated_words"}},
+		// Letter-spaced capitals of an ordinary word are a heading.
+		{"letter-spaced heading", spam("Subject: hello\n"+plain, "M E D I A  U N S P U N\n\nThis week's news.\n"), nil},
+		{"spaced lower-case letters", spam("Subject: hello\n"+plain, "get m e d i a here\n"), []string{"obfuscated_words"}},
 		{"russian and english words apart", spam("Subject: hello\n"+plain, "Привет, посмотри отчёт по проекту Mailwarden в Jira, U.S.A. и e.g. тоже\n"), nil},
 		{"base64 ascii text", spam("Subject: hello\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n", "SGVsbG8gZnJpZW5kLCBjbGFpbSB5b3VyIHByaXplIG5vdy4K\n"), []string{"base64_text"}},
 		{"base64 utf-8 text is fine", spam("Subject: hello\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: base64\n", "44GK5LiW6Kmx44Gr44Gq44Gj44Gm44GK44KK44G+44GZ44CCCg==\n"), nil},

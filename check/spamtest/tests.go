@@ -714,13 +714,37 @@ func obfuscated(t string) (string, string, bool) {
 			j += 2
 			n++
 		}
-		if n >= 5 {
+		// Capitals spaced by spaces are letter-spaced typography (a
+		// newsletter's "N E W S" heading) unless they spell a word of the
+		// phrase tests (C I A L I S), hidden from filters.
+		if n >= 5 && (sep != ' ' || !allUpper(rs[i:j+1]) || phraseVocabulary[spelled(rs[i:j+1])]) {
 			w := string(rs[i:min(j+1, i+60)])
 			return clip(w, 60), fmt.Sprintf("%d letters are spelled out with %q between them: %q", n, string(sep), clip(w, 60)), true
 		}
 		i = j
 	}
 	return "", "", false
+}
+
+// spelled is the lower-case word spaced-out letters spell.
+func spelled(rs []rune) string {
+	var b strings.Builder
+	for _, r := range rs {
+		if unicode.IsLetter(r) {
+			b.WriteRune(unicode.ToLower(r))
+		}
+	}
+	return b.String()
+}
+
+// allUpper reports whether every letter of rs is a capital.
+func allUpper(rs []rune) bool {
+	for _, r := range rs {
+		if unicode.IsLetter(r) && !unicode.IsUpper(r) {
+			return false
+		}
+	}
+	return true
 }
 
 func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsMark(r) || zeroWidth(r) }
