@@ -103,6 +103,12 @@ CREATE TABLE bayes_totals (
 );
 INSERT INTO bayes_totals (id, spam, ham) VALUES (1, 0, 0);
 `,
+	// 4: the token database's generation, incremented by every write of
+	// it, so that a process caching tokens sees another's writes (see
+	// [bayesCache]).
+	`
+ALTER TABLE bayes_totals ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;
+`,
 }
 
 // stateDB is the state's database: its own writer, gate and readers.
@@ -118,6 +124,8 @@ type stateDB struct {
 	// next use.
 	mu    sync.Mutex
 	ready atomic.Bool
+	// bayes caches token counts (nil: none); see [Store.SetBayesCache].
+	bayes atomic.Pointer[bayesCache]
 }
 
 // open opens state.db at path with synchronous=NORMAL, creating and
