@@ -144,9 +144,8 @@ func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]Ba
 	if err != nil {
 		return nil, fmt.Errorf("store: bayes counts: %w", err)
 	}
-	out := make(map[uint64]BayesCounts, len(hashes))
 	if st.r == nil || len(hashes) == 0 {
-		return out, nil
+		return map[uint64]BayesCounts{}, nil
 	}
 	cache := st.bayes.Load()
 	var epoch uint64
@@ -173,9 +172,17 @@ func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]Ba
 				}
 			}
 			hashes = held
+			if f.full() {
+				cache.startFilter(st)
+			}
 		} else {
 			cache.startFilter(st)
 		}
+	}
+	// Sized for what is left to look up: most of a message's tokens are
+	// not in the database, and the filter has dropped them.
+	out := make(map[uint64]BayesCounts, len(hashes))
+	if cache != nil {
 		if cache.begin(gen) {
 			hashes = cache.get(gen, hashes, out, make([]uint64, 0, len(hashes)/4))
 		} else {

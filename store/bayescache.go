@@ -43,6 +43,7 @@ type bayesCache struct {
 	// filter answers for the tokens the database does not hold; see
 	// [bayesFilter].
 	filter      atomic.Pointer[bayesFilter]
+	next        atomic.Pointer[bayesFilter] // being built; the filter serves meanwhile
 	building    atomic.Bool
 	filterStart atomic.Int64 // unix ns of the last build's start
 	ctx         context.Context
@@ -137,9 +138,7 @@ func (c *bayesCache) close() {
 // without knowing which tokens changed (an expiry, an import), which
 // added the tokens added (none for an expiry).
 func (c *bayesCache) flush(gen int64, added []uint64) {
-	if f := c.filter.Load(); f != nil {
-		f.learned(gen, added)
-	}
+	c.filterLearned(gen, added)
 	for {
 		cur := c.gen.Load()
 		if cur >= gen {
@@ -174,10 +173,22 @@ func (c *bayesCache) learned(gen int64, hashes []uint64) {
 		delete(s.m, h)
 		s.mu.Unlock()
 	}
-	if f := c.filter.Load(); f != nil {
+	c.filterLearned(gen, hashes)
+	c.gen.CompareAndSwap(gen-1, gen)
+}
+
+// filterLearned adds what generation gen of this process wrote to the
+// filter and to the one being built.
+func (c *bayesCache) filterLearned(gen int64, hashes []uint64) {
+	// next before filter: a build that publishes its filter between the
+	// two has it already.
+	next := c.next.Load()
+	if f := c.filter.Load(); f != nil && f != next {
 		f.learned(gen, hashes)
 	}
-	c.gen.CompareAndSwap(gen-1, gen)
+	if next != nil {
+		next.learned(gen, hashes)
+	}
 }
 
 // get adds to out the cached counts of hashes valid at gen and returns

@@ -190,7 +190,7 @@ func slicesRange(n int) []uint64 {
 // TestBayesFilterNoFalseNegative: every hash added is reported as maybe
 // held, and most of those never added are not.
 func TestBayesFilterNoFalseNegative(t *testing.T) {
-	f := newBayesFilter(10_000)
+	f := newBayesFilter(10_000, 0)
 	r := rand.New(rand.NewPCG(3, 4))
 	in := make([]uint64, 10_000)
 	for i := range in {

@@ -23,10 +23,13 @@ import (
 // snapshot; this process's later writes add their tokens and move gen on,
 // as they move the cache's. A write by another process leaves gen behind:
 // lookups then read every token until the filter is built again, at most
-// once per [bayesFilterRebuild].
+// once per [bayesFilterRebuild]; so is one that this process filled past
+// its room.
 type bayesFilter struct {
 	words []atomic.Uint64
 	gen   atomic.Int64 // -1 while it is being built
+	room  int64        // tokens it can take after its build before false positives grow
+	fresh atomic.Int64 // tokens this process added since the build
 
 	mu    sync.Mutex
 	added map[int64]bool // generations of this process added, not yet passed by gen
@@ -39,9 +42,9 @@ var bayesFilterRebuild = time.Minute
 // bayesFilterBits is the filter's size in bits per token at its build.
 const bayesFilterBits = 16
 
-func newBayesFilter(tokens int) *bayesFilter {
-	n := max(1024, tokens*bayesFilterBits/64)
-	f := &bayesFilter{words: make([]atomic.Uint64, n), added: map[int64]bool{}}
+func newBayesFilter(tokens, room int) *bayesFilter {
+	n := max(1024, (tokens+room)*bayesFilterBits/64)
+	f := &bayesFilter{words: make([]atomic.Uint64, n), added: map[int64]bool{}, room: int64(room)}
 	f.gen.Store(-1)
 	return f
 }
@@ -79,9 +82,14 @@ func (f *bayesFilter) mayHold(h uint64) bool {
 // learned adds hashes, which generation gen of this process wrote, and
 // moves the filter to gen if it is at the one before.
 func (f *bayesFilter) learned(gen int64, hashes []uint64) {
+	var fresh int64
 	for _, h := range hashes {
-		f.add(h)
+		if !f.mayHold(h) {
+			fresh++
+			f.add(h)
+		}
 	}
+	f.fresh.Add(fresh)
 	f.mu.Lock()
 	f.added[gen] = true
 	f.advance()
@@ -104,6 +112,10 @@ func (f *bayesFilter) advance() {
 	}
 	f.gen.Store(g)
 }
+
+// full reports whether more tokens were learned since the build than the
+// filter has room for: it is then built again, with room for them.
+func (f *bayesFilter) full() bool { return f.fresh.Load() > f.room }
 
 // filterAt returns the filter if it holds the database at generation gen,
 // or nil.
@@ -141,10 +153,11 @@ func (c *bayesCache) buildFilter(ctx context.Context, st *stateDB) error {
 	if err := st.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM bayes_tokens`).Scan(&n); err != nil {
 		return err
 	}
-	f := newBayesFilter(int(n + n/4 + 1024)) // room for what is learned until the next build
-	// Published before the snapshot (unusable, at -1): this process's
-	// writes from now on add their tokens to it.
-	c.filter.Store(f)
+	f := newBayesFilter(int(n), int(n/4+10_000)) // room for what is learned until the next build
+	// Published as the next one before the snapshot (at -1): this
+	// process's writes from now on add their tokens to it.
+	c.next.Store(f)
+	defer c.next.CompareAndSwap(f, nil)
 	tx, err := st.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return err
@@ -173,5 +186,6 @@ func (c *bayesCache) buildFilter(ctx context.Context, st *stateDB) error {
 	f.gen.Store(gen)
 	f.advance()
 	f.mu.Unlock()
+	c.filter.Store(f)
 	return nil
 }
