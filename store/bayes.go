@@ -258,42 +258,95 @@ func (s *Store) BayesLearned(ctx context.Context, digest string) (BayesLabel, er
 // BayesLearn implements [Bayes]; it is a bulk write, so a counter
 // increment or a greylist entry goes first.
 func (s *Store) BayesLearn(ctx context.Context, digest string, hashes []uint64, label BayesLabel, at time.Time) (BayesLabel, error) {
-	if label != BayesNone && label != BayesSpam && label != BayesHam {
-		return BayesNone, fmt.Errorf("store: bayes learn: %w", ErrBayesLabel)
+	prev, err := s.BayesLearnMany(ctx, []BayesLearning{{Digest: digest, Hashes: hashes, Label: label, At: at}})
+	if err != nil {
+		return BayesNone, err
 	}
-	if err := checkKey("bayes digest", digest); err != nil {
-		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+	return prev[0], nil
+}
+
+// BayesLearning is one message of [Store.BayesLearnMany].
+type BayesLearning struct {
+	Digest string
+	Hashes []uint64
+	Label  BayesLabel
+	At     time.Time
+}
+
+// BayesLearnMany is [Store.BayesLearn] of each message in turn, in one
+// transaction, and returns what each was learned as before: for learning
+// a corpus, where a transaction per message writes each touched page of
+// the token table once per message (and checkpoints the WAL about as
+// often) instead of once per batch. All or none are learned.
+func (s *Store) BayesLearnMany(ctx context.Context, ms []BayesLearning) ([]BayesLabel, error) {
+	for _, m := range ms {
+		if m.Label != BayesNone && m.Label != BayesSpam && m.Label != BayesHam {
+			return nil, fmt.Errorf("store: bayes learn: %w", ErrBayesLabel)
+		}
+		if err := checkKey("bayes digest", m.Digest); err != nil {
+			return nil, fmt.Errorf("store: bayes learn: %w", err)
+		}
 	}
 	st, err := s.stateWriter(ctx)
 	if err != nil {
-		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+		return nil, fmt.Errorf("store: bayes learn: %w", err)
 	}
-	hashes = slices.Clone(hashes)
-	slices.Sort(hashes)
-	hashes = slices.Compact(hashes)
-	now := unixNano(nowIfZero(at))
-
 	tx, done, err := st.beginWrite(ctx, bulk)
 	if err != nil {
-		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+		return nil, fmt.Errorf("store: bayes learn: %w", err)
 	}
 	defer done()
 	defer tx.Rollback()
-	prev := BayesNone
-	if err := tx.QueryRowContext(ctx, `SELECT label FROM bayes_learned WHERE digest = ?`, digest).Scan(&prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+	prevs := make([]BayesLabel, len(ms))
+	var touched []uint64
+	for i, m := range ms {
+		hashes := slices.Clone(m.Hashes)
+		slices.Sort(hashes)
+		hashes = slices.Compact(hashes)
+		changed, err := bayesLearnTx(ctx, tx, m.Digest, hashes, m.Label, unixNano(nowIfZero(m.At)), &prevs[i])
+		if err != nil {
+			return nil, fmt.Errorf("store: bayes learn: %w", err)
+		}
+		if changed {
+			touched = append(touched, hashes...)
+		}
 	}
-	if prev == label {
-		return prev, nil
+	if touched == nil {
+		return prevs, nil
 	}
-	if prev != BayesNone {
-		if err := bayesUnlearn(ctx, tx, hashes, prev); err != nil {
-			return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+	gen, err := bumpGen(ctx, tx)
+	if err != nil {
+		return nil, fmt.Errorf("store: bayes learn: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: bayes learn: commit: %w", err)
+	}
+	// Still under the write gate: this process's writes invalidate in
+	// the order they committed.
+	if c := st.bayes.Load(); c != nil {
+		c.learned(gen, touched)
+	}
+	return prevs, nil
+}
+
+// bayesLearnTx learns one message in tx, sets *prev to what it was
+// learned as, and reports whether anything changed.
+func bayesLearnTx(ctx context.Context, tx *sql.Tx, digest string, hashes []uint64, label BayesLabel, now int64, prev *BayesLabel) (bool, error) {
+	*prev = BayesNone
+	if err := tx.QueryRowContext(ctx, `SELECT label FROM bayes_learned WHERE digest = ?`, digest).Scan(prev); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	if *prev == label {
+		return false, nil
+	}
+	if *prev != BayesNone {
+		if err := bayesUnlearn(ctx, tx, hashes, *prev); err != nil {
+			return false, err
 		}
 	}
 	if label != BayesNone {
 		if err := bayesAdd(ctx, tx, hashes, label, now); err != nil {
-			return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
+			return false, err
 		}
 	}
 	var q string
@@ -305,22 +358,8 @@ func (s *Store) BayesLearn(ctx context.Context, digest string, hashes []uint64, 
 		q, args = `INSERT INTO bayes_learned (digest, label, time_ns) VALUES (?, ?, ?)
 			ON CONFLICT (digest) DO UPDATE SET label = excluded.label, time_ns = excluded.time_ns`, []any{digest, label, now}
 	}
-	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
-	}
-	gen, err := bumpGen(ctx, tx)
-	if err != nil {
-		return BayesNone, fmt.Errorf("store: bayes learn: %w", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return BayesNone, fmt.Errorf("store: bayes learn: commit: %w", err)
-	}
-	// Still under the write gate: this process's writes invalidate in
-	// the order they committed.
-	if c := st.bayes.Load(); c != nil {
-		c.learned(gen, hashes)
-	}
-	return prev, nil
+	_, err := tx.ExecContext(ctx, q, args...)
+	return err == nil, err
 }
 
 // bayesColumn is the counts column of a label.

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -258,5 +260,46 @@ func TestBayesFilterGeneration(t *testing.T) {
 	}
 	if want := map[uint64]BayesCounts{1: {Spam: 1}, 2: {Ham: 1}, 3: {Ham: 1}}; !maps.Equal(got, want) {
 		t.Errorf("counts %v, want %v", got, want)
+	}
+}
+
+// TestBayesLearnMany: a batch is each message learned in turn (the same
+// digest twice moves it), its cache invalidation covers every message,
+// and a batch with a bad label learns nothing.
+func TestBayesLearnMany(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, plain := openTest(t, dir), openTest(t, dir)
+	plain.SetBayesCache(0)
+	hs := []uint64{1, 2, 3}
+	if _, err := s.BayesCounts(ctx, hs); err != nil { // cached before
+		t.Fatal(err)
+	}
+	prev, err := s.BayesLearnMany(ctx, []BayesLearning{
+		{Digest: "a", Hashes: []uint64{1, 2}, Label: BayesSpam},
+		{Digest: "b", Hashes: []uint64{2, 3}, Label: BayesHam},
+		{Digest: "a", Hashes: []uint64{1, 2}, Label: BayesHam},
+		{Digest: "b", Hashes: []uint64{2, 3}, Label: BayesHam},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []BayesLabel{BayesNone, BayesNone, BayesSpam, BayesHam}; !slices.Equal(prev, want) {
+		t.Errorf("prev %v, want %v", prev, want)
+	}
+	want := map[uint64]BayesCounts{1: {Ham: 1}, 2: {Ham: 2}, 3: {Ham: 1}}
+	for name, st := range map[string]*Store{"cached": s, "uncached": plain} {
+		if got, err := st.BayesCounts(ctx, hs); err != nil || !maps.Equal(got, want) {
+			t.Errorf("%s: counts %v, %v, want %v", name, got, err, want)
+		}
+	}
+	if tot, err := s.BayesTotals(ctx); err != nil || tot != (BayesTotals{Ham: 2}) {
+		t.Errorf("totals %+v, %v", tot, err)
+	}
+	if _, err := s.BayesLearnMany(ctx, []BayesLearning{{Digest: "c", Hashes: hs, Label: BayesSpam}, {Digest: "d", Label: 7}}); !errors.Is(err, ErrBayesLabel) {
+		t.Errorf("bad label: %v", err)
+	}
+	if l, err := s.BayesLearned(ctx, "c"); err != nil || l != BayesNone {
+		t.Errorf("c of the refused batch learned as %v, %v", l, err)
 	}
 }
