@@ -58,6 +58,7 @@ func OpenReadOnly(ctx context.Context, dir string, log *slog.Logger) (*Store, er
 	}
 	s := &Store{w: db, r: db, log: log, dir: filepath.Dir(path), readOnly: true}
 	s.st.path = filepath.Join(s.dir, StateFile)
+	s.SetBayesCache(BayesCacheTokens)
 	log.Debug("store: opened read-only", "path", path)
 	return s, nil
 }

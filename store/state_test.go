@@ -612,7 +612,7 @@ func TestStateMigration2ListExpiry(t *testing.T) {
 	// Take the state back to version 1, as an older mailwarden left it.
 	for _, stmt := range []string{
 		`DROP TABLE bayes_tokens`, `DROP TABLE bayes_learned`, `DROP TABLE bayes_totals`,
-		`DELETE FROM ` + stateVersionTable + ` WHERE version = 3`,
+		`DELETE FROM ` + stateVersionTable + ` WHERE version >= 3`,
 		`DROP INDEX list_items_expires`,
 		`ALTER TABLE list_items DROP COLUMN expires_ns`,
 		`DELETE FROM ` + stateVersionTable + ` WHERE version = 2`,
@@ -677,7 +677,7 @@ func TestStateMigration3Bayes(t *testing.T) {
 	}
 	for _, stmt := range []string{
 		`DROP TABLE bayes_tokens`, `DROP TABLE bayes_learned`, `DROP TABLE bayes_totals`,
-		`DELETE FROM ` + stateVersionTable + ` WHERE version = 3`,
+		`DELETE FROM ` + stateVersionTable + ` WHERE version >= 3`,
 	} {
 		if _, err := s.st.w.Exec(stmt); err != nil {
 			t.Fatalf("%s: %v", stmt, err)

@@ -93,6 +93,7 @@ func open(ctx context.Context, dir string, log *slog.Logger, sharedState bool) (
 	}
 	s := &Store{w: w, r: r, log: log, dir: filepath.Dir(path)}
 	s.st.path = filepath.Join(s.dir, StateFile)
+	s.SetBayesCache(BayesCacheTokens)
 	if sharedState {
 		s.st.w, s.st.r, s.st.gate, s.st.path = w, r, &s.gate, ""
 		if err := migrateDB(ctx, w, stateVersionTable, stateMigrations, log); err != nil {
@@ -163,6 +164,9 @@ func (s *Store) Dir() string { return s.dir }
 // close checkpoints its write-ahead log into the database file.
 func (s *Store) Close() error {
 	var errs []error
+	if c := s.st.bayes.Load(); c != nil {
+		c.close()
+	}
 	errs = append(errs, s.st.close())
 	if s.r != nil && s.r != s.w { // a read-only store has one pool
 		errs = append(errs, s.r.Close())

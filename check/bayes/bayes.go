@@ -296,6 +296,46 @@ func (c *Classifier) Learn(ctx context.Context, st store.Bayes, m *message.Messa
 	return prev, nil
 }
 
+// Learning is one message for [Classifier.LearnMany].
+type Learning = store.BayesLearning
+
+// Learning returns m's learning as l at at, for [Classifier.LearnMany]:
+// its digest and token hashes, not the message.
+func (c *Classifier) Learning(m *message.Message, l store.BayesLabel, at time.Time) Learning {
+	hashes := make([]uint64, 0, 256)
+	for _, t := range c.Tokens(m) {
+		hashes = append(hashes, sb.Hash(t))
+	}
+	return Learning{Digest: sb.Digest(m), Hashes: hashes, Label: l, At: at}
+}
+
+// manyLearner is a token database that learns many messages in one
+// transaction.
+type manyLearner interface {
+	BayesLearnMany(ctx context.Context, ms []store.BayesLearning) ([]store.BayesLabel, error)
+}
+
+// LearnMany learns ms in turn, in one transaction where st can
+// ([store.Store.BayesLearnMany]), and returns what each was learned as
+// before: for learning a corpus, some hundred messages a call.
+func (c *Classifier) LearnMany(ctx context.Context, st store.Bayes, ms []Learning) ([]store.BayesLabel, error) {
+	if ml, ok := st.(manyLearner); ok {
+		prev, err := ml.BayesLearnMany(ctx, ms)
+		if err != nil {
+			return nil, fmt.Errorf("bayes: learn: %w", err)
+		}
+		return prev, nil
+	}
+	prev := make([]store.BayesLabel, len(ms))
+	for i, m := range ms {
+		var err error
+		if prev[i], err = st.BayesLearn(ctx, m.Digest, m.Hashes, m.Label, m.At); err != nil {
+			return nil, fmt.Errorf("bayes: learn: %w", err)
+		}
+	}
+	return prev, nil
+}
+
 // Expire bounds st as max_tokens and expiry say, at now.
 func (c *Classifier) Expire(ctx context.Context, st store.Bayes, now time.Time) (deleted, remaining int64, err error) {
 	var before time.Time

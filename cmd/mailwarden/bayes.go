@@ -27,6 +27,10 @@ the token database is expired to [bayes] max_tokens and expiry.
 It prints how many messages it learned, how many were already known as
 that kind, and how many it skipped (not a message, over 32 MiB).`
 
+// learnBatch is how many messages `mailwarden learn` learns in one
+// transaction: a failed batch is not learned, and is named in the error.
+const learnBatch = 100
+
 func learnCommand(verb string, label store.BayesLabel, summary string) {
 	storeCommand("learn "+verb, summary, "FILE|DIR|MBOX …", learnHelp, true,
 		func(args []string) error {
@@ -43,19 +47,19 @@ func learnCommand(verb string, label store.BayesLabel, summary string) {
 					fmt.Fprintf(s.err, "mailwarden learn %s: note: the classifier is not enabled in %s (bayes.enabled)\n", verb, configName(cfg))
 				}
 				var learned, known, skipped int
-				for _, arg := range args {
-					err := mailbox.Walk(arg, 0, func(where string, raw []byte, err error) error {
-						if err != nil {
-							skipped++
-							if *verbose {
-								fmt.Fprintf(s.out, "%s: skipped: %v\n", where, err)
-							}
-							return nil
-						}
-						prev, err := c.Learn(ctx, st, message.ParseBytes(raw, message.DefaultLimits()), label, time.Now())
-						if err != nil {
-							return fmt.Errorf("%s: %w", where, err)
-						}
+				// Messages are learned learnBatch to a transaction:
+				// a transaction each was most of the time.
+				var batch []bayes.Learning
+				var wheres []string
+				flush := func() error {
+					if len(batch) == 0 {
+						return nil
+					}
+					prevs, err := c.LearnMany(ctx, st, batch)
+					if err != nil {
+						return fmt.Errorf("%s … %s: %w", wheres[0], wheres[len(wheres)-1], err)
+					}
+					for i, prev := range prevs {
 						what := "learned"
 						if prev == label {
 							known++
@@ -67,13 +71,37 @@ func learnCommand(verb string, label store.BayesLabel, summary string) {
 							learned++
 						}
 						if *verbose {
-							fmt.Fprintf(s.out, "%s: %s\n", where, what)
+							fmt.Fprintf(s.out, "%s: %s\n", wheres[i], what)
+						}
+					}
+					batch, wheres = batch[:0], wheres[:0]
+					return nil
+				}
+				for _, arg := range args {
+					err := mailbox.Walk(arg, 0, func(where string, raw []byte, err error) error {
+						if err != nil {
+							skipped++
+							if *verbose {
+								if err := flush(); err != nil { // the lines in file order
+									return err
+								}
+								fmt.Fprintf(s.out, "%s: skipped: %v\n", where, err)
+							}
+							return nil
+						}
+						batch = append(batch, c.Learning(message.ParseBytes(raw, message.DefaultLimits()), label, time.Now()))
+						wheres = append(wheres, where)
+						if len(batch) == learnBatch {
+							return flush()
 						}
 						return nil
 					})
 					if err != nil {
 						return err
 					}
+				}
+				if err := flush(); err != nil {
+					return err
 				}
 				deleted, remaining, err := c.Expire(ctx, st, time.Now())
 				if err != nil {

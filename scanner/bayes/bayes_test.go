@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -273,4 +274,25 @@ func FuzzTokenize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestTopClues: selecting the first n clues is sorting all of them and
+// keeping n, ties of strength (both sides of 0.5) ordered by token.
+func TestTopClues(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, tc := range []struct{ clues, n int }{{0, 150}, {5, 150}, {150, 150}, {151, 150}, {3000, 150}, {40, 1}, {40, 0}} {
+		var clues []Clue
+		for i := range tc.clues {
+			p := float64(r.IntN(21)) / 20 // many ties
+			clues = append(clues, Clue{Token: fmt.Sprintf("t%d", r.IntN(1<<30)*10+i%10), Prob: p})
+		}
+		want := slices.Clone(clues)
+		slices.SortFunc(want, clueOrder)
+		if tc.n > 0 && len(want) > tc.n {
+			want = want[:tc.n]
+		}
+		if got := topClues(slices.Clone(clues), tc.n); !slices.Equal(got, want) {
+			t.Errorf("%d clues, n %d: got %v, want %v", tc.clues, tc.n, got, want)
+		}
+	}
 }

@@ -1,9 +1,11 @@
 package bayes
 
 import (
+	"cmp"
 	"context"
 	"math"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // Counts is how many learned spam and ham messages held a token.
@@ -84,7 +86,7 @@ func Classify(ctx context.Context, db DB, tokens []string, opt Options) (Result,
 	if err != nil {
 		return Result{}, err
 	}
-	var clues []Clue
+	clues := make([]Clue, 0, len(counts))
 	for _, tok := range tokens {
 		c, ok := counts[tok]
 		if !ok {
@@ -96,19 +98,58 @@ func Classify(ctx context.Context, db DB, tokens []string, opt Options) (Result,
 		}
 		clues = append(clues, Clue{Token: tok, Prob: p, Count: c})
 	}
-	sort.SliceStable(clues, func(i, j int) bool {
-		di, dj := math.Abs(clues[i].Prob-0.5), math.Abs(clues[j].Prob-0.5)
-		if di != dj {
-			return di > dj
-		}
-		return clues[i].Token < clues[j].Token
-	})
-	if opt.MaxClues > 0 && len(clues) > opt.MaxClues {
-		clues = clues[:opt.MaxClues]
-	}
+	clues = topClues(clues, opt.MaxClues)
 	res.Clues = clues
 	res.Prob = Combine(clues)
 	return res, nil
+}
+
+// clueOrder is the order of the clues, most telling first; tokens are
+// distinct, so it is total and the same under any sort.
+func clueOrder(a, b Clue) int {
+	if c := cmp.Compare(math.Abs(b.Prob-0.5), math.Abs(a.Prob-0.5)); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Token, b.Token)
+}
+
+// topClues returns the n (0: all) first clues in [clueOrder], sorted. A
+// message has thousands of clues and keeps 150: they are selected in a
+// heap of n, whose root is the last kept, before the n are sorted (a sort
+// of all of them was a sixth of a classification).
+func topClues(clues []Clue, n int) []Clue {
+	if n <= 0 || len(clues) <= n {
+		slices.SortFunc(clues, clueOrder)
+		return clues
+	}
+	h := clues[:n] // a heap with the clue that sorts last at the root
+	down := func(i int) {
+		for {
+			l := 2*i + 1
+			if l >= n {
+				return
+			}
+			if r := l + 1; r < n && clueOrder(h[r], h[l]) > 0 {
+				l = r
+			}
+			if clueOrder(h[l], h[i]) <= 0 {
+				return
+			}
+			h[i], h[l] = h[l], h[i]
+			i = l
+		}
+	}
+	for i := n/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for _, c := range clues[n:] {
+		if clueOrder(c, h[0]) < 0 {
+			h[0] = c
+			down(0)
+		}
+	}
+	slices.SortFunc(h, clueOrder)
+	return h
 }
 
 // TokenProb is a token's spam probability: the share of spam among the
