@@ -32,7 +32,7 @@ func TestBandOf(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		want float64
-	}{{"bayes.00", -1.9}, {"bayes.50", 0.8}, {"bayes.99", 3.5}, {"bayes.x", 0}} {
+	}{{"bayes.00", -1.9}, {"bayes.50", 0.8}, {"bayes.99", 4.0}, {"bayes.x", 0}} {
 		if got := d.Of(tc.name); got != tc.want {
 			t.Errorf("score of %s = %v, want %v", tc.name, got, tc.want)
 		}
@@ -111,8 +111,8 @@ func TestFloor(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := run(t, k, st, spam)
-	if len(fs) != 1 || fs[0].Name != "bayes.99" || fs[0].Score != 3.5 {
-		t.Fatalf("with 200/200 learned, spam gave %+v, want bayes.99 with score 3.5", fs)
+	if len(fs) != 1 || fs[0].Name != "bayes.99" || fs[0].Score != 4.0 {
+		t.Fatalf("with 200/200 learned, spam gave %+v, want bayes.99 with score 4.0", fs)
 	}
 	if !strings.Contains(fs[0].Reason, `"viagra"`) || !strings.Contains(fs[0].Reason, "learned 200 spam, 200 ham") {
 		t.Errorf("reason %q names no token text or totals", fs[0].Reason)
@@ -196,14 +196,14 @@ func TestLearnQuarantined(t *testing.T) {
 func TestExpireBound(t *testing.T) {
 	st := openStore(t)
 	cfg := Defaults()
-	cfg.MaxTokens = 100
+	cfg.MaxTokens = 40
 	c := New(cfg)
 	train(t, c, st, 20, 20)
 	_, rem, err := c.Expire(ctx, st, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rem > 100 || rem < 80 {
-		t.Errorf("%d tokens after expiry, want 90 (under max_tokens 100)", rem)
+	if rem > 40 || rem < 32 {
+		t.Errorf("%d tokens after expiry, want 36 (under max_tokens 40)", rem)
 	}
 }

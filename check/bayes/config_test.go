@@ -16,7 +16,7 @@ func TestConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := bayes.FromConfig(l.Config).Config()
-	if c.MinLearned != 50 || c.Scores.B99 != 5 || c.Scores.B00 != -3 || c.Scores.B95 != 3.0 || !c.Enabled || c.MaxTokens != 1_000_000 ||
+	if c.MinLearned != 50 || c.Scores.B99 != 5 || c.Scores.B00 != -3 || c.Scores.B95 != 3.5 || !c.Enabled || c.MaxTokens != 1_000_000 ||
 		!c.AutoLearn || c.AutoLearnSpam != 12 || c.AutoLearnHam != 0.1 || c.AutoLearnMinTests != 3 || c.AutoLearnPerMinute != 60 {
 		t.Errorf("config %+v", c)
 	}

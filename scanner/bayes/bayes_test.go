@@ -46,7 +46,9 @@ func TestTokenize(t *testing.T) {
 		Text: "buy cheap meds today",
 		URLs: []URL{{Host: "a.b.pills.example", Path: "/Buy/now"}},
 	}
-	got := Tokenize(d, DefaultLimits())
+	osb := DefaultLimits()
+	osb.Window = 5 // rspamd's window
+	got := Tokenize(d, osb)
 	want := []string{
 		"s:cheap", "s:cheap 1 meds", "s:meds",
 		"f:name:pharmacy", "f:name:shop", "f:sales@pills.example", "f:@pills.example",
@@ -59,6 +61,12 @@ func TestTokenize(t *testing.T) {
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("tokens:\n%s\nwant:\n%s", strings.Join(got, "|"), strings.Join(want, "|"))
 	}
+	// The default is words alone.
+	got = Tokenize(d, DefaultLimits())
+	want = slices.DeleteFunc(want, func(tok string) bool { return strings.Contains(tok, " ") })
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("default tokens:\n%s\nwant:\n%s", strings.Join(got, "|"), strings.Join(want, "|"))
+	}
 
 	// The window bounds the bigrams' distance; repeated words count once.
 	lim := DefaultLimits()
@@ -70,7 +78,7 @@ func TestTokenize(t *testing.T) {
 	if got := Tokenize(Doc{Text: "one two three four five"}, lim); len(got) != 3 {
 		t.Errorf("MaxTokens 3: %d tokens %q", len(got), got)
 	}
-	lim = DefaultLimits()
+	lim = osb
 	lim.MaxTextBytes = 7 // cuts inside 界; the partial character is dropped
 	if got := strings.Join(Tokenize(Doc{Text: "ab 世界 cd"}, lim), "|"); got != "ab|ab 1 世|世" {
 		t.Errorf("MaxTextBytes: %s", got)
