@@ -570,6 +570,13 @@ func (m *milterSession) modify(res *session.Result, mod gomilter.Modifier) error
 			return err
 		}
 	}
+	// So would X-Mailwarden-* fields (a forged graymail class): the same.
+	for i := len(res.OwnRemove) - 1; i >= 0; i-- {
+		r := res.OwnRemove[i]
+		if err := mod.ChangeHeader(r.Index, r.Name, ""); err != nil {
+			return err
+		}
+	}
 	if len(d.TagSubject) > 0 {
 		raw, found, changed := session.TaggedSubject(m.s.Headers(), d.TagSubject)
 		if changed {

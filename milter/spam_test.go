@@ -57,3 +57,44 @@ add_headers = ["X-Stamp: yes"]
 		}
 	}
 }
+
+// TestOwnHeaders: delivered inbound mail loses the X-Mailwarden-* fields
+// its sender wrote (a forged graymail class), last first within a name,
+// before the rules' own are added; trusted mail keeps them.
+func TestOwnHeaders(t *testing.T) {
+	ts := startServer(t, `[organization]
+internal_domains = ["example.com"]
+trusted_networks = ["10.0.0.0/8"]
+
+[[rule]]
+name = "stamp"
+add_headers = ["X-Mailwarden-Graymail: newsletter"]
+`)
+	msg := "X-Mailwarden-Graymail: social\r\nx-mailwarden-graymail: notification\r\nX-Mailwarden-Warning: none\r\n" + mkmsg("hello", "hello")
+	o := send(t, ts.addr, txn{ip: "198.51.100.7", from: "a@example.net", rcpts: []string{"bob@example.com"}, msg: msg})
+	if o.action.Type != gomilter.ActionAccept {
+		t.Fatalf("action %v", o.action.Type)
+	}
+	var got []string
+	for _, m := range o.mods {
+		if strings.HasPrefix(strings.ToLower(m.HeaderName), "x-mailwarden-") {
+			got = append(got, fmt.Sprintf("%v %s %d %q", m.Type, m.HeaderName, m.HeaderIndex, strings.TrimSpace(m.HeaderValue)))
+		}
+	}
+	want := []string{
+		fmt.Sprintf("%v X-Mailwarden-Warning 1 %q", gomilter.ActionChangeHeader, ""),
+		fmt.Sprintf("%v X-Mailwarden-Graymail 2 %q", gomilter.ActionChangeHeader, ""),
+		fmt.Sprintf("%v X-Mailwarden-Graymail 1 %q", gomilter.ActionChangeHeader, ""),
+		fmt.Sprintf("%v X-Mailwarden-Graymail 0 %q", gomilter.ActionAddHeader, "newsletter"),
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("X-Mailwarden changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+
+	o = send(t, ts.addr, txn{ip: "10.1.2.3", from: "a@example.com", rcpts: []string{"bob@example.net"}, msg: msg})
+	for _, m := range o.mods {
+		if m.Type == gomilter.ActionChangeHeader && strings.HasPrefix(strings.ToLower(m.HeaderName), "x-mailwarden-") {
+			t.Errorf("trusted mail changed: %+v", m)
+		}
+	}
+}

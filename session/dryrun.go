@@ -76,6 +76,9 @@ type DryRunReport struct {
 	// loses.
 	Spam               *spam.Verdict `json:"spam,omitempty"`
 	SpamHeadersRemoved int           `json:"spam_headers_removed,omitempty"`
+	// OwnHeadersRemoved counts the X-Mailwarden-* fields of the sender's
+	// that the delivered copy loses.
+	OwnHeadersRemoved int `json:"own_headers_removed,omitempty"`
 }
 
 // DryRun drives a [Session] through every stage exactly as the milter
@@ -177,6 +180,7 @@ func DryRun(rt *Runtime, in DryRunInput, log *slog.Logger) *DryRunReport {
 	rep.TagSubject, rep.AddHeaders = d.TagSubject, d.AddHeaders
 	rep.AuthResults, rep.AuthResultsRemoved = res.AuthResults, len(res.AuthResultsRemove)
 	rep.Spam, rep.SpamHeadersRemoved = res.Spam, len(res.SpamRemove)
+	rep.OwnHeadersRemoved = len(res.OwnRemove)
 	for _, r := range s.Facts.Recipients {
 		v := res.Verdicts[r]
 		rr := RecipientReport{Address: r, Outcome: "accept", Rule: v.Rule, Matches: v.Matches}

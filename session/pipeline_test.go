@@ -133,7 +133,7 @@ func dryRun(t *testing.T, c *pipelineCase) (*outcome, error) {
 		AuthUser: c.authUser, From: c.from, Rcpts: c.rcpts, Message: c.message, Offline: !c.hasDNS,
 		Now: func() time.Time { return pipelineNow }}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	out := &outcome{action: rep.Action, reply: rep.Reply, subject: rep.Subject, tags: rep.TagSubject,
-		headers: rep.AddHeaders, findings: rep.Findings, spamRemoved: rep.SpamHeadersRemoved}
+		headers: rep.AddHeaders, findings: rep.Findings, spamRemoved: rep.SpamHeadersRemoved, ownRemoved: rep.OwnHeadersRemoved}
 	if n := len(rep.Stages); n > 0 {
 		out.stage = rep.Stages[n-1].Stage
 	}
@@ -164,6 +164,7 @@ type outcome struct {
 	headers       []policy.HeaderField
 	findings      []scanner.Finding
 	spamRemoved   int // X-Spam-* fields of the sender's removed
+	ownRemoved    int // X-Mailwarden-* fields of the sender's removed
 }
 
 type rcptOutcome struct {
@@ -225,6 +226,9 @@ func render(c *pipelineCase, o *outcome) []byte {
 	}
 	for _, h := range o.headers {
 		fmt.Fprintf(&b, "add_header: %s: %s\n", h.Name, h.Value)
+	}
+	if o.ownRemoved > 0 {
+		fmt.Fprintf(&b, "own_headers_removed: %d\n", o.ownRemoved)
 	}
 	if o.spamRemoved > 0 {
 		fmt.Fprintf(&b, "spam_headers_removed: %d\n", o.spamRemoved)

@@ -392,6 +392,10 @@ type Result struct {
 	// SpamRemove are the X-Spam-* fields the sender wrote, to remove from
 	// delivered inbound mail before ours are added.
 	SpamRemove []spam.Ref
+	// OwnRemove are the X-Mailwarden-* fields the sender wrote (our
+	// names: the graymail class, the malformed-message warning), to
+	// remove from delivered inbound mail before the rules add theirs.
+	OwnRemove []spam.Ref
 }
 
 // EOM parses the message once, runs the end-of-message checks on it, and
@@ -452,6 +456,7 @@ func (s *Session) EOM() (*Result, error) {
 	}
 	s.authResults(res)
 	s.spamHeaders(res)
+	s.ownHeaders(res)
 	s.learnEOM(res)
 	s.autoLearn(res, contribs)
 	return res, nil
@@ -486,6 +491,48 @@ func (s *Session) spamHeaders(res *Result) {
 	}
 	res.SpamRemove = spam.Forged(s.headers)
 	res.Decision.AddHeaders = append(res.Decision.AddHeaders, res.Spam.Headers()...)
+}
+
+// OwnHeaderPrefix begins the names of the header fields mailwarden's
+// rules write (X-Mailwarden-Graymail, X-Mailwarden-Warning).
+const OwnHeaderPrefix = "X-Mailwarden-"
+
+// ownHeaders sets the removal of the X-Mailwarden-* fields the sender of
+// delivered inbound mail wrote: left in, a sender could file its mail as
+// a graymail class, or a warning, in the recipients' filters. A released
+// message is left as it was quarantined (see [Session.spamHeaders]).
+func (s *Session) ownHeaders(res *Result) {
+	if len(res.Decision.Deliver) == 0 || s.rt.Policy.Org.TrustedOrigin(&s.Facts) {
+		return
+	}
+	if slices.ContainsFunc(res.Findings, func(f scanner.Finding) bool { return f.Name == policy.FindingReleased }) {
+		return
+	}
+	res.OwnRemove = OwnFields(s.headers)
+}
+
+// OwnFields are the fields of hs named with [OwnHeaderPrefix], by name in
+// the order a name first appears and by index within a name (names
+// compared case-insensitively, as the MTA counts them).
+func OwnFields(hs []RawHeader) []spam.Ref {
+	var names []string
+	for _, h := range hs {
+		if len(h.Name) >= len(OwnHeaderPrefix) && strings.EqualFold(h.Name[:len(OwnHeaderPrefix)], OwnHeaderPrefix) &&
+			!slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, h.Name) }) {
+			names = append(names, h.Name)
+		}
+	}
+	var out []spam.Ref
+	for _, name := range names {
+		n := 0
+		for _, h := range hs {
+			if strings.EqualFold(h.Name, name) {
+				n++
+				out = append(out, spam.Ref{Name: name, Index: n})
+			}
+		}
+	}
+	return out
 }
 
 // headerBytes rebuilds the header block as the client sent it: go-milter

@@ -210,6 +210,9 @@ func printReport(out io.Writer, rep *session.DryRunReport) {
 			fmt.Fprintf(out, "    removes %d X-Spam-* field(s) the sender wrote\n", rep.SpamHeadersRemoved)
 		}
 	}
+	if rep.OwnHeadersRemoved > 0 {
+		fmt.Fprintf(out, "removes %d X-Mailwarden-* field(s) the sender wrote\n", rep.OwnHeadersRemoved)
+	}
 	fmt.Fprintf(out, "message: %s", rep.Action)
 	if rep.Reply != "" {
 		fmt.Fprintf(out, " %q", rep.Reply)
