@@ -15,7 +15,8 @@ import (
 // offers, pharmacy, loans), as SpamAssassin's body rules are. Each family
 // is one test; it holds when the message's subject and body text have at
 // least the family's number of its distinct phrases (one in the subject
-// counts twice), and its value names them.
+// counts twice), and its value names them; with more than that number,
+// its score counts 1.5 times.
 //
 // The phrases are in phrases.txt, embedded. A phrase is words separated by
 // spaces, matched against the text's words (letters and digits, case
@@ -33,6 +34,11 @@ import (
 
 //go:embed phrases.txt
 var phrasesTxt string
+
+// phraseMoreScale multiplies a family's score when the message has more
+// of its phrases than the family needs to hold (set on the benchmark's
+// training half: spam recall at the threshold 44.8% to 48.8%, no more ham).
+const phraseMoreScale = 1.5
 
 // Bounds of the phrase tests.
 const (
@@ -385,6 +391,12 @@ func (s *state) phraseHit(fi int) (hit, bool) {
 		where = "subject"
 	}
 	got := strings.Join(h.phrases, "; ")
-	return hit{value: got, where: where,
-		reason: fmt.Sprintf("%d phrases (%d in the subject, counted twice) of %s: %s", len(h.phrases), h.inSubject, f.doc, got)}, true
+	out := hit{value: got, where: where,
+		reason: fmt.Sprintf("%d phrases (%d in the subject, counted twice) of %s: %s", len(h.phrases), h.inSubject, f.doc, got)}
+	if len(h.phrases)+h.inSubject > f.min {
+		// More of the family than it needs: half again the score.
+		out.scale = phraseMoreScale
+		out.reason += fmt.Sprintf(" (more than %d, so %g times the score)", f.min, phraseMoreScale)
+	}
+	return out, true
 }

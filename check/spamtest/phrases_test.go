@@ -149,3 +149,31 @@ func TestPhraseFamilies(t *testing.T) {
 		})
 	}
 }
+
+// TestPhraseMore: a family found more than it needs to hold scores half
+// again; one found just enough scores its score; an override scales too.
+func TestPhraseMore(t *testing.T) {
+	score := func(c *Check, body string) float64 {
+		t.Helper()
+		for _, f := range run(t, c, spam("Subject: hello\n"+plain, body+"\n")) {
+			if f.Name == Prefix+"advance_fee" {
+				return f.Score
+			}
+		}
+		return 0
+	}
+	enough := "I write as the next of kin. Keep this strictly confidential."
+	more := enough + " The funds are in a dormant account."
+	c := New(Defaults())
+	if got := score(c, enough); got != 2.4 {
+		t.Errorf("two phrases: score %g, want 2.4", got)
+	}
+	if got := score(c, more); got != 3.6 {
+		t.Errorf("three phrases: score %g, want 3.6", got)
+	}
+	cfg := Defaults()
+	cfg.Scores = map[string]float64{"advance_fee": 2}
+	if got := score(New(cfg), more); got != 3 {
+		t.Errorf("three phrases, score 2 configured: %g, want 3", got)
+	}
+}

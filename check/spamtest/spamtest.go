@@ -271,9 +271,13 @@ func (c *Check) run(s *state) []check.Finding {
 		if !ok {
 			continue
 		}
+		score := t.score
+		if h.scale != 0 {
+			score = math.Round(score*h.scale*10) / 10
+		}
 		out = append(out, check.Finding{
 			Name: Prefix + t.name, Value: clip(h.value, maxValue), Where: h.where,
-			Reason: h.reason, Score: t.score,
+			Reason: h.reason, Score: score,
 		})
 	}
 	return out

@@ -40,6 +40,9 @@ type test struct {
 // hit is what a test found.
 type hit struct {
 	value, where, reason string
+	// scale multiplies the test's score when not 0: a phrase family
+	// found more than it needs to hold counts half again.
+	scale float64
 }
 
 // tests are every test, in the order they run and report.
