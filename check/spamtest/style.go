@@ -33,6 +33,7 @@ var styleTests = []test{
 	{"subject_padded", 2.0, "the subject has a run of spaces inside it, padding a tracking code off the screen", subjectPadded},
 	{"reply_to_freemail", 1.5, "Reply-To is a free-mail address of another domain than From's", replyToFreemail},
 	{"bulk_mailer", 1.5, "X-Mailer names bulk-mailing software", bulkMailer},
+	{"subject_tracking_id", 1.5, "a subject word is a tracking code: 8 or more letters and digits alternating at least four times (7099ocYT9-261UccU)", subjectTrackingID},
 	{"priority_high", 1.0, "the message is marked high priority (X-Priority 1, X-MSMail-Priority High)", priorityHigh},
 }
 
@@ -355,4 +356,45 @@ func subjectUnsolicitedAd(s *state) (hit, bool) {
 		return hit{}, false
 	}
 	return hit{value: v, where: "subject", reason: "the subject is labelled 未承諾広告 (unsolicited advertising)"}, true
+}
+
+// trackingID reports whether w looks like a tracking code: at least 8
+// letters and digits whose runs of letters and digits alternate four
+// times or more, and not a hexadecimal number (a hash, a commit).
+func trackingID(w string) bool {
+	n, runs, hex := 0, 0, true
+	last := 0 // 1 letter, 2 digit
+	for _, r := range w {
+		k := 0
+		switch {
+		case r >= '0' && r <= '9':
+			k = 2
+		case r < 0x80 && unicode.IsLetter(r):
+			k = 1
+			if !strings.ContainsRune("abcdefABCDEF", r) {
+				hex = false
+			}
+		default:
+			continue
+		}
+		n++
+		if k != last {
+			runs++
+			last = k
+		}
+	}
+	return n >= 8 && runs >= 5 && !hex
+}
+
+func subjectTrackingID(s *state) (hit, bool) {
+	v := s.subjectText()
+	for _, w := range strings.Fields(v) {
+		if strings.ContainsAny(w, "/@:.") {
+			continue // a URL, an address, a time, a file name or a version
+		}
+		if trackingID(w) {
+			return hit{value: w, where: "subject", reason: fmt.Sprintf("the subject word %q is a tracking code", clip(w, 60))}, true
+		}
+	}
+	return hit{}, false
 }

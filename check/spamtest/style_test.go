@@ -52,6 +52,12 @@ func TestStyleTests(t *testing.T) {
 		{"reply-to a list", spam("Subject: hi\nReply-To: list@lists.example.org\n"+plain, "hello\n"), "reply_to_freemail", false, ""},
 		{"bulk mailer", spam("Subject: hi\nX-Mailer: Advanced Mass Sender v 3.21b\n"+plain, "hello\n"), "bulk_mailer", true, "Mass Sender"},
 		{"a mail client", spam("Subject: hi\nX-Mailer: Microsoft Outlook Express 6.00.2600.0000\n"+plain, "hello\n"), "bulk_mailer", false, ""},
+		{"tracking code", spam("Subject: Re: You want sex? 7099ocYT9-261UccU3485gGCz0-11-27\n"+plain, "hello\n"), "subject_tracking_id", true, "7099ocYT9"},
+		{"tracking code after spaces", spam("Subject: Lowest rates              Xa7Hq2mK9\n"+plain, "hello\n"), "subject_tracking_id", true, "Xa7Hq2mK9"},
+		{"a product and version", spam("Subject: KDE3.1beta2 is out\n"+plain, "hello\n"), "subject_tracking_id", false, ""},
+		{"version and bug number", spam("Subject: [SAtalk] RH8.0 bug 1234 in v2.50 of mod_perl2\n"+plain, "hello\n"), "subject_tracking_id", false, ""},
+		{"a file name", spam("Subject: lame-3.92-fr5.src.rpm released\n"+plain, "hello\n"), "subject_tracking_id", false, ""},
+		{"a commit hash", spam("Subject: fix in 3f2a9c1b7e4d\n"+plain, "hello\n"), "subject_tracking_id", false, ""},
 		{"x-priority 1", spam("Subject: hi\nX-Priority: 1 (Highest)\n"+plain, "hello\n"), "priority_high", true, "1"},
 		{"x-priority 3", spam("Subject: hi\nX-Priority: 3\nX-MSMail-Priority: Normal\n"+plain, "hello\n"), "priority_high", false, ""},
 	} {
