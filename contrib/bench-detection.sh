@@ -149,9 +149,20 @@ sa_score() {
 	stop_spamd
 }
 
+# SpamAssassin's figures depend only on the split and its version: they are
+# kept for the next run, unless BENCH_SA=rerun.
+sa_key=
 if [[ $sa_ok == 1 ]]; then
-	mkdir -p "$work/sa"
 	sa_version=$(spamassassin -V | head -1 | sed 's/ version / /')
+	sa_key="$pkg $seed $sa_version"
+fi
+if [[ $sa_ok == 1 && ${BENCH_SA:-} != rerun && -s $work/sa-local.txt && -s $work/sa-bayes.txt &&
+	$(cat "$work/sa-key" 2>/dev/null) == "$sa_key" ]]; then
+	say "SpamAssassin: the figures of an earlier run of this split and version (BENCH_SA=rerun to run it again)"
+	sa_local_s="(kept)" sa_bayes_s="(kept)"
+elif [[ $sa_ok == 1 ]]; then
+	rm -f "$work/sa-key"
+	mkdir -p "$work/sa"
 	say "SpamAssassin, local tests, no Bayes"
 	t0=$SECONDS
 	sa_score "$(sa_config local 0)" "$work/sa-local.txt"
@@ -166,6 +177,7 @@ if [[ $sa_ok == 1 ]]; then
 	say "SpamAssassin, local tests and Bayes"
 	sa_score "$cfg" "$work/sa-bayes.txt"
 	sa_bayes_s=$((SECONDS - t0))
+	echo "$sa_key" >"$work/sa-key"
 else
 	echo "bench-detection: SpamAssassin (spamd, spamc, sa-learn) is not installed and cannot be; its rows are left out" >&2
 fi
@@ -197,6 +209,6 @@ mwscores "$work/mailwarden-trained.tsv" | row "mailwarden, trained" 3 5
 [[ $sa_ok == 1 ]] && row "$sa_version, local + sa-learn" 3 5 <"$work/sa-bayes.txt"
 echo
 echo "time: mailwarden eval ${mw_untrained_s}s untrained, ${mw_trained_s}s trained (training included)"
-[[ $sa_ok == 1 ]] && echo "time: SpamAssassin ${sa_local_s}s local, ${sa_bayes_s}s with sa-learn (learning included), $jobs spamd children"
+[[ $sa_ok == 1 ]] && echo "time: SpamAssassin ${sa_local_s}s local, ${sa_bayes_s}s with sa-learn (learning included), $jobs spamd children" | sed 's/(kept)s/(kept)/g'
 echo "per-message scores: $work/{mailwarden-untrained,mailwarden-trained}.tsv, $work/sa-{local,bayes}.txt"
 echo "full eval reports (tests' hits on spam and ham): $work/mailwarden-{untrained,trained}.txt"
