@@ -117,14 +117,75 @@ func bodyExclamations(s *state) (hit, bool) {
 	return hit{value: strconv.Itoa(n), where: "body", reason: fmt.Sprintf("the body has %d exclamation marks", n)}, true
 }
 
-// money is an amount of money: $1,000, US$ 37,400,000.00, 500 USD, €20.
-var money = regexp.MustCompile(`(?i)(?:[$€£]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:usd|eur|dollars|euros|pounds)\b)`)
+// moneyWords are the currency words written after an amount (500 USD).
+var moneyWords = []string{"usd", "eur", "dollars", "euros", "pounds"}
+
+// moneyIn calls fn with each amount of money in t: $1,000, US$ 37,400,000.00,
+// €20, 500 USD, 30 dollars. It scans bytes, without a regular expression:
+// this runs on every message.
+func moneyIn(t string, fn func(string) bool) {
+	digitsAt := func(i int) int { // the end of the amount starting at i
+		j := i
+		for j < len(t) && (t[j] >= '0' && t[j] <= '9' || (t[j] == ',' || t[j] == '.') && j+1 < len(t) && t[j+1] >= '0' && t[j+1] <= '9') {
+			j++
+		}
+		return j
+	}
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		var sign int // the sign's width
+		switch {
+		case c == '$':
+			sign = 1
+		case strings.HasPrefix(t[i:], "€"):
+			sign = len("€")
+		case strings.HasPrefix(t[i:], "£"):
+			sign = len("£")
+		}
+		if sign > 0 {
+			j := i + sign
+			if j < len(t) && t[j] == ' ' {
+				j++
+			}
+			if j < len(t) && t[j] >= '0' && t[j] <= '9' {
+				end := digitsAt(j)
+				if !fn(t[i:end]) {
+					return
+				}
+				i = end - 1
+			}
+			continue
+		}
+		if c < '0' || c > '9' || i > 0 && (t[i-1] >= '0' && t[i-1] <= '9' || isWordByte(t[i-1])) {
+			continue
+		}
+		end := digitsAt(i)
+		k := end
+		if k < len(t) && t[k] == ' ' {
+			k++
+		}
+		for _, w := range moneyWords {
+			if len(t)-k >= len(w) && strings.EqualFold(t[k:k+len(w)], w) && (k+len(w) == len(t) || !isWordByte(t[k+len(w)])) {
+				if !fn(t[i : k+len(w)]) {
+					return
+				}
+				break
+			}
+		}
+		i = end - 1
+	}
+}
+
+func isWordByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_'
+}
 
 func moneyAmounts(s *state) (hit, bool) {
 	seen := map[string]bool{}
 	var first []string
 	for _, t := range s.bodyTexts() {
-		for _, m := range money.FindAllString(cut(t, maxPartText), 200) {
+		n := 0
+		moneyIn(cut(t, maxPartText), func(m string) bool {
 			k := strings.ToLower(strings.Join(strings.Fields(m), ""))
 			if !seen[k] {
 				seen[k] = true
@@ -132,7 +193,9 @@ func moneyAmounts(s *state) (hit, bool) {
 					first = append(first, m)
 				}
 			}
-		}
+			n++
+			return n < 200
+		})
 	}
 	if len(seen) < manyMoney {
 		return hit{}, false

@@ -95,3 +95,22 @@ func TestCJKTests(t *testing.T) {
 		})
 	}
 }
+
+func TestMoneyIn(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"Was $499, now $ 99.95. Save 400 dollars, €50 or £20, 500 USD.", []string{"$499", "$ 99.95", "400 dollars", "€50", "£20", "500 USD"}},
+		{"US$37,400,000.00 (thirty seven million)", []string{"$37,400,000.00"}},
+		{"$ and 5 and v2 dollars and 3dollars and $x", []string{"3dollars"}},
+		{"ends with $", nil},
+		{"ends with 12 usd", []string{"12 usd"}},
+	} {
+		var got []string
+		moneyIn(tc.in, func(m string) bool { got = append(got, m); return true })
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("moneyIn(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
