@@ -511,12 +511,18 @@ func (s *Session) ownHeaders(res *Result) {
 	res.OwnRemove = OwnFields(s.headers)
 }
 
-// OwnFields are the fields of hs named with [OwnHeaderPrefix], by name in
+// OwnFields are the fields of hs named with [OwnHeaderPrefix] but the
+// release header (X-Mailwarden-Release, which the milter removes on its
+// own), by name in
 // the order a name first appears and by index within a name (names
 // compared case-insensitively, as the MTA counts them).
 func OwnFields(hs []RawHeader) []spam.Ref {
 	var names []string
 	for _, h := range hs {
+		// The release header is removed on its own (every copy, always).
+		if strings.EqualFold(h.Name, release.Header) {
+			continue
+		}
 		if len(h.Name) >= len(OwnHeaderPrefix) && strings.EqualFold(h.Name[:len(OwnHeaderPrefix)], OwnHeaderPrefix) &&
 			!slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, h.Name) }) {
 			names = append(names, h.Name)

@@ -336,17 +336,29 @@ func (s *state) phraseHits() phraseHits {
 		budget -= len(t)
 		words := phraseWords(t, maxPhraseWords-nwords)
 		nwords += len(words)
+		// The words each family has matched in this text: a phrase that
+		// overlaps one found before it is the same wording, not another
+		// ("keep this strictly confidential" and "strictly confidential").
+		taken := make([][][2]int, len(phrases.families))
 		for i, w := range words {
 			try := func(ref phraseRef) {
 				if found[ref.family][ref.phrase].where >= where {
 					return
 				}
-				if end := phrases.families[ref.family].phrases[ref.phrase].matchAt(words, i); end > i {
-					if found[ref.family] == nil {
-						found[ref.family] = map[int]foundPhrase{}
-					}
-					found[ref.family][ref.phrase] = foundPhrase{where, strings.Join(words[i:end], " ")}
+				end := phrases.families[ref.family].phrases[ref.phrase].matchAt(words, i)
+				if end <= i {
+					return
 				}
+				for _, sp := range taken[ref.family] {
+					if i < sp[1] && sp[0] < end {
+						return
+					}
+				}
+				taken[ref.family] = append(taken[ref.family], [2]int{i, end})
+				if found[ref.family] == nil {
+					found[ref.family] = map[int]foundPhrase{}
+				}
+				found[ref.family][ref.phrase] = foundPhrase{where, strings.Join(words[i:end], " ")}
 			}
 			for _, ref := range phrases.byWord[w] {
 				try(ref)

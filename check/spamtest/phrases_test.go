@@ -109,6 +109,11 @@ func TestPhraseFamilies(t *testing.T) {
 		{"advance fee", "Assistance needed", "I am the next of kin of the late client. We found US$ 37,400,000.00 in a dormant account. Keep this strictly confidential.", "advance_fee", "next of kin"},
 		{"advance fee in the subject", "STRICTLY CONFIDENTIAL BUSINESS PROPOSAL", "Please reply.", "advance_fee", "strictly confidential"},
 		{"one advance-fee phrase in the body", "minutes", "The board meeting is strictly confidential this time.", "", ""},
+		{"overlapping phrases are one", "minutes", "Please keep this strictly confidential.", "", ""},
+		{"overlapping phrases are one, again", "minutes", "We have a confidential business proposal for your team.", "", ""},
+		{"an outage notice", "Maintenance", "We apologize for any inconvenience. You opted in to receive these notices.", "", ""},
+		{"don't delay", "Act now", "Don't delay. Act now!", "hard_sell", "dont delay"},
+		{"click this link", "Hello", "Click this link to see.", "click_here", "click this link"},
 		{"opt-out of bulk mail", "Offer", "To be removed from our mailing list reply with REMOVE in the subject.", "opt_out_spam", "to be removed from our mailing list"},
 		{"a list footer", "Re: patch", "You are receiving this because you are subscribed to this thread. Reply to this email directly.", "", ""},
 		{"not spam", "Hello", "This message is sent in compliance with the new e-mail bill: SECTION 301. Per Section 301, Paragraph (a)(2)(C) of S. 1618, this is not spam.", "not_spam_claim", "this is not spam"},
@@ -122,7 +127,7 @@ func TestPhraseFamilies(t *testing.T) {
 		{"gambling", "Casino", "Join our online casino and play poker for free chips.", "gambling", "online casino"},
 		{"a generic salutation", "Hello", "Dear Friend, we have news.", "dear_generic", "dear friend"},
 		{"a named salutation", "Hello", "Dear Anna, we have news.", "", ""},
-		{"click here", "Hello", "Click here to see the offer.", "click_here", "click here to"},
+		{"click here", "Hello", "Click here to see the offer.", "click_here", "click here"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := run(t, c, spam("Subject: "+tc.subject+"\n"+plain, tc.body+"\n"))
@@ -175,5 +180,21 @@ func TestPhraseMore(t *testing.T) {
 	cfg.Scores = map[string]float64{"advance_fee": 2}
 	if got := score(New(cfg), more); got != 3 {
 		t.Errorf("three phrases, score 2 configured: %g, want 3", got)
+	}
+}
+
+// TestPhraseNotOptOut: a newsletter's own unsubscribe footer is not the
+// opt-out wording of spam (it may still be a click-here).
+func TestPhraseNotOptOut(t *testing.T) {
+	c := New(Defaults())
+	for _, body := range []string{
+		"You are receiving this because you signed up. Click here to unsubscribe.",
+		"If you would like to unsubscribe, click here to update your preferences.",
+	} {
+		for _, f := range run(t, c, spam("Subject: Our news\n"+plain, body+"\n")) {
+			if f.Name == Prefix+"opt_out_spam" {
+				t.Errorf("%q: opt_out_spam %q", body, f.Value)
+			}
+		}
 	}
 }

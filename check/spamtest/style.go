@@ -208,9 +208,13 @@ func moneyAmounts(s *state) (hit, bool) {
 var fontSize = regexp.MustCompile(`(?i)<font\b[^>]*\bsize\s*=\s*["']?(\+?)(\d+)|font-size\s*:\s*(\d+)(pt|px)`)
 
 func htmlFontLarge(s *state) (hit, bool) {
+	n := 0
 	for _, sp := range s.m.TextSpans() {
 		if sp.Where != "body" || !sp.HTML {
 			continue
+		}
+		if n++; n > maxTextParts {
+			break
 		}
 		for _, m := range fontSize.FindAllStringSubmatch(cut(sp.Text, maxHTMLSource), 500) {
 			big := false
@@ -328,7 +332,19 @@ func replyToFreemail(s *state) (hit, bool) {
 	if !ok {
 		return hit{}, false
 	}
+	// A list (Google Groups, a Mailman list rewriting From for DMARC)
+	// sends replies to the poster's own address.
+	for _, l := range []string{"List-Id", "List-Post"} {
+		if _, ok := s.header(l); ok {
+			return hit{}, false
+		}
+	}
 	from, _ := s.header("From")
+	if a, err := mail.ParseAddress(rt); err == nil {
+		if fa, err := mail.ParseAddress(from); err == nil && strings.Contains(strings.ToLower(fa.Name), strings.ToLower(a.Address)) {
+			return hit{}, false // "ann@gmail.com via Group" <group@...>
+		}
+	}
 	rd, fd := addrDomain(rt), addrDomain(from)
 	if rd == "" || fd == "" || rd == fd {
 		return hit{}, false
@@ -372,15 +388,16 @@ func priorityHigh(s *state) (hit, bool) {
 
 // cjkSpamWords are spam wording in Japanese and Chinese, which write no
 // spaces between words, so phrases cannot be matched as words: each is
-// looked for as a substring of the subject and body text.
+// looked for as a substring of the subject and body text. None is inside
+// another, so one wording counts once.
 var cjkSpamWords = []string{
 	// Japanese: free, right now, limited time, earn, side job, meet
 	// (dating), married women, adult, unsubscribe (of bulk mail), invoice
-	"無料", "今すぐ", "期間限定", "稼げる", "副業", "副収入", "出会い", "人妻", "アダルト", "完全無料",
-	"高収入", "在宅ワーク", "登録無料", "激安", "当選", "ご当選", "未公開株", "セフレ",
+	"無料", "今すぐ", "期間限定", "稼げる", "副業", "副収入", "出会い", "人妻", "アダルト",
+	"高収入", "在宅ワーク", "激安", "当選", "未公開株", "セフレ",
 	// Chinese: free, invoice (issued for you), business opportunity,
 	// discount, lowest price, earn money, limited time, contact
-	"免费", "免費", "代开发票", "代開發票", "发票", "發票", "商机", "商機", "优惠", "優惠", "最低价",
+	"免费", "免費", "代开发票", "代開發票", "商机", "商機", "优惠", "優惠", "最低价",
 	"赚钱", "賺錢", "限时", "限時", "联系电话", "聯繫電話", "诚信", "誠信", "网络营销", "網絡營銷",
 }
 
@@ -396,11 +413,21 @@ var cjkTests = []test{
 func init() { tests = append(tests, cjkTests...) }
 
 func cjkSpamWordsTest(s *state) (hit, bool) {
-	texts := append([]string{s.subjectText()}, s.bodyTexts()...)
+	// The subject and body text, cut to the phrase tests' budget.
+	var texts []string
+	budget := maxPhraseText
+	for _, t := range append([]string{s.subjectText()}, s.bodyTexts()...) {
+		if budget <= 0 {
+			break
+		}
+		t = cut(t, budget)
+		budget -= len(t)
+		texts = append(texts, t)
+	}
 	var found []string
 	for _, w := range cjkSpamWords {
 		for _, t := range texts {
-			if strings.Contains(cut(t, maxPartText), w) {
+			if strings.Contains(t, w) {
 				found = append(found, w)
 				break
 			}

@@ -49,6 +49,8 @@ func TestStyleTests(t *testing.T) {
 		{"reply-to freemail", spam("Subject: hi\nReply-To: agent77@yahoo.co.uk\n"+plain, "hello\n"), "reply_to_freemail", true, "yahoo.co.uk"},
 		{"reply-to under a freemail domain", spam("Subject: hi\nReply-To: x@mx.mail.ru\n"+plain, "hello\n"), "reply_to_freemail", true, "mail.ru"},
 		{"reply-to the same freemail", "From: a@gmail.com\nTo: b@example.com\nReply-To: c@gmail.com\nSubject: hi\nDate: Tue, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <a@gmail.com>\n" + plain + "\nhello\n", "reply_to_freemail", false, ""},
+		{"a google group post", spam("Subject: hi\nReply-To: ann@gmail.com\nList-Id: <g.googlegroups.com>\n"+plain, "hello\n"), "reply_to_freemail", false, ""},
+		{"a munged from", "From: \"ann@gmail.com via Group\" <group@lists.example.org>\nTo: b@example.com\nReply-To: ann@gmail.com\nSubject: hi\nDate: Tue, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <a@example.org>\n" + plain + "\nhello\n", "reply_to_freemail", false, ""},
 		{"reply-to a list", spam("Subject: hi\nReply-To: list@lists.example.org\n"+plain, "hello\n"), "reply_to_freemail", false, ""},
 		{"bulk mailer", spam("Subject: hi\nX-Mailer: Advanced Mass Sender v 3.21b\n"+plain, "hello\n"), "bulk_mailer", true, "Mass Sender"},
 		{"a mail client", spam("Subject: hi\nX-Mailer: Microsoft Outlook Express 6.00.2600.0000\n"+plain, "hello\n"), "bulk_mailer", false, ""},
@@ -82,6 +84,7 @@ func TestCJKTests(t *testing.T) {
 	}{
 		{"japanese spam", "今すぐ稼げる副業", "完全無料で登録できます。", "cjk_spam_words", true},
 		{"chinese invoice spam", "代开发票", "优惠，联系电话 13800000000", "cjk_spam_words", true},
+		{"one wording inside another counts once", "イベントのご案内", "参加は登録無料です。今すぐどうぞ。", "cjk_spam_words", false},
 		{"japanese business mail, two words", "会議の件", "資料は無料でダウンロードできます。今すぐではなく来週で結構です。", "cjk_spam_words", false},
 		{"unsolicited ad label", "未承諾広告※ 新商品のご案内", "ご案内です。", "subject_unsolicited_ad", true},
 		{"no label", "新商品のご案内", "ご案内です。", "subject_unsolicited_ad", false},

@@ -262,8 +262,9 @@ func forgedOutlook(s *state) (hit, bool) {
 		return hit{}, false
 	}
 	// Outlook writes Thread-Index from Outlook 2003 (version 11) on;
-	// Outlook 98, 2000 and 2002 (8.x to 10.0) did not always.
-	if v := outlookMajor(l); v < 11 {
+	// Outlook 97 to 2002 (8.x to 10.0) did not always. A claim without a
+	// version is judged as a current Outlook.
+	if v := outlookMajor(l); v >= 8 && v <= 10 {
 		return hit{}, false
 	}
 	if _, ok := s.header("Thread-Index"); ok {

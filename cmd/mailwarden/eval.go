@@ -72,7 +72,7 @@ func init() {
 			asJSON := fs.Bool("json", false, "print one JSON document")
 			nowFlag := fs.String("now", "received", "each transaction's `clock`: received (the topmost Received field's date), wall, or a time")
 			scoresFile := fs.String("scores", "", "write each scored message's label, score, place and tests to `file`")
-			return func(ctx context.Context, args []string, s *stdio) error {
+			return func(ctx context.Context, args []string, s *stdio) (err error) {
 				if len(args) > 0 {
 					return usageErrorf("unexpected argument %q: give the corpora with --spam and --ham", args[0])
 				}
@@ -89,9 +89,16 @@ func init() {
 					if err != nil {
 						return err
 					}
-					defer f.Close()
 					bw := bufio.NewWriter(f)
-					defer bw.Flush()
+					// A full disk must not leave a short file unsaid.
+					defer func() {
+						if e := bw.Flush(); err == nil && e != nil {
+							err = fmt.Errorf("--scores: %w", e)
+						}
+						if e := f.Close(); err == nil && e != nil {
+							err = fmt.Errorf("--scores: %w", e)
+						}
+					}()
 					scores = bw
 				}
 				l, err := cf.load()
