@@ -38,7 +38,9 @@ if [[ ! -e $corpus/.complete ]]; then
 	rm -rf "$corpus" "$work/dl"
 	mkdir -p "$corpus" "$work/dl"
 	say "fetching $pkg"
-	(cd "$work/dl" && npm pack --silent "$pkg" >/dev/null)
+	# A cache of its own, deleted with the tarball: npm's shared cache
+	# would keep the reserved groups.
+	(cd "$work/dl" && npm pack --silent --cache "$work/dl/npm-cache" "$pkg" >/dev/null)
 	tgz=$(ls "$work"/dl/*.tgz)
 	pats=()
 	for g in "${groups[@]}"; do pats+=("package/data/$g/*.txt"); done
@@ -65,7 +67,7 @@ if [[ ! -e $split/.complete ]]; then
 			}' | sort | awk '{ f[NR] = $2 } END { for (i = 1; i <= NR; i++) print (i <= int(NR / 2) ? "train" : "test"), f[i] }' >"$split/$g.list"
 		for half in train test; do
 			awk -v h="$half" '$1 == h { print $2 }' "$split/$g.list" |
-				(cd "$corpus/$g" && xargs ln -t "$split/$half/$g")
+				(cd "$corpus/$g" && xargs -r ln -t "$split/$half/$g")
 		done
 	done
 	touch "$split/.complete"
@@ -114,14 +116,13 @@ trap stop_spamd EXIT
 
 # sa_config NAME BAYES: a site config directory, Debian's plus the bench's.
 sa_config() {
-	local d=$work/sa/$1
+	local d=$sa_dir/$1
 	rm -rf "$d" && mkdir -p "$d"
 	cp -a /etc/spamassassin/. "$d/"
 	{
 		echo "use_bayes $2"
 		echo "bayes_auto_learn 0"
-		echo "bayes_path $work/sa/bayes/bayes"
-		echo "use_auto_whitelist 0"
+		echo "bayes_path $sa_dir/bayes/bayes"
 	} >"$d/zz_bench.cf"
 	echo "$d"
 }
@@ -131,22 +132,39 @@ sa_score() {
 	local port=$((20000 + RANDOM % 20000))
 	local sa_user=()
 	if [[ $(id -u) == 0 ]]; then
-		# spamd will not run as root: its children run as nobody.
+		# spamd will not run as root: its children run as nobody, in a
+		# directory of their own (the checkout may not be theirs to enter).
 		sa_user=(-u nobody)
-		chown -R nobody "$work/sa"
+		chown -R nobody "$sa_dir"
 	fi
 	spamd --local -x --siteconfigpath="$1" --listen="127.0.0.1:$port" -m "$jobs" --min-children="$jobs" \
-		--max-children="$jobs" "${sa_user[@]}" --syslog=stderr >"$work/sa/spamd.log" 2>&1 &
+		--max-children="$jobs" "${sa_user[@]}" --syslog=stderr >"$work/sa-spamd.log" 2>&1 &
 	spamd_pid=$!
-	for _ in $(seq 100); do
-		spamc -d 127.0.0.1 -p "$port" -K >/dev/null 2>&1 && break
+	local up=0
+	for _ in $(seq 200); do
+		if spamc -d 127.0.0.1 -p "$port" -K >/dev/null 2>&1; then
+			up=1
+			break
+		fi
+		kill -0 "$spamd_pid" 2>/dev/null || break
 		sleep 0.3
 	done
+	if [[ $up != 1 ]]; then
+		echo "bench-detection: spamd did not answer on 127.0.0.1:$port; see $work/sa-spamd.log" >&2
+		exit 1
+	fi
+	# spamc -x: an error is an error, not a score of 0.
 	for g in "${groups[@]}"; do
 		find "$split/test/$g" -name '*.txt' -print0 |
-			xargs -0 -P "$jobs" -I{} sh -c 'printf "%s %s\n" "$1" "$(spamc -d 127.0.0.1 -p "$2" -c <"$3" | cut -d/ -f1)"' _ "$g" "$port" {}
+			xargs -0 -P "$jobs" -I{} sh -c 's=$(spamc -x -d 127.0.0.1 -p "$2" -c <"$3"); [ -n "$s" ] || exit 255; printf "%s %s\n" "$1" "${s%%/*}"' _ "$g" "$port" {}
 	done >"$2"
 	stop_spamd
+	local want
+	want=$(find "$split/test" -name '*.txt' | wc -l)
+	if [[ $(wc -l <"$2") != "$want" ]]; then
+		echo "bench-detection: SpamAssassin scored $(wc -l <"$2") of $want messages" >&2
+		exit 1
+	fi
 }
 
 # SpamAssassin's figures depend only on the split and its version: they are
@@ -154,7 +172,8 @@ sa_score() {
 sa_key=
 if [[ $sa_ok == 1 ]]; then
 	sa_version=$(spamassassin -V | head -1 | sed 's/ version / /')
-	sa_key="$pkg $seed $sa_version"
+	# The rules too: sa-update writes them under /var/lib/spamassassin.
+	sa_key="$pkg $seed $sa_version $(find /var/lib/spamassassin -name '*.cf' -newer /usr/share/spamassassin 2>/dev/null | wc -l)"
 fi
 if [[ $sa_ok == 1 && ${BENCH_SA:-} != rerun && -s $work/sa-local.txt && -s $work/sa-bayes.txt &&
 	$(cat "$work/sa-key" 2>/dev/null) == "$sa_key" ]]; then
@@ -162,18 +181,20 @@ if [[ $sa_ok == 1 && ${BENCH_SA:-} != rerun && -s $work/sa-local.txt && -s $work
 	sa_local_s="(kept)" sa_bayes_s="(kept)"
 elif [[ $sa_ok == 1 ]]; then
 	rm -f "$work/sa-key"
-	mkdir -p "$work/sa"
+	sa_dir=$(mktemp -d /tmp/mailwarden-bench-sa.XXXXXX)
+	chmod 755 "$sa_dir"
+	trap 'stop_spamd; rm -rf "$sa_dir"' EXIT
 	say "SpamAssassin, local tests, no Bayes"
 	t0=$SECONDS
 	sa_score "$(sa_config local 0)" "$work/sa-local.txt"
 	sa_local_s=$((SECONDS - t0))
 	say "sa-learn on the training half"
-	rm -rf "$work/sa/bayes" && mkdir -p "$work/sa/bayes"
+	mkdir -p "$sa_dir/bayes"
 	cfg=$(sa_config bayes 1)
 	t0=$SECONDS
-	sa-learn --siteconfigpath="$cfg" --dbpath "$work/sa/bayes" --no-sync --spam "$split/train/spam-1" >/dev/null
-	sa-learn --siteconfigpath="$cfg" --dbpath "$work/sa/bayes" --no-sync --ham "$split/train/easy-ham-1" "$split/train/hard-ham-1" >/dev/null
-	sa-learn --siteconfigpath="$cfg" --dbpath "$work/sa/bayes" --sync >/dev/null
+	sa-learn --siteconfigpath="$cfg" --dbpath "$sa_dir/bayes" --no-sync --spam "$split/train/spam-1" >/dev/null
+	sa-learn --siteconfigpath="$cfg" --dbpath "$sa_dir/bayes" --no-sync --ham "$split/train/easy-ham-1" "$split/train/hard-ham-1" >/dev/null
+	sa-learn --siteconfigpath="$cfg" --dbpath "$sa_dir/bayes" --sync >/dev/null
 	say "SpamAssassin, local tests and Bayes"
 	sa_score "$cfg" "$work/sa-bayes.txt"
 	sa_bayes_s=$((SECONDS - t0))
