@@ -129,19 +129,27 @@ func init() {
 					{trainHam, store.BayesHam, &rep.Skipped.TrainHam}} {
 					// Learned 100 a transaction, as 'mailwarden learn' does.
 					var batch []bayes.Learning
+					var first, last string // the batch's first and last message
 					flush := func() error {
 						if len(batch) == 0 {
 							return nil
 						}
 						_, err := c.LearnMany(ctx, st, batch)
 						batch = batch[:0]
-						return err
+						if err != nil {
+							return fmt.Errorf("learning %s to %s: %w", first, last, err)
+						}
+						return nil
 					}
 					err := walkCorpora(tr.corpora, tr.skip, func(where string, raw []byte) error {
+						if len(batch) == 0 {
+							first = where
+						}
+						last = where
 						batch = append(batch, c.Learning(message.ParseBytes(raw, message.DefaultLimits()), tr.label, time.Now()))
 						if len(batch) >= 100 {
 							if err := flush(); err != nil {
-								return fmt.Errorf("%s: %w", where, err)
+								return err
 							}
 						}
 						return ctx.Err()
