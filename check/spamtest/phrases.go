@@ -378,7 +378,19 @@ func (s *state) phraseHits() phraseHits {
 		for _, f := range m {
 			byText[f.text] = max(byText[f.text], f.where)
 		}
+		// So do words found inside words found elsewhere (click here in
+		// the plain part, click here to in the HTML).
 		for text, where := range byText {
+			inside := false
+			for other := range byText {
+				if other != text && strings.Contains(" "+other+" ", " "+text+" ") {
+					inside = true
+					break
+				}
+			}
+			if inside {
+				continue
+			}
 			h.phrases = append(h.phrases, text)
 			if where == 2 {
 				h.inSubject++

@@ -198,3 +198,23 @@ func TestPhraseNotOptOut(t *testing.T) {
 		}
 	}
 }
+
+// TestPhraseInsideAnother: words found inside words found in another part
+// of the text count once, so one click-here is not "more than needed".
+func TestPhraseInsideAnother(t *testing.T) {
+	c := New(Defaults())
+	msg := spam("Subject: hello\nContent-Type: multipart/alternative; boundary=b\n",
+		"--b\nContent-Type: text/plain\n\nClick here.\n--b\nContent-Type: text/html\n\n<p>Click here to see.</p>\n--b--\n")
+	found := false
+	for _, f := range run(t, c, msg) {
+		if f.Name == Prefix+"click_here" {
+			found = true
+			if f.Score != 0.7 || f.Value != "click here to" {
+				t.Errorf("click_here %q score %g, want %q at 0.7", f.Value, f.Score, "click here to")
+			}
+		}
+	}
+	if !found {
+		t.Error("no click_here")
+	}
+}
