@@ -13,6 +13,7 @@ import (
 	gomilter "github.com/d--j/go-milter"
 
 	"github.com/mailwarden/mailwarden/check/authres"
+	"github.com/mailwarden/mailwarden/check/spam"
 	"github.com/mailwarden/mailwarden/policy"
 	"github.com/mailwarden/mailwarden/policy/release"
 	"github.com/mailwarden/mailwarden/scanner"
@@ -561,20 +562,14 @@ func (m *milterSession) modify(res *session.Result, mod gomilter.Modifier) error
 	if m.leadSpace {
 		lead = " "
 	}
-	// X-Spam-* fields the sender wrote would fool the filters that read
-	// ours (added below with the rules' fields): remove them, last first
-	// within each name so the indexes hold.
-	for i := len(res.SpamRemove) - 1; i >= 0; i-- {
-		r := res.SpamRemove[i]
-		if err := mod.ChangeHeader(r.Index, r.Name, ""); err != nil {
-			return err
-		}
-	}
-	// So would X-Mailwarden-* fields (a forged graymail class): the same.
-	for i := len(res.OwnRemove) - 1; i >= 0; i-- {
-		r := res.OwnRemove[i]
-		if err := mod.ChangeHeader(r.Index, r.Name, ""); err != nil {
-			return err
+	// X-Spam-* and X-Mailwarden-* fields the sender wrote would fool the
+	// filters that read ours (added below with the rules' fields): remove
+	// them, last first within each name so the indexes hold.
+	for _, refs := range [][]spam.Ref{res.SpamRemove, res.OwnRemove} {
+		for i := len(refs) - 1; i >= 0; i-- {
+			if err := mod.ChangeHeader(refs[i].Index, refs[i].Name, ""); err != nil {
+				return err
+			}
 		}
 	}
 	if len(d.TagSubject) > 0 {

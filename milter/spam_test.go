@@ -31,12 +31,7 @@ add_headers = ["X-Stamp: yes"]
 	if o.action.Type != gomilter.ActionAccept {
 		t.Fatalf("action %v", o.action.Type)
 	}
-	var got []string
-	for _, m := range o.mods {
-		if strings.HasPrefix(strings.ToLower(m.HeaderName), "x-spam-") || m.HeaderName == "X-Stamp" {
-			got = append(got, fmt.Sprintf("%v %s %d %q", m.Type, m.HeaderName, m.HeaderIndex, strings.TrimSpace(m.HeaderValue)))
-		}
-	}
+	got := headerMods(o, "x-spam-", "x-stamp")
 	want := []string{
 		fmt.Sprintf("%v X-Spam-Status 2 %q", gomilter.ActionChangeHeader, ""),
 		fmt.Sprintf("%v X-Spam-Status 1 %q", gomilter.ActionChangeHeader, ""),
@@ -75,12 +70,7 @@ add_headers = ["X-Mailwarden-Graymail: newsletter"]
 	if o.action.Type != gomilter.ActionAccept {
 		t.Fatalf("action %v", o.action.Type)
 	}
-	var got []string
-	for _, m := range o.mods {
-		if strings.HasPrefix(strings.ToLower(m.HeaderName), "x-mailwarden-") {
-			got = append(got, fmt.Sprintf("%v %s %d %q", m.Type, m.HeaderName, m.HeaderIndex, strings.TrimSpace(m.HeaderValue)))
-		}
-	}
+	got := headerMods(o, "x-mailwarden-")
 	want := []string{
 		fmt.Sprintf("%v X-Mailwarden-Warning 1 %q", gomilter.ActionChangeHeader, ""),
 		fmt.Sprintf("%v X-Mailwarden-Graymail 2 %q", gomilter.ActionChangeHeader, ""),
@@ -97,4 +87,19 @@ add_headers = ["X-Mailwarden-Graymail: newsletter"]
 			t.Errorf("trusted mail changed: %+v", m)
 		}
 	}
+}
+
+// headerMods are the header changes of o to fields whose lower-case name
+// begins with one of prefixes, as "TYPE NAME INDEX VALUE".
+func headerMods(o outcome, prefixes ...string) []string {
+	var out []string
+	for _, m := range o.mods {
+		for _, p := range prefixes {
+			if strings.HasPrefix(strings.ToLower(m.HeaderName), p) {
+				out = append(out, fmt.Sprintf("%v %s %d %q", m.Type, m.HeaderName, m.HeaderIndex, strings.TrimSpace(m.HeaderValue)))
+				break
+			}
+		}
+	}
+	return out
 }

@@ -528,17 +528,7 @@ func OwnFields(hs []RawHeader) []spam.Ref {
 			names = append(names, h.Name)
 		}
 	}
-	var out []spam.Ref
-	for _, name := range names {
-		n := 0
-		for _, h := range hs {
-			if strings.EqualFold(h.Name, name) {
-				n++
-				out = append(out, spam.Ref{Name: name, Index: n})
-			}
-		}
-	}
-	return out
+	return spam.Refs(hs, names)
 }
 
 // headerBytes rebuilds the header block as the client sent it: go-milter

@@ -297,9 +297,14 @@ type Ref struct {
 
 // Forged are the X-Spam-* fields in hs (see [Forgeable]), by name in the
 // order of Forgeable and by index within a name.
-func Forged(hs []check.RawHeader) []Ref {
+func Forged(hs []check.RawHeader) []Ref { return Refs(hs, Forgeable) }
+
+// Refs are the fields of hs with the given names, by name in the order of
+// names and by index within a name (names compared without case, as the
+// MTA counts them).
+func Refs(hs []check.RawHeader, names []string) []Ref {
 	var out []Ref
-	for _, name := range Forgeable {
+	for _, name := range names {
 		n := 0
 		for _, h := range hs {
 			if strings.EqualFold(h.Name, name) {

@@ -319,21 +319,15 @@ func (s *state) phraseHits() phraseHits {
 		return s.phrases
 	}
 	found := make([]map[int]foundPhrase, len(phrases.families))
-	b := s.bodyView()
-	budget := maxPhraseText
-	texts := append([]string{s.subjectText()}, b.plain...)
-	texts = append(texts, b.html...)
 	nwords := 0
-	for ti, t := range texts {
-		if budget <= 0 || nwords >= maxPhraseWords {
+	for ti, t := range s.wordingTexts() {
+		if nwords >= maxPhraseWords {
 			break
 		}
 		where := 1
 		if ti == 0 {
 			where = 2
 		}
-		t = cut(t, budget)
-		budget -= len(t)
 		words := phraseWords(t, maxPhraseWords-nwords)
 		nwords += len(words)
 		// The words each family has matched in this text: a phrase that
@@ -399,6 +393,22 @@ func (s *state) phraseHits() phraseHits {
 		sort.Strings(h.phrases)
 	}
 	return s.phrases
+}
+
+// wordingTexts are the subject (first) and the body text that the phrase
+// and CJK wording tests read, maxPhraseText bytes in all.
+func (s *state) wordingTexts() []string {
+	var out []string
+	budget := maxPhraseText
+	for _, t := range append([]string{s.subjectText()}, s.bodyTexts()...) {
+		if budget <= 0 {
+			break
+		}
+		t = cut(t, budget)
+		budget -= len(t)
+		out = append(out, t)
+	}
+	return out
 }
 
 // phraseHit is family fi's test.

@@ -407,18 +407,23 @@ func TestHamMutations(t *testing.T) {
 		{"gmail subject shouted", hamGmail, "Subject: Dinner on Saturday?", "Subject: DINNER ON SATURDAY?", "subject_all_caps"},
 		{"japanese body in base64", hamJapanese, "Content-Transfer-Encoding: 7bit\n\n" + "\x1b$B$*Hh$l$5$^$G$9!#\x1b(B", "Content-Transfer-Encoding: base64\n\nGyRCJCpIaCRsJDUkXiRHJDkhIxsoQg==", "base64_text"},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			msg := strings.Replace(tc.msg, tc.old, tc.new, 1)
-			if msg == tc.msg {
-				t.Fatalf("%q not in the sample", tc.old)
-			}
-			var want []string
-			if tc.want != "" {
-				want = []string{tc.want}
-			}
-			if got := names(run(t, c, msg)); !slices.Equal(got, want) {
-				t.Fatalf("tests = %v, want %v", got, want)
-			}
-		})
+		t.Run(tc.name, func(t *testing.T) { checkMutation(t, c, tc.msg, tc.old, tc.new, tc.want) })
+	}
+}
+
+// checkMutation replaces old with new in the sample msg, once, and wants
+// exactly the test want to hold ("" for none).
+func checkMutation(t *testing.T, c *Check, msg, old, new, want string) {
+	t.Helper()
+	m := strings.Replace(msg, old, new, 1)
+	if m == msg {
+		t.Fatalf("%q not in the sample", old)
+	}
+	var wants []string
+	if want != "" {
+		wants = []string{want}
+	}
+	if got := names(run(t, c, m)); !slices.Equal(got, wants) {
+		t.Fatalf("tests = %v, want %v", got, wants)
 	}
 }

@@ -413,17 +413,7 @@ var cjkTests = []test{
 func init() { tests = append(tests, cjkTests...) }
 
 func cjkSpamWordsTest(s *state) (hit, bool) {
-	// The subject and body text, cut to the phrase tests' budget.
-	var texts []string
-	budget := maxPhraseText
-	for _, t := range append([]string{s.subjectText()}, s.bodyTexts()...) {
-		if budget <= 0 {
-			break
-		}
-		t = cut(t, budget)
-		budget -= len(t)
-		texts = append(texts, t)
-	}
+	texts := s.wordingTexts()
 	var found []string
 	for _, w := range cjkSpamWords {
 		for _, t := range texts {
