@@ -34,6 +34,88 @@ func TestWords(t *testing.T) {
 	}
 }
 
+// TestHeaderTokens: each kind of header field gives the tokens of its
+// kind, and fields that mislead give none.
+func TestHeaderTokens(t *testing.T) {
+	tests := []struct {
+		name, value, want string
+	}{
+		{"X-Mailer", "MassMailer 5.2 (build 1234)", "h:x-mailer:massmailer|h:x-mailer:build"},
+		{"Content-Type", `multipart/alternative; boundary="----=_NextPart_000_0012_01C2A4F3.8E2C1A40"; charset=ISO-8859-1`,
+			"h:ct:multipart/alternative|h:ct:boundary=----=_AaAa_9_9_9A9A9A9.9A9A9A9|h:ct:charset=iso-8859-1"},
+		{"Content-Type", "text/plain; boundary=" + strings.Repeat("ab1", 30), "h:ct:text/plain|h:ct:boundary=" + strings.Repeat("a9", 20)},
+		{"Message-ID", "<20021001123456.GA1234@Mail.Example.ORG>", "h:mid:9.A9|h:mid:@mail.example.org"},
+		{"Message-ID", "<abc123def>", "h:mid:a9a"},
+		{"To", `"Friend" <Friend@Example.NET>, other@example.org`, "h:to:friend|h:to:U*friend|h:to:D*example.net|h:to:U*other|h:to:D*example.org"},
+		{"Reply-To", "deals4u@freemail.example", "h:reply-to:U*deals4u|h:reply-to:D*freemail.example"},
+		{"In-Reply-To", "<1@example.org>", "h:in-reply-to"},
+		{"References", "<1@example.org> <2@example.org>", "h:references"},
+		{"DKIM-Signature", "v=1; a=rsa-sha256; d=example.org; b=AbC", "h:dkim-signature"},
+		{"X-Campaign-ID", "Spring SALE 2002", "h:x-campaign-id:spring|h:x-campaign-id:sale"},
+		{"MIME-Version", "1.0", ""},
+	}
+	for _, tt := range tests {
+		got := strings.Join(Tokenize(Doc{Headers: [][2]string{{tt.name, tt.value}}}, DefaultLimits()), "|")
+		if got != tt.want {
+			t.Errorf("%s: %s:\n got %s\nwant %s", tt.name, tt.value, got, tt.want)
+		}
+	}
+
+	// Only the two Received fields nearest the sender (the last two)
+	// give their words; every one gives its hosts.
+	d := Doc{Headers: [][2]string{
+		{"Received", "from relay.example.org by mx.example.com with ESMTP id A1; Tue, 1 Oct 2002 10:00:00 +0000"},
+		{"Received", "from hop2.example.net by relay.example.org with SMTP"},
+		{"Received", "from [192.0.2.7] (helo=spamware) by hop2.example.net; Tue, 1 Oct 2002 09:00:00 +0000"},
+	}}
+	got := Tokenize(d, DefaultLimits())
+	for _, tok := range []string{"h:rcvd:relay.example.org", "h:rcvd:mx.example.com", "h:r:hop2.example.net", "h:r:smtp", "h:r:spamware", "h:r:helo"} {
+		if !slices.Contains(got, tok) {
+			t.Errorf("Received tokens lack %q: %q", tok, got)
+		}
+	}
+	for _, tok := range []string{"h:r:esmtp", "h:r:a1", "h:r:tue", "h:r:oct"} {
+		if slices.Contains(got, tok) {
+			t.Errorf("Received tokens have %q (the top hop's words, or a date): %q", tok, got)
+		}
+	}
+
+	for _, tt := range []struct {
+		name    string
+		ignored bool
+	}{
+		{"Date", true}, {"List-Id", true}, {"list-unsubscribe", true}, {"X-Spam-Status", true},
+		{"X-Mailwarden-Graymail", true}, {"Delivered-To", true}, {"X-Mailman-Version", true}, {"Status", true},
+		{"X-Mailer", false}, {"To", false}, {"Message-ID", false}, {"X-Campaign-ID", false}, {"Received", false},
+	} {
+		if got := IgnoredHeader(tt.name); got != tt.ignored {
+			t.Errorf("IgnoredHeader(%q) = %v, want %v", tt.name, got, tt.ignored)
+		}
+	}
+}
+
+// TestCaseTokens: body words keep their capitals as a second token when
+// they say more than a sentence's start.
+func TestCaseTokens(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"Get FREE money", "get|free|FREE|money"},
+		{"Buy Viagra now", "buy|viagra|Viagra|now"},
+		{"Hello there. Next line", "hello|there|next|line"},
+		{"Done! Really? Yes\nNew line", "done|really|yes|new|line"},
+		{"see McDonald today", "see|mcdonald|McDonald|today"},
+		{"ÉCOLE gratuite", "école|ÉCOLE|gratuite"},
+	}
+	for _, tt := range tests {
+		if got := strings.Join(Tokenize(Doc{Text: tt.in}, DefaultLimits()), "|"); got != tt.want {
+			t.Errorf("Tokenize(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+	// Only the body keeps capitals.
+	if got := strings.Join(Tokenize(Doc{Subject: "FREE offer"}, DefaultLimits()), "|"); got != "s:free|s:offer" {
+		t.Errorf("subject tokens %s", got)
+	}
+}
+
 func TestTokenize(t *testing.T) {
 	d := Doc{
 		Subject: "Cheap meds",
@@ -52,7 +134,9 @@ func TestTokenize(t *testing.T) {
 	want := []string{
 		"s:cheap", "s:cheap 1 meds", "s:meds",
 		"f:name:pharmacy", "f:name:shop", "f:sales@pills.example", "f:@pills.example",
-		"h:rcvd:mail.pills.example", "h:rcvd:mx.example.net", "h:ct:text/html",
+		"h:rcvd:mail.pills.example", "h:rcvd:mx.example.net",
+		"h:r:from", "h:r:mail.pills.example", "h:r:by", "h:r:mx.example.net", "h:r:with", "h:r:esmtp",
+		"h:ct:text/html", "h:ct:charset=utf-8",
 		"h:x-mailer:massmailer",
 		"u:a.b.pills.example", "u:b.pills.example", "u:pills.example", "u:/buy",
 		"buy", "buy 1 cheap", "buy 2 meds", "buy 3 today", "cheap", "cheap 1 meds", "cheap 2 today",
@@ -267,7 +351,11 @@ func FuzzTokenize(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, subject, text string, window int) {
 		lim := Limits{MaxTextBytes: 1000, MaxTokens: 200, Window: window % 8}
-		toks := Tokenize(Doc{Subject: subject, Text: text, From: subject, Headers: [][2]string{{"Received", text}}, URLs: []URL{{Host: subject, Path: text}}}, lim)
+		var hs [][2]string
+		for _, name := range []string{"Received", "Received", "Content-Type", "Message-ID", "To", "References", "X-Mailer"} {
+			hs = append(hs, [2]string{name, text}, [2]string{name, subject})
+		}
+		toks := Tokenize(Doc{Subject: subject, Text: text, From: subject, Headers: hs, URLs: []URL{{Host: subject, Path: text}}}, lim)
 		if len(toks) > lim.MaxTokens {
 			t.Fatalf("%d tokens over MaxTokens", len(toks))
 		}

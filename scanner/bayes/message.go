@@ -11,12 +11,8 @@ import (
 	"github.com/mailwarden/mailwarden/scanner/urls"
 )
 
-// docHeaders are the header fields besides Subject and From whose values
-// the tokenizer reads, lower case.
-var docHeaders = map[string]bool{"received": true, "content-type": true, "x-mailer": true, "user-agent": true}
-
 // FromMessage is what the tokenizer reads of a parsed message: its Subject
-// and From, the Received, Content-Type, X-Mailer and User-Agent fields, the
+// and From, its other header fields but those [IgnoredHeader] leaves out, the
 // text of its text parts that are not attachments, and the hosts and paths
 // of the URLs [urls.FromMessage] finds. A nil m is an empty Doc.
 func FromMessage(m *message.Message) Doc {
@@ -25,7 +21,7 @@ func FromMessage(m *message.Message) Doc {
 	}
 	d := Doc{Subject: m.Subject, From: m.From}
 	for _, h := range m.Headers {
-		if docHeaders[strings.ToLower(h.Name)] {
+		if !IgnoredHeader(h.Name) {
 			d.Headers = append(d.Headers, [2]string{h.Name, h.Decoded})
 		}
 	}
@@ -85,4 +81,42 @@ func Digest(m *message.Message) string {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ignoredHeaders are fields whose tokens mislead (SpamAssassin's Bayes
+// leaves out much the same): the date, which an old corpus makes a cue;
+// mailing-list fields, which would make a list that discusses spam a ham
+// sign; annotations of delivery agents, mail stores and readers; other
+// filters' verdicts, which would teach the classifier to copy them; and
+// fields of the message's own handling. Lower case.
+var ignoredHeaders = map[string]bool{
+	"subject": true, "from": true, // read apart
+	"date": true, "delivery-date": true, "delivered-to": true, "envelope-to": true, "x-envelope-to": true,
+	"sender": true, "x-sender": true, "return-receipt-to": true,
+	"list-archive": true, "list-help": true, "list-id": true, "list-owner": true, "list-post": true,
+	"list-subscribe": true, "list-unsubscribe": true, "list-unsubscribe-post": true, "mailing-list": true,
+	"x-mailing-list": true, "x-mailman-version": true, "x-beenthere": true, "x-loop": true,
+	"mail-followup-to": true, "precedence": true, "x-original-date": true, "x-original-to": true,
+	"resent-from": true, "resent-to": true, "resent-date": true, "resent-message-id": true,
+	"content-length": true, "lines": true, "status": true, "x-status": true, "x-keywords": true,
+	"x-uid": true, "x-uidl": true, "x-flags": true, "x-imapbase": true, "xref": true,
+	"thread-index": true, "thread-topic": true, "content-class": true, "x-originalarrivaltime": true,
+	"x-virus-scanned": true, "x-scanned-by": true, "x-mime-autoconverted": true,
+	"x-gnus-mail-source": true, "x-face": true, "face": true,
+}
+
+// IgnoredHeader reports a header field the tokenizer does not read: those
+// in ignoredHeaders, other filters' (X-Spam-*, X-Mailwarden-*, X-Virus-*,
+// X-MailScanner*, X-Bogosity) and list software's (X-List-*, X-Mailman-*).
+func IgnoredHeader(name string) bool {
+	n := strings.ToLower(name)
+	if ignoredHeaders[n] {
+		return true
+	}
+	for _, p := range []string{"x-spam", "x-mailwarden-", "x-virus", "x-mailscanner", "x-bogosity", "x-list-", "x-mailman-", "x-egroups-", "x-vm-", "x-bugzilla-", "list-"} {
+		if strings.HasPrefix(n, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -23,7 +23,7 @@ func TestFromMessage(t *testing.T) {
 	for _, h := range d.Headers {
 		names = append(names, strings.ToLower(h[0]))
 	}
-	if want := []string{"received", "x-mailer", "content-type"}; !slices.Equal(names, want) {
+	if want := []string{"received", "x-mailer", "mime-version", "content-type"}; !slices.Equal(names, want) {
 		t.Errorf("headers %v, want %v", names, want)
 	}
 	for _, w := range []string{"plain words", "html&words", "go"} {

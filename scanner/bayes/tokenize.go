@@ -87,12 +87,25 @@ func Tokenize(d Doc, lim Limits) []string {
 	}
 	t.words("s:", d.Subject, true)
 	t.from(d.From)
+	// The two Received fields nearest the sender are the last two.
+	origin := 0
 	for _, h := range d.Headers {
-		t.header(h[0], h[1])
+		if strings.EqualFold(h[0], "Received") {
+			origin++
+		}
+	}
+	origin -= 2
+	for _, h := range d.Headers {
+		isRcvd := strings.EqualFold(h[0], "Received")
+		t.header(h[0], h[1], isRcvd && origin <= 0)
+		if isRcvd {
+			origin--
+		}
 	}
 	for _, u := range d.URLs {
 		t.url(u)
 	}
+
 	text := d.Text
 	if lim.MaxTextBytes > 0 && len(text) > lim.MaxTextBytes {
 		text = text[:lim.MaxTextBytes]
@@ -133,7 +146,7 @@ func (t *tokenizer) add(tok string) {
 // Window-1 words, the distance in the token ("a 2 c"), so that "cheap
 // meds" and "cheap ... meds" count apart.
 func (t *tokenizer) words(prefix, s string, bigrams bool) {
-	ws := Words(s)
+	ws := words(s, prefix == "")
 	for i, w := range ws {
 		t.add(prefix + w)
 		if !bigrams {
@@ -164,8 +177,18 @@ func (t *tokenizer) from(v string) {
 	}
 }
 
-func (t *tokenizer) header(name, v string) {
+// maxHeaderBytes is how much of one header field's value is read.
+const maxHeaderBytes = 2048
+
+// header adds the tokens of one header field, under "h:" and the field's
+// name. origin is set for the two Received fields nearest the sender,
+// whose words (the sender's HELO, its software's "with" and "id" shapes)
+// are read besides the hosts every Received field gives.
+func (t *tokenizer) header(name, v string, origin bool) {
 	name = strings.ToLower(name)
+	if len(v) > maxHeaderBytes {
+		v = v[:maxHeaderBytes]
+	}
 	switch name {
 	case "received":
 		// The hosts a hop names: "from HOST (HELO [IP])" and "by HOST".
@@ -175,17 +198,89 @@ func (t *tokenizer) header(name, v string) {
 				t.add("h:rcvd:" + strings.Trim(f[i+1], "()[];"))
 			}
 		}
+		if origin {
+			if i := strings.LastIndexByte(v, ';'); i >= 0 {
+				v = v[:i] // the date
+			}
+			t.headerWords("h:r:", v)
+		}
 	case "content-type":
-		mt, _, _ := strings.Cut(strings.ToLower(v), ";")
-		t.add("h:ct:" + strings.TrimSpace(mt))
-	default:
-		// Mailer names keep their words, not their version numbers.
-		for _, w := range Words(v) {
-			if !isNumber(w) {
-				t.add("h:" + name + ":" + w)
+		mt, params, _ := strings.Cut(v, ";")
+		t.add("h:ct:" + strings.ToLower(strings.TrimSpace(mt)))
+		for _, p := range strings.Split(params, ";") {
+			k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+			val = strings.Trim(strings.TrimSpace(val), `"'`)
+			switch strings.ToLower(strings.TrimSpace(k)) {
+			case "charset":
+				t.add("h:ct:charset=" + strings.ToLower(val))
+			case "boundary":
+				// Mailers write boundaries of their own shape; the random
+				// part would be a token seen once.
+				t.add("h:ct:boundary=" + shape(val))
 			}
 		}
+	case "message-id", "resent-message-id":
+		left, right, _ := strings.Cut(strings.Trim(strings.TrimSpace(v), "<>"), "@")
+		t.add("h:mid:" + shape(left))
+		if right != "" {
+			t.add("h:mid:@" + strings.ToLower(right))
+		}
+	case "in-reply-to", "references":
+		t.add("h:" + name) // a reply: the ids themselves are seen once
+	case "to", "cc", "reply-to", "return-path", "errors-to", "disposition-notification-to":
+		for _, w := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(" ,;<>()\"\t", r) }) {
+			local, domain, ok := strings.Cut(strings.ToLower(w), "@")
+			if !ok {
+				t.headerWords("h:"+name+":", w)
+				continue
+			}
+			t.add("h:" + name + ":U*" + local)
+			t.add("h:" + name + ":D*" + domain)
+		}
+	case "dkim-signature", "domainkey-signature", "x-google-dkim-signature", "arc-seal", "arc-message-signature", "autocrypt":
+		t.add("h:" + name) // present; its value is seen once
+	default:
+		t.headerWords("h:"+name+":", v)
 	}
+}
+
+// headerWords adds the words of a header value under prefix, without
+// numbers (version numbers, ids and times are seen once).
+func (t *tokenizer) headerWords(prefix, v string) {
+	for _, w := range Words(v) {
+		if !isNumber(w) {
+			t.add(prefix + w)
+		}
+	}
+}
+
+// shape is s with each run of digits written 9, of lower-case letters a,
+// of upper-case letters A and of other letters or marks L: the form a
+// mailer gives its ids and boundaries, without the random part.
+func shape(s string) string {
+	var b strings.Builder
+	last := rune(0)
+	for _, r := range s {
+		c := r
+		switch {
+		case '0' <= r && r <= '9':
+			c = '9'
+		case 'a' <= r && r <= 'z':
+			c = 'a'
+		case 'A' <= r && r <= 'Z':
+			c = 'A'
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			c = 'L'
+		}
+		if c != last || !strings.ContainsRune("9aAL", c) {
+			b.WriteRune(c)
+		}
+		last = c
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	return b.String()
 }
 
 func (t *tokenizer) url(u URL) {
@@ -217,14 +312,21 @@ func (t *tokenizer) url(u URL) {
 // words, become overlapping character bigrams (a single character stays
 // itself). Words longer than 30 characters become "skip:X:N", their first
 // character and their length in tens.
-func Words(s string) []string {
+func Words(s string) []string { return words(s, false) }
+
+func words(s string, keepCase bool) []string {
 	s = norm.NFKC.String(s)
 	var out []string
-	var word []rune
+	var word, raw []rune
 	var cjk []rune
+	upper := 0
+	sentence := true // at the start of a sentence
 	flushWord := func() {
+		endsSentence := false
 		for len(word) > 0 && isJoiner(word[len(word)-1]) {
+			endsSentence = endsSentence || word[len(word)-1] == '.'
 			word = word[:len(word)-1]
+			raw = raw[:len(raw)-1]
 		}
 		switch {
 		case len(word) == 0:
@@ -234,8 +336,16 @@ func Words(s string) []string {
 			// Single letters carry nothing.
 		default:
 			out = append(out, string(word))
+			// The word as written too, when its capitals say more
+			// than a sentence's start: "FREE", "Viagra" mid-sentence.
+			if keepCase && (upper > 1 || upper == 1 && !sentence) {
+				out = append(out, string(raw))
+			}
 		}
-		word = word[:0]
+		if len(word) > 0 {
+			sentence = endsSentence
+		}
+		word, raw, upper = word[:0], raw[:0], 0
 	}
 	flushCJK := func() {
 		switch {
@@ -253,15 +363,19 @@ func Words(s string) []string {
 			switch {
 			case 'a' <= r && r <= 'z' || '0' <= r && r <= '9':
 				flushCJK()
-				word = append(word, r)
+				word, raw = append(word, r), append(raw, r)
 			case 'A' <= r && r <= 'Z':
 				flushCJK()
-				word = append(word, r+'a'-'A')
+				word, raw = append(word, r+'a'-'A'), append(raw, r)
+				upper++
 			case isJoiner(r) && len(word) > 0:
-				word = append(word, r)
+				word, raw = append(word, r), append(raw, r)
 			default:
 				flushWord()
 				flushCJK()
+				if r == '.' || r == '!' || r == '?' || r == '\n' {
+					sentence = true
+				}
 			}
 			continue
 		}
@@ -271,9 +385,13 @@ func Words(s string) []string {
 			cjk = append(cjk, r)
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
 			flushCJK()
-			word = append(word, unicode.ToLower(r))
+			lr := unicode.ToLower(r)
+			if lr != r {
+				upper++
+			}
+			word, raw = append(word, lr), append(raw, r)
 		case isJoiner(r) && len(word) > 0:
-			word = append(word, r)
+			word, raw = append(word, r), append(raw, r)
 		default:
 			flushWord()
 			flushCJK()
