@@ -32,7 +32,7 @@ func TestBandOf(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		want float64
-	}{{"bayes.00", -1.9}, {"bayes.50", 0.8}, {"bayes.99", 4.0}, {"bayes.x", 0}} {
+	}{{"bayes.00", -1.9}, {"bayes.50", 0.8}, {"bayes.99", 5.0}, {"bayes.x", 0}} {
 		if got := d.Of(tc.name); got != tc.want {
 			t.Errorf("score of %s = %v, want %v", tc.name, got, tc.want)
 		}
@@ -111,8 +111,8 @@ func TestFloor(t *testing.T) {
 		t.Fatal(err)
 	}
 	fs := run(t, k, st, spam)
-	if len(fs) != 1 || fs[0].Name != "bayes.99" || fs[0].Score != 4.0 {
-		t.Fatalf("with 200/200 learned, spam gave %+v, want bayes.99 with score 4.0", fs)
+	if len(fs) != 1 || fs[0].Name != "bayes.99" || fs[0].Score != 5.0 {
+		t.Fatalf("with 200/200 learned, spam gave %+v, want bayes.99 with score 5.0", fs)
 	}
 	if !strings.Contains(fs[0].Reason, `"viagra"`) || !strings.Contains(fs[0].Reason, "learned 200 spam, 200 ham") {
 		t.Errorf("reason %q names no token text or totals", fs[0].Reason)

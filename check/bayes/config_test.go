@@ -11,12 +11,12 @@ import (
 const rule = "\n[[rule]]\nname = \"b\"\nfindings = [\"bayes.99\"]\naction = \"reject\"\n"
 
 func TestConfig(t *testing.T) {
-	l, err := session.LoadConfig("t.toml", []byte("[bayes]\nmin_learned = 50\nlearn_areas = [\"spam\", \"bulk\"]\n[bayes.scores]\n99 = 5.0\n00 = -3\n"+rule))
+	l, err := session.LoadConfig("t.toml", []byte("[bayes]\nmin_learned = 50\nlearn_areas = [\"spam\", \"bulk\"]\n[bayes.scores]\n99 = 4.5\n00 = -3\n"+rule))
 	if err != nil {
 		t.Fatal(err)
 	}
 	c := bayes.FromConfig(l.Config).Config()
-	if c.MinLearned != 50 || c.Scores.B99 != 5 || c.Scores.B00 != -3 || c.Scores.B95 != 3.5 || !c.Enabled || c.MaxTokens != 1_000_000 ||
+	if c.MinLearned != 50 || c.Scores.B99 != 4.5 || c.Scores.B00 != -3 || c.Scores.B95 != 4.0 || !c.Enabled || c.MaxTokens != 1_000_000 ||
 		!c.AutoLearn || c.AutoLearnSpam != 12 || c.AutoLearnHam != 0.1 || c.AutoLearnMinTests != 3 || c.AutoLearnPerMinute != 60 {
 		t.Errorf("config %+v", c)
 	}

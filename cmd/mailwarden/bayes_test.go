@@ -63,7 +63,7 @@ func TestClassifyTokens(t *testing.T) {
 	if code != 0 {
 		t.Fatal(errOut)
 	}
-	for _, want := range []string{"band:        bayes.99 (score 4)", "TOKEN", "casino", "f:@bulk.example"} {
+	for _, want := range []string{"band:        bayes.99 (score 5)", "TOKEN", "casino", "f:@bulk.example"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("classify output lacks %q:\n%s", want, out)
 		}
