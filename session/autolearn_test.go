@@ -35,6 +35,12 @@ subject = "(?i)now"
 score = 5
 
 [[rule]]
+name = "held"
+subject = "(?i)held for review"
+action = "quarantine"
+quarantine = "review"
+
+[[rule]]
 name = "released"
 findings = ["release.verified"]
 add_headers = ["X-Released: yes"]
@@ -123,6 +129,20 @@ func TestAutoLearn(t *testing.T) {
 		t.Fatalf("after the same message again: %+v, want it counted once", got)
 	}
 
+	// Scoring nothing, a message is ham, unless a rule held it.
+	ham := []byte("From: a@example.net\r\nTo: bob@example.com\r\nSubject: Minutes\r\n" +
+		"Date: " + time.Now().Format(time.RFC1123Z) + "\r\nMessage-ID: <2@example.net>\r\n\r\nThe minutes are attached\r\n")
+	if got := autolearnMsg(t, rt, st, "192.0.2.1", ham); got != "ham" {
+		t.Errorf("a message scoring nothing: autolearn %q, want ham", got)
+	}
+	held := bytes.Replace(bytes.Replace(ham, []byte("Minutes"), []byte("Held for review"), 1), []byte("<2@"), []byte("<3@"), 1)
+	if got := autolearnMsg(t, rt, st, "192.0.2.1", held); got != "" {
+		t.Errorf("quarantined by a rule: autolearn %q, want none", got)
+	}
+	if got := totals(); got.Spam != 1 || got.Ham != 1 {
+		t.Fatalf("after the ham and the held message: %+v, want 1 spam, 1 ham", got)
+	}
+
 	other := bytes.Replace(spam, []byte("today"), []byte("tonight"), 1)
 	if got := autolearnMsg(t, rt, st, "10.1.2.3", other); got != "" {
 		t.Errorf("from our network: autolearn %q, want none", got)
@@ -142,8 +162,8 @@ func TestAutoLearn(t *testing.T) {
 		}
 	}
 	rt.AutoLearn.Wait()
-	if got := totals(); got.Spam != 1 || got.Ham != 0 {
-		t.Errorf("after trusted, released and dry-run copies: %+v, want still 1 spam", got)
+	if got := totals(); got.Spam != 1 || got.Ham != 1 {
+		t.Errorf("after trusted, released and dry-run copies: %+v, want still 1 spam, 1 ham", got)
 	}
 }
 

@@ -62,6 +62,12 @@ func (s *Session) autoLearn(res *Result, contribs []policy.Contribution) {
 	for _, f := range res.Findings {
 		in.Findings = append(in.Findings, f.Name)
 	}
+	for _, v := range res.Verdicts {
+		switch v.Action {
+		case policy.ActionReject, policy.ActionDiscard, policy.ActionQuarantine:
+			in.Held = true
+		}
+	}
 	onBayes := map[string]bool{}
 	for _, c := range contribs {
 		for _, f := range c.Findings {

@@ -35,6 +35,11 @@ type AutoInput struct {
 	// Tempfailed says the message was refused with tempfail: it comes
 	// back and is judged then.
 	Tempfailed bool
+	// Held says a rule rejected, discarded or quarantined the message for
+	// some recipient (gtube, a DMARC policy, a virus, a keyword rule):
+	// whatever its score, a rule judged it bad, so it is never learned
+	// as ham.
+	Held bool
 }
 
 // AutoTest is one contribution to the spam score.
@@ -56,6 +61,7 @@ const (
 	SkipFewTests  = "too few tests"
 	SkipRateLimit = "autolearn_per_minute reached"
 	SkipDisagree  = "the classifier says spam"
+	SkipHeld      = "held by a rule"
 )
 
 // excluded are the findings that keep a message from being learned: an
@@ -143,7 +149,9 @@ func NewAutoLearner(c *Classifier) *AutoLearner {
 //     most 1 point (SpamAssassin's "disagree": a message the classifier
 //     calls spam, bayes.60 and up with the default scores, is not learned
 //     as ham, or a spam it quarantines would be learned as ham at once,
-//     and releasing it would then teach nothing);
+//     and releasing it would then teach nothing), and while no rule
+//     rejected, discarded or quarantined it ([AutoInput.Held]: a message
+//     quarantined by gtube or a DMARC policy scores nothing);
 //   - fewer than autolearn_per_minute messages were decided for learning
 //     this minute. A message that passes counts toward the cap.
 func (a *AutoLearner) Decide(in AutoInput, now time.Time) (store.BayesLabel, string) {
@@ -171,6 +179,9 @@ func (a *AutoLearner) Decide(in AutoInput, now time.Time) (store.BayesLabel, str
 		}
 		l = store.BayesSpam
 	case score <= c.AutoLearnHam:
+		if in.Held {
+			return store.BayesNone, SkipHeld
+		}
 		if learnerScore(in.Tests) > learnerSaidSpam {
 			return store.BayesNone, SkipDisagree
 		}

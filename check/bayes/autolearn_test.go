@@ -58,6 +58,8 @@ func TestAutoDecide(t *testing.T) {
 		{name: "classifier off", cfg: func(c *bayes.Config) { c.Enabled = false }, in: bayes.AutoInput{}, why: bayes.SkipDisabled},
 		{name: "trusted", in: bayes.AutoInput{Tests: spamTests, Trusted: true}, why: bayes.SkipTrusted},
 		{name: "trusted ham", in: bayes.AutoInput{Trusted: true}, why: bayes.SkipTrusted},
+		{name: "held by a rule is not ham", in: bayes.AutoInput{Held: true}, why: bayes.SkipHeld},
+		{name: "held by a rule may be spam", in: bayes.AutoInput{Tests: spamTests, Held: true}, want: store.BayesSpam},
 		{name: "tempfailed", in: bayes.AutoInput{Tests: spamTests, Tempfailed: true}, why: bayes.SkipTempfail},
 		{name: "approved sender", in: bayes.AutoInput{Findings: []string{"spf.pass", "sender.approved"}}, why: bayes.SkipFinding + " sender.approved"},
 		{name: "released", in: bayes.AutoInput{Tests: spamTests, Findings: []string{"release.verified"}}, why: bayes.SkipFinding + " release.verified"},
