@@ -100,6 +100,15 @@
 // (priority_high), Japanese and Chinese spam wording (cjk_spam_words) and
 // Japan's unsolicited-advertising label (subject_unsolicited_ad).
 //
+// The forgery tests (forgery.go) look for headers that claim a mail
+// client or a provider's server wrote them, in a shape it does not write:
+// an Outlook-shaped Message-ID whose time is no Windows clock's
+// (forged_outlook_id), Outlook Express's fields without its X-MimeOLE
+// (missing_mimeole), a Received hop whose HELO names a free-mail
+// provider's host while the address has no reverse name under it
+// (received_forged_freemail), and Received dates no MTA writes
+// (received_bad_date).
+//
 // The phrase tests (phrases.go, phrases.txt) are families of wording, each
 // a test: advance_fee, opt_out_spam, not_spam_claim, hard_sell, free_offer,
 // money_making, loans_credit, pharmacy, adult, gambling, dating,

@@ -1,0 +1,190 @@
+package spamtest
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mailwarden/mailwarden/scanner/received"
+)
+
+// The forgery tests: header fields that claim a mail client or a
+// provider's server wrote them, in a shape the client or the server does
+// not write. Bulk-mailing software imitates Outlook Express's header and
+// forges Received fields of the big free-mail providers, and gets the
+// details wrong.
+
+var forgeryTests = []test{
+	{"forged_outlook_id", 2.0, "the Message-ID has Outlook's <counter+time$hex$hex@host> shape, but its time is not one (zero-padded, or not 1990 to 2043)", forgedOutlookID},
+	{"missing_mimeole", 1.5, "Outlook Express's X-MSMail-Priority or X-Mailer without the X-MimeOLE field it always writes", missingMimeOLE},
+	{"received_forged_freemail", 2.0, "a Received hop's HELO is a free-mail provider's host, but the address it came from has no reverse name under that provider", receivedForgedFreemail},
+	{"received_bad_date", 1.0, "a Received field's date has a 12-hour clock, a comma after the month or a year before 1990, as forged fields have", receivedBadDate},
+}
+
+func init() { tests = append(tests, forgeryTests...) }
+
+// outlookID is the left side of the Message-ID that Outlook, Outlook
+// Express and Windows' CDO write: a counter of 4 or 5 hex digits, the high
+// 32 bits of the Windows FILETIME of the moment, then two groups of 8 hex
+// digits; Outlook 2010 and later end it with "$" (<000001db43d2$5c7e6a10$157b3e30$@example.net>).
+var outlookID = regexp.MustCompile(`^<([0-9a-fA-F]{12,13})\$[0-9a-fA-F]{8}\$[0-9a-fA-F]{8}\$?@`)
+
+// The FILETIME high words (100 ns since 1601, shifted right by 32) of
+// 1 January 1990 and of about 2043: an Outlook Message-ID's time lies
+// between them.
+const (
+	filetimeLow  = 0x01b40000
+	filetimeHigh = 0x01f00000
+)
+
+func forgedOutlookID(s *state) (hit, bool) {
+	v, ok := s.header("Message-ID")
+	if !ok {
+		return hit{}, false
+	}
+	v = strings.TrimSpace(v)
+	m := outlookID.FindStringSubmatch(v)
+	if m == nil {
+		return hit{}, false
+	}
+	hi, err := strconv.ParseUint(m[1][len(m[1])-8:], 16, 32)
+	if err == nil && hi >= filetimeLow && hi < filetimeHigh {
+		return hit{}, false
+	}
+	return hit{value: v, where: "header:Message-ID", reason: fmt.Sprintf("the Message-ID has the shape Outlook writes, but %s is not the time of a Windows clock (Outlook's are 01b4.... to 01f0....)", m[1][len(m[1])-8:])}, true
+}
+
+// outlookExpress reports whether an X-Mailer names Outlook Express for
+// Windows (the Macintosh edition writes no X-MimeOLE).
+func outlookExpress(xm string) bool {
+	l := strings.ToLower(xm)
+	return strings.Contains(l, "outlook express") && !strings.Contains(l, "macintosh")
+}
+
+func missingMimeOLE(s *state) (hit, bool) {
+	if _, ok := s.header("X-MimeOLE"); ok || s.headerCut() {
+		return hit{}, false
+	}
+	xm, hasMailer := s.header("X-Mailer")
+	if hasMailer && outlookExpress(xm) {
+		return hit{value: xm, where: "header:X-Mailer", reason: "X-Mailer claims Outlook Express for Windows, which always writes X-MimeOLE, and there is none"}, true
+	}
+	p, ok := s.header("X-MSMail-Priority")
+	if !ok || hasMailer {
+		// Web mail and newsletter software that copy X-MSMail-Priority
+		// name themselves in X-Mailer.
+		return hit{}, false
+	}
+	return hit{value: "X-MSMail-Priority: " + strings.TrimSpace(p), where: "header:X-MSMail-Priority",
+		reason: "the message has Outlook Express's X-MSMail-Priority without the X-Mailer and X-MimeOLE it writes with it"}, true
+}
+
+// received iterates over the parsed Received fields, the first
+// maxReceived, with their raw value and their number (1 at the top).
+func (s *state) received(fn func(n int, raw string, f received.Field) bool) {
+	n := 0
+	for _, h := range s.m.Headers {
+		if !strings.EqualFold(h.Name, "Received") {
+			continue
+		}
+		if n++; n > maxReceived {
+			return
+		}
+		f, err := received.Parse(h.Raw)
+		if err != nil {
+			continue
+		}
+		if !fn(n, h.Raw, f) {
+			return
+		}
+	}
+}
+
+// underDomain reports whether host is d or a name under it.
+func underDomain(host, d string) bool {
+	return host == d || strings.HasSuffix(host, "."+d)
+}
+
+func receivedForgedFreemail(s *state) (hit, bool) {
+	var out hit
+	found := false
+	s.received(func(n int, raw string, f received.Field) bool {
+		if !f.IP.IsValid() || !f.IP.IsGlobalUnicast() || f.IP.IsPrivate() {
+			return true
+		}
+		helo := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(f.HELO), "."))
+		if i := strings.IndexByte(helo, ' '); i >= 0 {
+			helo = helo[:i]
+		}
+		p, ok := freemailDomain(helo)
+		if !ok {
+			return true
+		}
+		if underDomain(strings.ToLower(f.By), p) {
+			return true // a hop inside the provider
+		}
+		if !strings.Contains(raw, "["+f.IP.String()+"]") {
+			// "(192.0.2.1)" and qmail's "unknown (HELO x)": an MTA that
+			// does not look up reverse names, so none is no sign.
+			return true
+		}
+		rev := strings.ToLower(f.ReverseName)
+		if rev == "" && strings.EqualFold(f.From, f.HELO) && strings.Contains(raw, "Exim") {
+			// Exim writes "from NAME ([ip])" with NAME the verified
+			// reverse name, when the HELO was the same.
+			return true
+		}
+		if underDomain(rev, p) {
+			return true
+		}
+		why := "no reverse name"
+		if rev != "" {
+			why = "the reverse name " + rev
+		}
+		out = hit{value: fmt.Sprintf("helo=%s ip=%s rev=%s", helo, f.IP, rev), where: "header:Received",
+			reason: fmt.Sprintf("Received field %d: the client said HELO %s, a %s host, but connected from %s with %s", n, helo, p, f.IP, why)}
+		found = true
+		return false
+	})
+	return out, found
+}
+
+// earliestMail is a date before which no Received field was written by
+// an MTA with a working clock.
+var earliestMail = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ratwareDate is a Received date in a shape that MTAs do not write and
+// bulk-mailing software's forged fields do: a 12-hour clock
+// ("Aug, 29 2002 12:25:04 PM +0600") or a comma after the month name.
+var ratwareDate = regexp.MustCompile(`(?i)\b\d{1,2}:\d\d(?::\d\d)?\s*[AP]M\b|^[a-z]{3},\s*\d{1,2}\s+\d{4}\b`)
+
+func receivedBadDate(s *state) (hit, bool) {
+	var out hit
+	found := false
+	s.received(func(n int, raw string, f received.Field) bool {
+		i := strings.LastIndexByte(raw, ';')
+		if i < 0 {
+			return true
+		}
+		d := strings.TrimSpace(raw[i+1:])
+		t := f.Date
+		if t.IsZero() {
+			t, _ = parseDate(d)
+		}
+		why := ""
+		switch {
+		case !t.IsZero() && t.Before(earliestMail):
+			why = fmt.Sprintf("is in the year %d", t.Year())
+		case ratwareDate.MatchString(d):
+			why = "is written with a 12-hour clock or a comma after the month, as no MTA writes it"
+		default:
+			return true
+		}
+		out = hit{value: d, where: "header:Received", reason: fmt.Sprintf("Received field %d's date %q %s", n, clip(d, 60), why)}
+		found = true
+		return false
+	})
+	return out, found
+}

@@ -1,0 +1,58 @@
+package spamtest
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/mailwarden/mailwarden/check"
+)
+
+// TestForgeryTests: each forgery test holds on the forged shape and not
+// on what the real client or server writes.
+func TestForgeryTests(t *testing.T) {
+	oe := "X-Mailer: Microsoft Outlook Express 6.00.2600.0000\nX-MSMail-Priority: Normal\n"
+	c := New(Defaults())
+	for _, tc := range []struct {
+		name    string
+		msg     string
+		test    string
+		holds   bool
+		inValue string
+	}{
+		{"zero-padded outlook id", spam("Subject: hi\nMessage-ID: <00003d963754$00005924$00001aaa@210.39.240.216>\n"+plain, "hello\n"), "forged_outlook_id", true, "00003d963754"},
+		{"outlook id without a time", spam("Subject: hi\nMessage-ID: <028d58d73d6d$6871e4a4$4dc01ab6@ttqvvc>\n"+plain, "hello\n"), "forged_outlook_id", true, "028d58d73d6d"},
+		{"outlook express id of 2002", spam("Subject: hi\nMessage-ID: <001c01c24e1e$187bff00$6b01a8c0@example.net>\n"+plain, "hello\n"), "forged_outlook_id", false, ""},
+		{"CDO id of 2002, five-digit counter", spam("Subject: hi\nMessage-ID: <59e6301c249d5$ffb7ea20$1606fea9@example.net>\n"+plain, "hello\n"), "forged_outlook_id", false, ""},
+		{"outlook 2016 id", spam("Subject: hi\nMessage-ID: <000001db43d2$5c7e6a10$157b3e30$@example.net>\n"+plain, "hello\n"), "forged_outlook_id", false, ""},
+		{"another mailer's id", spam("Subject: hi\nMessage-ID: <20261201094855.30169.qmail@example.net>\n"+plain, "hello\n"), "forged_outlook_id", false, ""},
+		{"outlook express without X-MimeOLE", spam("Subject: hi\n"+oe+plain, "hello\n"), "missing_mimeole", true, "Outlook Express"},
+		{"X-MSMail-Priority alone", spam("Subject: hi\nX-MSMail-Priority: Normal\n"+plain, "hello\n"), "missing_mimeole", true, "Normal"},
+		{"outlook express as it writes", spam("Subject: hi\n"+oe+"X-MimeOLE: Produced By Microsoft MimeOLE V6.00.2600.0000\n"+plain, "hello\n"), "missing_mimeole", false, ""},
+		{"outlook express for the Macintosh", spam("Subject: hi\nX-Mailer: Microsoft Outlook Express Macintosh Edition - 4.5 (0410)\n"+plain, "hello\n"), "missing_mimeole", false, ""},
+		{"web mail copying X-MSMail-Priority", spam("Subject: hi\nX-Mailer: SquirrelMail (version 1.2.5)\nX-MSMail-Priority: Normal\n"+plain, "hello\n"), "missing_mimeole", false, ""},
+		{"HELO yahoo.com from an address without a name", spam("Received: from yahoo.com ([192.0.2.44]) by mx.example.com (8.11.6/8.11.6) with SMTP id g7TN99Z32723 for <victim@example.com>; Fri, 30 Aug 2002 00:09:10 +0100\nSubject: hi\n"+plain, "hello\n"), "received_forged_freemail", true, "yahoo.com"},
+		{"HELO a yahoo host from a dial-up name", spam("Received: from mx4.mail.yahoo.com (host217-34-166-82.dsl.example.net [192.0.2.82]) by mx.example.com (Postfix) with SMTP id 3E1642C0FF for <victim@example.com>; Sun, 25 Aug 2002 14:18:15 -0500\nSubject: hi\n"+plain, "hello\n"), "received_forged_freemail", true, "dsl.example.net"},
+		{"Exim's helo= hotmail.com", spam("Received: from [192.0.2.55] (port=3496 helo=hotmail.com) by mx.example.com with smtp (Exim 4.05) id 17oiR2-0006Uj-00 for <victim@example.com>; Tue, 10 Sep 2002 03:41:57 -0700\nSubject: hi\n"+plain, "hello\n"), "received_forged_freemail", true, "hotmail.com"},
+		{"a yahoo host with its name", spam("Received: from web10201.mail.yahoo.com (web10201.mail.yahoo.com [192.0.2.65]) by mx.example.com (Postfix) with ESMTP id 1 for <victim@example.com>; Tue, 1 Dec 2026 09:00:00 +0000\nSubject: hi\n"+plain, "hello\n"), "received_forged_freemail", false, ""},
+		{"Exim's verified name", spam("Received: from web10201.mail.yahoo.com ([192.0.2.65]) by mx.example.com with smtp (Exim 3.31) id 17p1 for <victim@example.com>; Tue, 1 Dec 2026 09:00:00 +0000\nSubject: hi\n"+plain, "hello\n"), "received_forged_freemail", false, ""},
+		{"qmail, which looks up no names", spam("Received: from unknown (HELO hotmail.com) (192.0.2.165) by mta1.example.com with SMTP; 8 Oct 2002 14:45:28 -0000\nSubject: hi\n"+plain, "hello\n"), "received_forged_freemail", false, ""},
+		{"a hop inside the provider", spam("Received: from mel-rta9.wanadoo.fr ([192.0.2.69]) by mel-rto6.wanadoo.fr (6.5.007) id 3D6246E800347B50; Wed, 28 Aug 2002 10:58:49 +0200\nSubject: hi\n"+plain, "hello\n"), "received_forged_freemail", false, ""},
+		{"a 12-hour clock", spam("Received: from 192.0.2.179 ([192.0.2.179]) by rly-xw05.example.com with smtp; Aug, 29 2002 12:25:04 PM +0600\nSubject: hi\n"+plain, "hello\n"), "received_bad_date", true, "PM"},
+		{"the year 102", spam("Received: from unknown (192.0.2.199) by rly-xr01.example.net with QMQP; 30 Aug 0102 10:03:02 -0100\nSubject: hi\n"+plain, "hello\n"), "received_bad_date", true, "0102"},
+		{"qmail-scanner's day/month/year", spam("Received: from a@example.net by localhost.localdomain with qmail-scanner-0.90 (Clean. Processed in 0.361135 secs); 22/08/2002 11:28:44\nSubject: hi\n"+plain, "hello\n"), "received_bad_date", false, ""},
+		{"a zone with a colon", spam("Received: from  (127.0.0.1 [127.0.0.1]) by MailEnable Inbound Mail Agent with ESMTP; Mon, 26 Aug 2002 15:26:04 -08:00\nSubject: hi\n"+plain, "hello\n"), "received_bad_date", false, ""},
+		{"an ordinary date", spam("Received: from mail.example.net (mail.example.net [192.0.2.1]) by mx.example.com (Postfix) with ESMTP id 1; Tue,  1 Dec 2026 09:00:00 +0000 (UTC)\nSubject: hi\n"+plain, "hello\n"), "received_bad_date", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := run(t, c, tc.msg)
+			i := slices.IndexFunc(fs, func(f check.Finding) bool { return f.Name == Prefix+tc.test })
+			if (i >= 0) != tc.holds {
+				t.Fatalf("%s holds %v, want %v; findings %+v", tc.test, i >= 0, tc.holds, fs)
+			}
+			if i >= 0 && (!strings.Contains(fs[i].Value, tc.inValue) || fs[i].Reason == "") {
+				t.Errorf("%s value %q, want it to contain %q, and a reason (%q)", tc.test, fs[i].Value, tc.inValue, fs[i].Reason)
+			}
+		})
+	}
+}
