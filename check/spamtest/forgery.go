@@ -2,10 +2,13 @@ package spamtest
 
 import (
 	"fmt"
+	"mime"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 
 	"github.com/mailwarden/mailwarden/scanner/received"
 )
@@ -19,7 +22,9 @@ import (
 var forgeryTests = []test{
 	{"forged_outlook_id", 2.0, "the Message-ID has Outlook's <counter+time$hex$hex@host> shape, but its time is not one (zero-padded, or not 1990 to 2043)", forgedOutlookID},
 	{"missing_mimeole", 1.5, "Outlook Express's X-MSMail-Priority or X-Mailer without the X-MimeOLE field it always writes", missingMimeOLE},
+	{"boundary_forged_nextpart", 1.5, "the MIME boundary starts like Outlook's ----=_NextPart_ but goes on in a shape Outlook does not write", boundaryForgedNextPart},
 	{"received_forged_freemail", 2.0, "a Received hop's HELO is a free-mail provider's host, but the address it came from has no reverse name under that provider", receivedForgedFreemail},
+	{"message_id_by_relay", 1.5, "the Message-ID is one a relay wrote, with its queue id, for a message that came from a public address without one", messageIDByRelay},
 	{"received_bad_date", 1.0, "a Received field's date has a 12-hour clock, a comma after the month or a year before 1990, as forged fields have", receivedBadDate},
 }
 
@@ -54,6 +59,32 @@ func forgedOutlookID(s *state) (hit, bool) {
 		return hit{}, false
 	}
 	return hit{value: v, where: "header:Message-ID", reason: fmt.Sprintf("the Message-ID has the shape Outlook writes, but %s is not the time of a Windows clock (Outlook's are 01b4.... to 01f0....)", m[1][len(m[1])-8:])}, true
+}
+
+// nextPartPrefix is the start of the MIME boundaries Outlook and Outlook
+// Express write, and of bulk-mailing software's imitations of them;
+// outlookBoundary is what Outlook writes: a nesting level, a counter (4
+// hex digits; 5 or 6 from Windows' CDO) and a FILETIME
+// (----=_NextPart_000_0001_01DB43DA.BE42D210).
+var (
+	nextPartPrefix  = regexp.MustCompile(`^[-=]+_NextPart_`)
+	outlookBoundary = regexp.MustCompile(`^----=_NextPart_\d{3}_[0-9A-F]{4,6}_[0-9A-F]{8}\.[0-9A-F]{8}$`)
+)
+
+func boundaryForgedNextPart(s *state) (hit, bool) {
+	v, ok := s.header("Content-Type")
+	if !ok {
+		return hit{}, false
+	}
+	_, params, err := mime.ParseMediaType(v)
+	if err != nil {
+		return hit{}, false
+	}
+	b := params["boundary"]
+	if !nextPartPrefix.MatchString(b) || outlookBoundary.MatchString(b) {
+		return hit{}, false
+	}
+	return hit{value: b, where: "header:Content-Type", reason: "the MIME boundary imitates Outlook's ----=_NextPart_ boundary, but not in the shape Outlook writes"}, true
 }
 
 // outlookExpress reports whether an X-Mailer names Outlook Express for
@@ -100,6 +131,16 @@ func (s *state) received(fn func(n int, raw string, f received.Field) bool) {
 			return
 		}
 	}
+}
+
+// registrable is the registrable domain of host (example.co.uk for
+// mx.example.co.uk), "" for none.
+func registrable(host string) string {
+	d, err := publicsuffix.EffectiveTLDPlusOne(strings.ToLower(strings.TrimSuffix(host, ".")))
+	if err != nil {
+		return ""
+	}
+	return d
 }
 
 // underDomain reports whether host is d or a name under it.
@@ -183,6 +224,51 @@ func receivedBadDate(s *state) (hit, bool) {
 			return true
 		}
 		out = hit{value: d, where: "header:Received", reason: fmt.Sprintf("Received field %d's date %q %s", n, clip(d, 60), why)}
+		found = true
+		return false
+	})
+	return out, found
+}
+
+// messageIDByRelay holds when the Message-ID carries the queue id of a
+// Received field that records a client at a public address: the message
+// came over the internet without a Message-ID, and the MTA that took it
+// added one (as Sendmail does). Mail clients and the sender's own
+// submission servers write their own.
+func messageIDByRelay(s *state) (hit, bool) {
+	v, ok := s.header("Message-ID")
+	if !ok {
+		return hit{}, false
+	}
+	v = strings.TrimSpace(v)
+	left, right, ok := strings.Cut(strings.Trim(v, "<>"), "@")
+	if !ok {
+		return hit{}, false
+	}
+	right = strings.ToLower(right)
+	from, _ := s.header("From")
+	fromReg := registrable(addrDomain(from))
+	var out hit
+	found := false
+	s.received(func(n int, raw string, f received.Field) bool {
+		if len(f.ID) < 6 || !f.IP.IsValid() || !f.IP.IsGlobalUnicast() || f.IP.IsPrivate() {
+			return true
+		}
+		if !strings.Contains(left, f.ID) || !strings.EqualFold(f.By, right) {
+			return true
+		}
+		if h := strings.Fields(f.HELO); f.ReverseName != "" && len(h) > 0 && strings.EqualFold(h[0], f.ReverseName) {
+			// A server whose name is what it said in HELO: an MTA
+			// of a mailing service, which relays for software that
+			// writes no Message-ID.
+			return true
+		}
+		if fromReg != "" && registrable(right) == fromReg {
+			// The sender's own provider's submission server, for a
+			// client that writes no Message-ID.
+			return true
+		}
+		out = hit{value: v, where: "header:Message-ID", reason: fmt.Sprintf("the Message-ID is the one %s wrote with its queue id %s (Received field %d) for a message from %s that had none", f.By, f.ID, n, f.IP)}
 		found = true
 		return false
 	})

@@ -104,10 +104,12 @@
 // client or a provider's server wrote them, in a shape it does not write:
 // an Outlook-shaped Message-ID whose time is no Windows clock's
 // (forged_outlook_id), Outlook Express's fields without its X-MimeOLE
-// (missing_mimeole), a Received hop whose HELO names a free-mail
+// (missing_mimeole), a MIME boundary imitating Outlook's
+// (boundary_forged_nextpart), a Received hop whose HELO names a free-mail
 // provider's host while the address has no reverse name under it
-// (received_forged_freemail), and Received dates no MTA writes
-// (received_bad_date).
+// (received_forged_freemail), a Message-ID that a relay added for mail
+// that came from the internet without one (message_id_by_relay), and
+// Received dates no MTA writes (received_bad_date).
 //
 // The phrase tests (phrases.go, phrases.txt) are families of wording, each
 // a test: advance_fee, opt_out_spam, not_spam_claim, hard_sell, free_offer,
