@@ -112,25 +112,34 @@ func missingMimeOLE(s *state) (hit, bool) {
 		reason: "the message has Outlook Express's X-MSMail-Priority without the X-Mailer and X-MimeOLE it writes with it"}, true
 }
 
-// received iterates over the parsed Received fields, the first
-// maxReceived, with their raw value and their number (1 at the top).
-func (s *state) received(fn func(n int, raw string, f received.Field) bool) {
+// rcvdField is one Received field the tests read: its number (1 at the
+// top), raw value and what Parse read of it.
+type rcvdField struct {
+	n   int
+	raw string
+	f   received.Field
+}
+
+// receivedFields is the Received fields that parse, of the first
+// maxReceived, parsed once per message.
+func (s *state) receivedFields() []rcvdField {
+	if s.rcvd != nil {
+		return s.rcvd
+	}
+	s.rcvd = []rcvdField{}
 	n := 0
 	for _, h := range s.m.Headers {
 		if !strings.EqualFold(h.Name, "Received") {
 			continue
 		}
 		if n++; n > maxReceived {
-			return
+			break
 		}
-		f, err := received.Parse(h.Raw)
-		if err != nil {
-			continue
-		}
-		if !fn(n, h.Raw, f) {
-			return
+		if f, err := received.Parse(h.Raw); err == nil {
+			s.rcvd = append(s.rcvd, rcvdField{n, h.Raw, f})
 		}
 	}
+	return s.rcvd
 }
 
 // registrable is the registrable domain of host (example.co.uk for
@@ -149,11 +158,10 @@ func underDomain(host, d string) bool {
 }
 
 func receivedForgedFreemail(s *state) (hit, bool) {
-	var out hit
-	found := false
-	s.received(func(n int, raw string, f received.Field) bool {
+	for _, r := range s.receivedFields() {
+		n, raw, f := r.n, r.raw, r.f
 		if !f.IP.IsValid() || !f.IP.IsGlobalUnicast() || f.IP.IsPrivate() {
-			return true
+			continue
 		}
 		helo := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(f.HELO), "."))
 		if i := strings.IndexByte(helo, ' '); i >= 0 {
@@ -161,35 +169,33 @@ func receivedForgedFreemail(s *state) (hit, bool) {
 		}
 		p, ok := freemailDomain(helo)
 		if !ok {
-			return true
+			continue
 		}
 		if underDomain(strings.ToLower(f.By), p) {
-			return true // a hop inside the provider
+			continue // a hop inside the provider
 		}
-		if !strings.Contains(raw, "["+f.IP.String()+"]") {
+		if ip := f.IP.String(); !strings.Contains(raw, "["+ip+"]") && !strings.Contains(strings.ToLower(raw), "[ipv6:"+ip+"]") {
 			// "(192.0.2.1)" and qmail's "unknown (HELO x)": an MTA that
 			// does not look up reverse names, so none is no sign.
-			return true
+			continue
 		}
 		rev := strings.ToLower(f.ReverseName)
 		if rev == "" && strings.EqualFold(f.From, f.HELO) && strings.Contains(raw, "Exim") {
 			// Exim writes "from NAME ([ip])" with NAME the verified
 			// reverse name, when the HELO was the same.
-			return true
+			continue
 		}
 		if underDomain(rev, p) {
-			return true
+			continue
 		}
 		why := "no reverse name"
 		if rev != "" {
 			why = "the reverse name " + rev
 		}
-		out = hit{value: fmt.Sprintf("helo=%s ip=%s rev=%s", helo, f.IP, rev), where: "header:Received",
-			reason: fmt.Sprintf("Received field %d: the client said HELO %s, a %s host, but connected from %s with %s", n, helo, p, f.IP, why)}
-		found = true
-		return false
-	})
-	return out, found
+		return hit{value: fmt.Sprintf("helo=%s ip=%s rev=%s", helo, f.IP, rev), where: "header:Received",
+			reason: fmt.Sprintf("Received field %d: the client said HELO %s, a %s host, but connected from %s with %s", n, helo, p, f.IP, why)}, true
+	}
+	return hit{}, false
 }
 
 // earliestMail is a date before which no Received field was written by
@@ -202,12 +208,11 @@ var earliestMail = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
 var ratwareDate = regexp.MustCompile(`(?i)\b\d{1,2}:\d\d(?::\d\d)?\s*[AP]M\b|^[a-z]{3},\s*\d{1,2}\s+\d{4}\b`)
 
 func receivedBadDate(s *state) (hit, bool) {
-	var out hit
-	found := false
-	s.received(func(n int, raw string, f received.Field) bool {
+	for _, r := range s.receivedFields() {
+		n, raw, f := r.n, r.raw, r.f
 		i := strings.LastIndexByte(raw, ';')
 		if i < 0 {
-			return true
+			continue
 		}
 		d := strings.TrimSpace(raw[i+1:])
 		t := f.Date
@@ -221,13 +226,11 @@ func receivedBadDate(s *state) (hit, bool) {
 		case ratwareDate.MatchString(d):
 			why = "is written with a 12-hour clock or a comma after the month, as no MTA writes it"
 		default:
-			return true
+			continue
 		}
-		out = hit{value: d, where: "header:Received", reason: fmt.Sprintf("Received field %d's date %q %s", n, clip(d, 60), why)}
-		found = true
-		return false
-	})
-	return out, found
+		return hit{value: d, where: "header:Received", reason: fmt.Sprintf("Received field %d's date %q %s", n, clip(d, 60), why)}, true
+	}
+	return hit{}, false
 }
 
 // messageIDByRelay holds when the Message-ID carries the queue id of a
@@ -248,29 +251,26 @@ func messageIDByRelay(s *state) (hit, bool) {
 	right = strings.ToLower(right)
 	from, _ := s.header("From")
 	fromReg := registrable(addrDomain(from))
-	var out hit
-	found := false
-	s.received(func(n int, raw string, f received.Field) bool {
+	for _, r := range s.receivedFields() {
+		n, f := r.n, r.f
 		if len(f.ID) < 6 || !f.IP.IsValid() || !f.IP.IsGlobalUnicast() || f.IP.IsPrivate() {
-			return true
+			continue
 		}
 		if !strings.Contains(left, f.ID) || !strings.EqualFold(f.By, right) {
-			return true
+			continue
 		}
 		if h := strings.Fields(f.HELO); f.ReverseName != "" && len(h) > 0 && strings.EqualFold(h[0], f.ReverseName) {
 			// A server whose name is what it said in HELO: an MTA
 			// of a mailing service, which relays for software that
 			// writes no Message-ID.
-			return true
+			continue
 		}
 		if fromReg != "" && registrable(right) == fromReg {
 			// The sender's own provider's submission server, for a
 			// client that writes no Message-ID.
-			return true
+			continue
 		}
-		out = hit{value: v, where: "header:Message-ID", reason: fmt.Sprintf("the Message-ID is the one %s wrote with its queue id %s (Received field %d) for a message from %s that had none", f.By, f.ID, n, f.IP)}
-		found = true
-		return false
-	})
-	return out, found
+		return hit{value: v, where: "header:Message-ID", reason: fmt.Sprintf("the Message-ID is the one %s wrote with its queue id %s (Received field %d) for a message from %s that had none", f.By, f.ID, n, f.IP)}, true
+	}
+	return hit{}, false
 }

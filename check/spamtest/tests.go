@@ -12,7 +12,6 @@ import (
 
 	"github.com/mailwarden/mailwarden/scanner/htmltext"
 	"github.com/mailwarden/mailwarden/scanner/message"
-	"github.com/mailwarden/mailwarden/scanner/received"
 	"github.com/mailwarden/mailwarden/scanner/urls"
 )
 
@@ -78,6 +77,8 @@ type state struct {
 	body *bodyView
 	// phrases is what the phrase tests found, once per message.
 	phrases phraseHits
+	// rcvd is the parsed Received fields, once per message.
+	rcvd []rcvdField
 }
 
 func newState(m *message.Message, now time.Time) *state { return &state{m: m, now: now} }
@@ -328,16 +329,9 @@ func heloLiteral(h string) (netip.Addr, bool) {
 }
 
 func receivedHeloIP(s *state) (hit, bool) {
-	n := 0
-	for _, h := range s.m.Headers {
-		if !strings.EqualFold(h.Name, "Received") {
-			continue
-		}
-		if n++; n > maxReceived {
-			break
-		}
-		f, err := received.Parse(h.Raw)
-		if err != nil || !f.IP.IsValid() {
+	for _, r := range s.receivedFields() {
+		f := r.f
+		if !f.IP.IsValid() {
 			continue
 		}
 		with := strings.ToUpper(f.With)
@@ -352,7 +346,7 @@ func receivedHeloIP(s *state) (hit, bool) {
 			continue // a client behind NAT names its own inside address
 		}
 		return hit{value: fmt.Sprintf("helo=%s ip=%s", f.HELO, f.IP), where: "header:Received",
-			reason: fmt.Sprintf("Received field %d: the client said HELO %s but connected from %s", n, f.HELO, f.IP)}, true
+			reason: fmt.Sprintf("Received field %d: the client said HELO %s but connected from %s", r.n, f.HELO, f.IP)}, true
 	}
 	return hit{}, false
 }
