@@ -93,7 +93,8 @@
 // The style tests (style.go) look at how bulk software writes: a Date zone
 // no place uses (date_bad_zone), a body in capitals (body_caps), many
 // exclamation marks (body_exclamations), several amounts of money
-// (money_amounts), large fonts (html_font_large), a self-addressed To
+// (money_amounts), large fonts (html_font_large), words split by HTML
+// comments or empty tags (html_split_words), a self-addressed To
 // (to_is_from), ADV:, padded and tracking-coded subjects (subject_adv,
 // subject_padded, subject_tracking_id), a free-mail Reply-To outside lists
 // (reply_to_freemail), bulk-mailing software (bulk_mailer), high priority
