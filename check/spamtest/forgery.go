@@ -180,9 +180,7 @@ func receivedForgedFreemail(s *state) (hit, bool) {
 			continue
 		}
 		rev := strings.ToLower(f.ReverseName)
-		if rev == "" && strings.EqualFold(f.From, f.HELO) && strings.Contains(raw, "Exim") {
-			// Exim writes "from NAME ([ip])" with NAME the verified
-			// reverse name, when the HELO was the same.
+		if eximVerified(r) {
 			continue
 		}
 		if underDomain(rev, p) {
@@ -196,6 +194,26 @@ func receivedForgedFreemail(s *state) (hit, bool) {
 			reason: fmt.Sprintf("Received field %d: the client said HELO %s, a %s host, but connected from %s with %s", n, helo, p, f.IP, why)}, true
 	}
 	return hit{}, false
+}
+
+// heloIsName reports whether the client of a Received field said in HELO
+// the reverse name the receiving MTA found for it. Exim writes the
+// verified name alone, "from NAME ([ip])", when the HELO was the same.
+func heloIsName(r rcvdField) bool {
+	h := strings.Fields(r.f.HELO)
+	if len(h) == 0 {
+		return false
+	}
+	if r.f.ReverseName != "" {
+		return strings.EqualFold(h[0], r.f.ReverseName)
+	}
+	return eximVerified(r)
+}
+
+// eximVerified reports whether r is Exim's "from NAME ([ip])", where NAME
+// is the verified reverse name and the HELO was the same.
+func eximVerified(r rcvdField) bool {
+	return r.f.ReverseName == "" && strings.EqualFold(r.f.From, r.f.HELO) && strings.Contains(r.raw, "Exim")
 }
 
 // earliestMail is a date before which no Received field was written by
@@ -259,7 +277,7 @@ func messageIDByRelay(s *state) (hit, bool) {
 		if !strings.Contains(left, f.ID) || !strings.EqualFold(f.By, right) {
 			continue
 		}
-		if h := strings.Fields(f.HELO); f.ReverseName != "" && len(h) > 0 && strings.EqualFold(h[0], f.ReverseName) {
+		if heloIsName(r) {
 			// A server whose name is what it said in HELO: an MTA
 			// of a mailing service, which relays for software that
 			// writes no Message-ID.
