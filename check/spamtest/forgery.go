@@ -21,10 +21,10 @@ import (
 
 var forgeryTests = []test{
 	{"forged_outlook_id", 2.5, "the Message-ID has Outlook's <counter+time$hex$hex@host> shape, but its time is not one (zero-padded, or not 1990 to 2043)", forgedOutlookID},
-	{"missing_mimeole", 1.5, "Outlook Express's X-MSMail-Priority or X-Mailer without the X-MimeOLE field it always writes", missingMimeOLE},
+	{"missing_mimeole", 2.0, "Outlook Express's X-MSMail-Priority or X-Mailer without the X-MimeOLE field it always writes", missingMimeOLE},
 	{"boundary_forged_nextpart", 2.0, "the MIME boundary starts like Outlook's ----=_NextPart_ but goes on in a shape Outlook does not write", boundaryForgedNextPart},
 	{"received_forged_freemail", 2.5, "a Received hop's HELO is a free-mail provider's host, but the address it came from has no reverse name under that provider", receivedForgedFreemail},
-	{"message_id_by_relay", 2.0, "the Message-ID is one a relay wrote, with its queue id, for a message that came from a public address without one", messageIDByRelay},
+	{"message_id_by_relay", 2.5, "the Message-ID is one a relay wrote, with its queue id, for a message that came from a public address without one", messageIDByRelay},
 	{"received_bad_date", 1.0, "a Received field's date has a 12-hour clock, a comma after the month or a year before 1990, as forged fields have", receivedBadDate},
 }
 
