@@ -212,7 +212,7 @@ var fontSize = regexp.MustCompile(`(?i)<font\b[^>]*\bsize\s*=\s*["']?(\+?)(\d+)|
 func htmlFontLarge(s *state) (hit, bool) {
 	n := 0
 	for _, sp := range s.m.TextSpans() {
-		if sp.Where != "body" || !sp.HTML {
+		if !s.bodySpan(sp) || !sp.HTML {
 			continue
 		}
 		if n++; n > maxTextParts {
@@ -386,7 +386,7 @@ func htmlSplitWords(s *state) (hit, bool) {
 	n, parts := 0, 0
 	first := ""
 	for _, sp := range s.m.TextSpans() {
-		if sp.Where != "body" || !sp.HTML {
+		if !s.bodySpan(sp) || !sp.HTML {
 			continue
 		}
 		if parts++; parts > maxTextParts {

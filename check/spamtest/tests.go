@@ -504,6 +504,26 @@ func validUTF8Cut(b []byte, cut bool) bool {
 
 // --- body
 
+// bodySpan reports whether a text span is body text the reader sees: a
+// body part, or the message's only entity when it is not an attachment
+// though it has a file name (Content-Disposition: inline;
+// filename="x.html"), which mail clients show as the body and which
+// would otherwise hide the text from the body tests.
+func (s *state) bodySpan(sp message.TextSpan) bool {
+	if sp.Where == "body" {
+		return true
+	}
+	if sp.Part != "body" {
+		return false
+	}
+	for i := range s.m.Parts {
+		if p := &s.m.Parts[i]; p.Where == "body" {
+			return p.Disposition != "attachment" && (p.ContentType == "text/plain" || p.ContentType == "text/html")
+		}
+	}
+	return false
+}
+
 // bodyView is the body text the body tests read.
 type bodyView struct {
 	plain      []string // text/plain body parts, each cut to maxPartText
@@ -523,7 +543,7 @@ func (s *state) bodyView() *bodyView {
 	html := map[string]bool{}
 	n := 0
 	for _, sp := range s.m.TextSpans() {
-		if sp.Where != "body" {
+		if !s.bodySpan(sp) {
 			continue
 		}
 		if n++; n > maxTextParts {
