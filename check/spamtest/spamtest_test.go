@@ -371,6 +371,7 @@ func TestHostile(t *testing.T) {
 		want      []string
 	}{
 		{"10000 Received fields", spam(strings.Repeat("Received: from [203.0.113.1] (x [198.51.100.1]) by y with SMTP id z; Tue, 1 Dec 2026 09:00:00 +0000\n", 10000)+"Subject: hi\n"+plain, "hello\n"), []string{"received_helo_ip", "received_many_hops"}},
+		{"10000 forged Received fields", spam("Subject: hi\nMessage-ID: <200208291225.g7TN99Z32723@mx.example.com>\n"+strings.Repeat("Received: from yahoo.com ([203.0.113.9]) by mx.example.com (8.11.6/8.11.6) with SMTP id g7TN99Z32723; Aug, 29 2002 12:25:04 PM +0600\n", 10000)+plain, "hello\n"), []string{"received_many_hops", "received_forged_freemail", "message_id_by_relay", "received_bad_date"}},
 		{"long Date", spam("Subject: hi\nDate: "+huge+"\n"+plain, "hello\n"), []string{"invalid_date"}},
 		{"long Message-ID", spam("Subject: hi\nMessage-ID: <"+huge+"@example.biz>\n"+plain, "hello\n"), []string{"invalid_message_id"}},
 		{"long subject in capitals", spam("Subject: "+strings.Repeat("FREE ", 100000)+"\n"+plain, "hello\n"), []string{"subject_all_caps"}},
