@@ -93,12 +93,24 @@
 // The style tests (style.go) look at how bulk software writes: a Date zone
 // no place uses (date_bad_zone), a body in capitals (body_caps), many
 // exclamation marks (body_exclamations), several amounts of money
-// (money_amounts), large fonts (html_font_large), a self-addressed To
+// (money_amounts), large fonts (html_font_large), words split by HTML
+// comments or empty tags (html_split_words), a self-addressed To
 // (to_is_from), ADV:, padded and tracking-coded subjects (subject_adv,
 // subject_padded, subject_tracking_id), a free-mail Reply-To outside lists
 // (reply_to_freemail), bulk-mailing software (bulk_mailer), high priority
 // (priority_high), Japanese and Chinese spam wording (cjk_spam_words) and
 // Japan's unsolicited-advertising label (subject_unsolicited_ad).
+//
+// The forgery tests (forgery.go) look for headers that claim a mail
+// client or a provider's server wrote them, in a shape it does not write:
+// an Outlook-shaped Message-ID whose time is no Windows clock's
+// (forged_outlook_id), Outlook Express's fields without its X-MimeOLE
+// (missing_mimeole), a MIME boundary imitating Outlook's
+// (boundary_forged_nextpart), a Received hop whose HELO names a free-mail
+// provider's host while the address has no reverse name under it
+// (received_forged_freemail), a Message-ID that a relay added for mail
+// that came from the internet without one (message_id_by_relay), and
+// Received dates no MTA writes (received_bad_date).
 //
 // The phrase tests (phrases.go, phrases.txt) are families of wording, each
 // a test: advance_fee, opt_out_spam, not_spam_claim, hard_sell, free_offer,

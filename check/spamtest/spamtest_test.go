@@ -222,7 +222,7 @@ func TestTests(t *testing.T) {
 		{"outlook 2002 without thread-index", spam("Subject: your order\nX-Mailer: Microsoft Outlook, Build 10.0.2627\n"+plain, "hello\n"), nil},
 		{"outlook 2003 without thread-index", spam("Subject: your order\nX-Mailer: Microsoft Office Outlook, Build 11.0.5510\n"+plain, "hello\n"), []string{"forged_mua_outlook"}},
 		{"outlook without a version", spam("Subject: your order\nX-Mailer: Microsoft Outlook\n"+plain, "hello\n"), []string{"forged_mua_outlook"}},
-		{"outlook express is not outlook", spam("Subject: your order\nX-Mailer: Microsoft Outlook Express 6.00.2900.5512\n"+plain, "hello\n"), nil},
+		{"outlook express is not outlook", spam("Subject: your order\nX-Mailer: Microsoft Outlook Express 6.00.2900.5512\nX-MimeOLE: Produced By Microsoft MimeOLE V6.00.2900.5512\n"+plain, "hello\n"), nil},
 		{"forged apple", spam("Subject: your order\nX-Mailer: iPhone Mail (21A360)\n"+plain, "hello\n"), []string{"forged_mua_apple"}},
 		{"apple lower-case uuid", spam("Subject: your order\nX-Mailer: Apple Mail (2.3731)\nMessage-ID: <5e3a1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b@example.biz>\n"+plain, "hello\n"), []string{"forged_mua_apple"}},
 		{"received helo ip mismatch", spam("Received: from [203.0.113.9] (unknown [198.51.100.77])\n\tby mx.example.com (Postfix) with ESMTP id 1A2B3C\n\tfor <victim@example.com>; Tue, 1 Dec 2026 09:00:01 +0000\nSubject: hello\n"+plain, "hello\n"), []string{"received_helo_ip"}},
@@ -244,6 +244,8 @@ func TestTests(t *testing.T) {
 		{"charset utf-8 fits", spam("Subject: hello\n"+plain, "caf\xc3\xa9 cr\xc3\xa8me\n"), nil},
 		{"html only short", spam("Subject: hello\nContent-Type: text/html; charset=utf-8\n", "<html><body><p>Click <a href=\"http://deals.example.biz/\">here</a> now</p></body></html>\n"), []string{"html_only_short", "click_here"}},
 		{"html only long is fine", spam("Subject: hello\nContent-Type: text/html; charset=utf-8\n", "<p>"+letters(10)+"</p>\n"), nil},
+		{"html only short, inline with a file name", spam("Subject: hello\nContent-Type: text/html; charset=utf-8\nContent-Disposition: inline; filename=\"offer.html\"\n", "<html><body><p>Click <a href=\"http://deals.example.biz/\">here</a> now</p></body></html>\n"), []string{"html_only_short", "click_here"}},
+		{"an html attachment alone is no body", spam("Subject: hello\nContent-Type: text/html; charset=utf-8\nContent-Disposition: attachment; filename=\"offer.html\"\n", "<html><body><p>Click <a href=\"http://deals.example.biz/\">here</a> now</p></body></html>\n"), nil},
 		{"image only", spam("Subject: hello\nContent-Type: text/html; charset=utf-8\n", "<html><body><a href=\"http://deals.example.biz/\"><img src=\"http://img.example.biz/offer.jpg\"></a></body></html>\n"), []string{"image_only"}},
 		{"apple photo with a short note is not image only", spam("Subject: photo\nContent-Type: multipart/related; boundary=R\n", "--R\nContent-Type: text/html; charset=utf-8\n\n<html><body>Look at this!<br><img src=\"cid:F1A2@apple\"></body></html>\n--R\nContent-Type: image/jpeg; name=IMG_1234.jpeg\nContent-Disposition: inline; filename=IMG_1234.jpeg\nContent-ID: <F1A2@apple>\nContent-Transfer-Encoding: base64\n\n/9j/4AAQSkZJRgABAQ==\n--R--\n"), []string{"html_only_short"}},
 		{"image part without a name", spam("Subject: offer\nContent-Type: multipart/related; boundary=R\n", "--R\nContent-Type: text/html; charset=utf-8\n\n<img src=\"cid:x1\">\n--R\nContent-Type: image/gif\nContent-ID: <x1>\nContent-Transfer-Encoding: base64\n\nR0lGODlhAQABAAAAACw=\n--R--\n"), []string{"image_only"}},
@@ -369,6 +371,7 @@ func TestHostile(t *testing.T) {
 		want      []string
 	}{
 		{"10000 Received fields", spam(strings.Repeat("Received: from [203.0.113.1] (x [198.51.100.1]) by y with SMTP id z; Tue, 1 Dec 2026 09:00:00 +0000\n", 10000)+"Subject: hi\n"+plain, "hello\n"), []string{"received_helo_ip", "received_many_hops"}},
+		{"10000 forged Received fields", spam("Subject: hi\nMessage-ID: <200208291225.g7TN99Z32723@mx.example.com>\n"+strings.Repeat("Received: from yahoo.com ([203.0.113.9]) by mx.example.com (8.11.6/8.11.6) with SMTP id g7TN99Z32723; Aug, 29 2002 12:25:04 PM +0600\n", 10000)+plain, "hello\n"), []string{"received_many_hops", "received_forged_freemail", "message_id_by_relay", "received_bad_date"}},
 		{"long Date", spam("Subject: hi\nDate: "+huge+"\n"+plain, "hello\n"), []string{"invalid_date"}},
 		{"long Message-ID", spam("Subject: hi\nMessage-ID: <"+huge+"@example.biz>\n"+plain, "hello\n"), []string{"invalid_message_id"}},
 		{"long subject in capitals", spam("Subject: "+strings.Repeat("FREE ", 100000)+"\n"+plain, "hello\n"), []string{"subject_all_caps"}},
@@ -403,6 +406,7 @@ func TestHamMutations(t *testing.T) {
 		{"apple with a lower-case Message-ID", hamApple, "<5E3A1F2B-8C4D-4E6F-9A0B-1C2D3E4F5A6B@", "<5e3a1f2b-8c4d-4e6f-9a0b-1c2d3e4f5a6b@", "forged_mua_apple"},
 		{"thunderbird authenticated hop with a public HELO literal holds nothing", hamThunderbird, "from [192.168.1.20]", "from [192.0.2.20]", ""},
 		{"thunderbird hop not authenticated", strings.Replace(hamThunderbird, "with ESMTPSA", "with ESMTP", 1), "from [192.168.1.20]", "from [192.0.2.20]", "received_helo_ip"},
+		{"outlook with a Message-ID of no time", hamOutlook, "<000001db43d2$", "<00003d963754$", "forged_outlook_id"},
 		{"gmail without Date", hamGmail, "Date: Tue, 1 Dec 2026 10:43:51 +0100\n", "", "missing_date"},
 		{"gmail subject shouted", hamGmail, "Subject: Dinner on Saturday?", "Subject: DINNER ON SATURDAY?", "subject_all_caps"},
 		{"japanese body in base64", hamJapanese, "Content-Transfer-Encoding: 7bit\n\n" + "\x1b$B$*Hh$l$5$^$G$9!#\x1b(B", "Content-Transfer-Encoding: base64\n\nGyRCJCpIaCRsJDUkXiRHJDkhIxsoQg==", "base64_text"},

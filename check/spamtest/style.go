@@ -20,6 +20,7 @@ const (
 	shoutShare      = 0.5 // share of capitals among them that is body_caps
 	manyExclaims    = 8   // "!" marks outside URLs that is body_exclamations
 	manyMoney       = 3   // distinct amounts of money that is money_amounts
+	minSplitWords   = 2   // words split by HTML comments or empty tags that is html_split_words
 )
 
 var styleTests = []test{
@@ -34,6 +35,7 @@ var styleTests = []test{
 	{"reply_to_freemail", 1.5, "Reply-To is a free-mail address of another domain than From's", replyToFreemail},
 	{"bulk_mailer", 1.5, "X-Mailer names bulk-mailing software", bulkMailer},
 	{"subject_tracking_id", 1.5, "a subject word is a tracking code: 8 or more letters and digits alternating at least four times (7099ocYT9-261UccU)", subjectTrackingID},
+	{"html_split_words", 1.5, fmt.Sprintf("HTML comments or empty inline tags split words in %d places or more (V<!-- x -->iagra, Vi<b></b>agra)", minSplitWords), htmlSplitWords},
 	{"priority_high", 1.0, "the message is marked high priority (X-Priority 1, X-MSMail-Priority High)", priorityHigh},
 }
 
@@ -210,7 +212,7 @@ var fontSize = regexp.MustCompile(`(?i)<font\b[^>]*\bsize\s*=\s*["']?(\+?)(\d+)|
 func htmlFontLarge(s *state) (hit, bool) {
 	n := 0
 	for _, sp := range s.m.TextSpans() {
-		if sp.Where != "body" || !sp.HTML {
+		if !s.bodySpan(sp) || !sp.HTML {
 			continue
 		}
 		if n++; n > maxTextParts {
@@ -371,6 +373,33 @@ func bulkMailer(s *state) (hit, bool) {
 		}
 		if m := bulkMailers.FindString(v); m != "" {
 			return hit{value: v, where: "header:" + name, reason: fmt.Sprintf("%s names %q, software for sending bulk mail", name, m)}, true
+		}
+	}
+	return hit{}, false
+}
+
+// splitWord is a letter, an HTML comment or an empty inline element, and
+// a letter: a word the reader sees whole and a filter sees in two.
+var splitWord = regexp.MustCompile(`(?i)[a-z](?:<!--[^>]{0,100}-->|<(?:b|i|u|s|em|strong|font|span|small|big)\b[^<>]{0,100}></(?:b|i|u|s|em|strong|font|span|small|big)>)[a-z]`)
+
+func htmlSplitWords(s *state) (hit, bool) {
+	n, parts := 0, 0
+	first := ""
+	for _, sp := range s.m.TextSpans() {
+		if !s.bodySpan(sp) || !sp.HTML {
+			continue
+		}
+		if parts++; parts > maxTextParts {
+			break
+		}
+		for _, m := range splitWord.FindAllString(cut(sp.Text, maxHTMLSource), minSplitWords) {
+			if first == "" {
+				first = m
+			}
+			n++
+		}
+		if n >= minSplitWords {
+			return hit{value: first, where: "body", reason: fmt.Sprintf("HTML comments or empty tags split words in %d places or more, such as %q, hiding them from filters", n, clip(first, 60))}, true
 		}
 	}
 	return hit{}, false

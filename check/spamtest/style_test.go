@@ -60,6 +60,10 @@ func TestStyleTests(t *testing.T) {
 		{"version and bug number", spam("Subject: [SAtalk] RH8.0 bug 1234 in v2.50 of mod_perl2\n"+plain, "hello\n"), "subject_tracking_id", false, ""},
 		{"a file name", spam("Subject: lame-3.92-fr5.src.rpm released\n"+plain, "hello\n"), "subject_tracking_id", false, ""},
 		{"a commit hash", spam("Subject: fix in 3f2a9c1b7e4d\n"+plain, "hello\n"), "subject_tracking_id", false, ""},
+		{"words split by comments", spam("Subject: hi\n"+html, "<p>Buy V<!-- 8kq2 -->iag<!-- zz -->ra now</p>\n"), "html_split_words", true, "V<!--"},
+		{"words split by empty tags", spam("Subject: hi\n"+html, "<p>Cheap Vi<b></b>agra and Ci<font color=red></font>alis</p>\n"), "html_split_words", true, "<b></b>"},
+		{"one split", spam("Subject: hi\n"+html, "<p>Buy V<!-- 8kq2 -->iagra now</p>\n"), "html_split_words", false, ""},
+		{"comments and tags between words", spam("Subject: hi\n"+html, "<p>Hello <!-- greeting --> Carol,<o:p></o:p></p><p>the <b>invoice</b> is<span></span> attached.<!-- end --></p>\n"), "html_split_words", false, ""},
 		{"x-priority 1", spam("Subject: hi\nX-Priority: 1 (Highest)\n"+plain, "hello\n"), "priority_high", true, "1"},
 		{"x-priority 3", spam("Subject: hi\nX-Priority: 3\nX-MSMail-Priority: Normal\n"+plain, "hello\n"), "priority_high", false, ""},
 	} {

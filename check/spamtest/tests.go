@@ -12,7 +12,6 @@ import (
 
 	"github.com/mailwarden/mailwarden/scanner/htmltext"
 	"github.com/mailwarden/mailwarden/scanner/message"
-	"github.com/mailwarden/mailwarden/scanner/received"
 	"github.com/mailwarden/mailwarden/scanner/urls"
 )
 
@@ -78,6 +77,8 @@ type state struct {
 	body *bodyView
 	// phrases is what the phrase tests found, once per message.
 	phrases phraseHits
+	// rcvd is the parsed Received fields, once per message.
+	rcvd []rcvdField
 }
 
 func newState(m *message.Message, now time.Time) *state { return &state{m: m, now: now} }
@@ -328,16 +329,9 @@ func heloLiteral(h string) (netip.Addr, bool) {
 }
 
 func receivedHeloIP(s *state) (hit, bool) {
-	n := 0
-	for _, h := range s.m.Headers {
-		if !strings.EqualFold(h.Name, "Received") {
-			continue
-		}
-		if n++; n > maxReceived {
-			break
-		}
-		f, err := received.Parse(h.Raw)
-		if err != nil || !f.IP.IsValid() {
+	for _, r := range s.receivedFields() {
+		f := r.f
+		if !f.IP.IsValid() {
 			continue
 		}
 		with := strings.ToUpper(f.With)
@@ -352,7 +346,7 @@ func receivedHeloIP(s *state) (hit, bool) {
 			continue // a client behind NAT names its own inside address
 		}
 		return hit{value: fmt.Sprintf("helo=%s ip=%s", f.HELO, f.IP), where: "header:Received",
-			reason: fmt.Sprintf("Received field %d: the client said HELO %s but connected from %s", n, f.HELO, f.IP)}, true
+			reason: fmt.Sprintf("Received field %d: the client said HELO %s but connected from %s", r.n, f.HELO, f.IP)}, true
 	}
 	return hit{}, false
 }
@@ -510,6 +504,26 @@ func validUTF8Cut(b []byte, cut bool) bool {
 
 // --- body
 
+// bodySpan reports whether a text span is body text the reader sees: a
+// body part, or the message's only entity when it is not an attachment
+// though it has a file name (Content-Disposition: inline;
+// filename="x.html"), which mail clients show as the body and which
+// would otherwise hide the text from the body tests.
+func (s *state) bodySpan(sp message.TextSpan) bool {
+	if sp.Where == "body" {
+		return true
+	}
+	if sp.Part != "body" {
+		return false
+	}
+	for i := range s.m.Parts {
+		if p := &s.m.Parts[i]; p.Where == "body" {
+			return p.Disposition != "attachment" && (p.ContentType == "text/plain" || p.ContentType == "text/html")
+		}
+	}
+	return false
+}
+
 // bodyView is the body text the body tests read.
 type bodyView struct {
 	plain      []string // text/plain body parts, each cut to maxPartText
@@ -529,7 +543,7 @@ func (s *state) bodyView() *bodyView {
 	html := map[string]bool{}
 	n := 0
 	for _, sp := range s.m.TextSpans() {
-		if sp.Where != "body" {
+		if !s.bodySpan(sp) {
 			continue
 		}
 		if n++; n > maxTextParts {

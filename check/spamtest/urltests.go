@@ -20,7 +20,7 @@ import (
 // budget and so lose every test of the message.
 var urlTests = []test{
 	{"url_shortener", 1.0, "a link goes through a URL shortener, which hides where it leads", urlShortener},
-	{"url_ip", 2.0, "a link's host is a public IP address, or an IP address written to disguise it", urlIP},
+	{"url_ip", 2.5, "a link's host is a public IP address, or an IP address written to disguise it", urlIP},
 	{"url_text_mismatch", 1.3, "an HTML link's text shows another domain than the one it leads to", urlTextMismatch},
 }
 
