@@ -378,9 +378,68 @@ func bulkMailer(s *state) (hit, bool) {
 	return hit{}, false
 }
 
-// splitWord is a letter, an HTML comment or an empty inline element, and
-// a letter: a word the reader sees whole and a filter sees in two.
-var splitWord = regexp.MustCompile(`(?i)[a-z](?:<!--[^>]{0,100}-->|<(?:b|i|u|s|em|strong|font|span|small|big)\b[^<>]{0,100}></(?:b|i|u|s|em|strong|font|span|small|big)>)[a-z]`)
+// splitTags are the inline elements that, empty, split a word without
+// showing anything (Vi<b></b>agra).
+var splitTags = map[string]bool{"b": true, "i": true, "u": true, "s": true, "em": true, "strong": true,
+	"font": true, "span": true, "small": true, "big": true}
+
+// splitWords returns up to n of the words split in HTML source h by a
+// comment of at most 100 bytes (V<!-- x -->iagra) or an empty inline
+// element with at most 100 bytes of attributes (Ci<font color=red></font>alis):
+// a word the reader sees whole and a filter sees in two. Each is the
+// letters on either side and what splits them. It looks only at a "<"
+// after a letter, and at most some 120 bytes from there, so its work is
+// linear in h.
+func splitWords(h string, n int) []string {
+	var out []string
+	for i := 1; i < len(h) && len(out) < n; i++ {
+		j := strings.IndexByte(h[i:], '<')
+		if j < 0 {
+			break
+		}
+		i += j
+		if !asciiLetter(h[i-1]) {
+			continue
+		}
+		if end := splitAt(h[i:]); end > 0 && end < len(h)-i && asciiLetter(h[i+end]) {
+			out = append(out, h[i-1:i+end+1])
+		}
+	}
+	return out
+}
+
+// splitAt returns the length of the comment or empty inline element at
+// the start of s, 0 when there is none.
+func splitAt(s string) int {
+	if strings.HasPrefix(s, "<!--") {
+		body := s[4:min(len(s), 4+100+3)]
+		j := strings.IndexByte(body, '>')
+		if j < 2 || body[j-2:j] != "--" {
+			return 0
+		}
+		return 4 + j + 1
+	}
+	k := 1
+	for k < len(s) && k <= 7 && asciiLetter(s[k]) {
+		k++
+	}
+	name := strings.ToLower(s[1:k])
+	if !splitTags[name] || k >= len(s) || s[k] != '>' && s[k] != ' ' && s[k] != '\t' && s[k] != '\n' && s[k] != '\r' {
+		return 0
+	}
+	j := strings.IndexAny(s[k:min(len(s), k+101)], "<>")
+	if j < 0 || s[k+j] != '>' {
+		return 0
+	}
+	closing := "</" + name + ">"
+	rest := s[k+j+1:]
+	if len(rest) < len(closing) || !strings.EqualFold(rest[:len(closing)], closing) {
+		return 0
+	}
+	return k + j + 1 + len(closing)
+}
+
+func asciiLetter(c byte) bool { c |= 0x20; return 'a' <= c && c <= 'z' }
 
 func htmlSplitWords(s *state) (hit, bool) {
 	n, parts := 0, 0
@@ -392,7 +451,7 @@ func htmlSplitWords(s *state) (hit, bool) {
 		if parts++; parts > maxTextParts {
 			break
 		}
-		for _, m := range splitWord.FindAllString(cut(sp.Text, maxHTMLSource), minSplitWords) {
+		for _, m := range splitWords(cut(sp.Text, maxHTMLSource), minSplitWords) {
 			if first == "" {
 				first = m
 			}

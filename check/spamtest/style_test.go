@@ -121,3 +121,31 @@ func TestMoneyIn(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitWords: what splits a word, and what does not.
+func TestSplitWords(t *testing.T) {
+	long := strings.Repeat("x", 101)
+	for _, tt := range []struct{ in, want string }{
+		{"V<!-- x -->iagra", "V<!-- x -->i"},
+		{"V<!---->iagra", "V<!---->i"},
+		{"Vi<B></B>agra", "i<B></B>a"},
+		{"Ci<font color=red></font>alis", "i<font color=red></font>a"},
+		{"Ci<FONT\tsize=1></Font>alis", "i<FONT\tsize=1></Font>a"},
+		{"V<!--" + long + "-->iagra", ""},          // a comment over 100 bytes
+		{"Ci<font x=" + long + "></font>alis", ""}, // attributes over 100 bytes
+		{"Vi<b>x</b>agra", ""},                     // not empty
+		{"Vi<br></br>agra", ""},                    // not an inline element
+		{"Vi<bx></bx>agra", ""},
+		{"Vi<b></i>agra", ""},        // not closed as opened
+		{"word <!-- c --> word", ""}, // spaces: two words
+		{"1<!-- c -->2", ""},         // digits
+		{"end<!-- c -->", ""},        // nothing after
+		{"a<!-- c --", ""},           // not closed
+		{"a<!-- c > d -->b", ""},     // a > inside
+		{"a<b></b>b<i></i>c", "a<b></b>b|b<i></i>c"},
+	} {
+		if got := strings.Join(splitWords(tt.in, 10), "|"); got != tt.want {
+			t.Errorf("splitWords(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

@@ -229,6 +229,11 @@ func Mismatch(l urls.Link) (string, bool) {
 		sites = append(sites, site(t))
 	}
 	text := strings.TrimSpace(l.Text)
+	if !strings.ContainsAny(text, ".。．｡") {
+		// No domain without a dot (ideographic ones included, which
+		// xurls reads too): most link texts, and the search is costly.
+		return "", false
+	}
 	for _, m := range shownExp.FindAllString(text, 8) {
 		m = urls.Trim(m)
 		low := strings.ToLower(m)
