@@ -15,6 +15,7 @@ func FuzzTests(f *testing.F) {
 	}
 	f.Add("Subject: V\u200bI.A.G.R.A!!!\r\nX-Mailer: Apple Mail (\r\nReceived: from [1.2.3.4] (x [5.6.7.8]) by y\r\nContent-Type: text/html; charset=us-ascii\r\nContent-Transfer-Encoding: base64\r\n\r\nPGltZz4=\r\n")
 	f.Add("Date: Mon, 99 Foo 2026 99:99:99 +9999\r\nMessage-ID: <@>\r\nContent-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n=41=42=43=44=45=46\xff\r\n")
+	f.Add("Content-Type: text/html\r\n\r\n<p>V<!-- x -->iagra C<b></b>ialis Ci<FONT size=1></font>alis a<!--</p>")
 	c := New(Defaults())
 	f.Fuzz(func(t *testing.T, msg string) {
 		m := message.ParseBytes([]byte(msg), message.DefaultLimits())
