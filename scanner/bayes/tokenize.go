@@ -1,6 +1,7 @@
 // Package bayes is mailwarden's statistical spam classifier: it turns a
-// message into tokens (words, orthogonal sparse bigrams, character bigrams
-// for Chinese, Japanese and Korean text, URL and header tokens) and combines
+// message into tokens (words, optionally orthogonal sparse bigrams,
+// character bigrams for Chinese, Japanese and Korean text, URL tokens, and
+// the header fields' tokens as SpamAssassin's Bayes reads them) and combines
 // the spam probabilities learned for them with Robinson's chi-square method
 // (Fisher's combination), as SpamBayes and SpamAssassin's Bayes do.
 //
@@ -24,8 +25,9 @@ type Doc struct {
 	Subject string
 	// From is the header From, decoded ("Name <addr>").
 	From string
-	// Headers are the other header fields that carry cues: Received hosts,
-	// Content-Type, X-Mailer, User-Agent. Name and decoded value.
+	// Headers are the other header fields, name and decoded value, in
+	// the message's order ([FromMessage] leaves out those [IgnoredHeader]
+	// names).
 	Headers [][2]string
 	// Text is the message's text: plain parts and HTML rendered to text.
 	Text string
@@ -66,9 +68,12 @@ func DefaultLimits() Limits { return Limits{MaxTextBytes: 256 << 10, MaxTokens: 
 const maxWordRunes = 30
 
 // Tokenize returns d's distinct tokens, in first-seen order. Tokens carry a
-// prefix saying where they came from ("s:" subject, "f:" From, "h:" other
-// headers, "u:" URLs); body words have none, and a bigram joins two words
-// with its distance.
+// prefix saying where they came from ("s:" subject, "f:" From, "h:NAME:"
+// other header fields, "h:rcvd:" Received hosts, "h:r:" the words of the
+// two Received fields nearest the sender, "u:" URLs); body words have
+// none (a word with capitals that say more than a sentence's start comes
+// twice: "free" and "FREE"), and a bigram joins two words with its
+// distance.
 func Tokenize(d Doc, lim Limits) []string {
 	// Sized for the text's tokens (two for three bytes of English with
 	// bigrams), so the set does not grow in steps: growing was a third of
