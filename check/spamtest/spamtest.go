@@ -298,7 +298,6 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 
 // run runs the tests on one message.
 func (c *Check) run(s *state) []check.Finding {
-	defer forgetURLs(s)
 	var out []check.Finding
 	for _, t := range c.tests {
 		h, ok := t.fn(s)

@@ -79,6 +79,8 @@ type state struct {
 	phrases phraseHits
 	// rcvd is the parsed Received fields, once per message.
 	rcvd []rcvdField
+	// urls is the URL search of the URL tests, once per message.
+	urls *urls.Collector
 }
 
 func newState(m *message.Message, now time.Time) *state { return &state{m: m, now: now} }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 
 	"github.com/mailwarden/mailwarden/check/url"
 	"github.com/mailwarden/mailwarden/scanner/urls"
@@ -30,29 +29,19 @@ func init() { tests = append(tests, urlTests...) }
 // urlLimits bound the URL search of the URL tests: many_domains' bounds.
 var urlLimits = urls.Limits{MaxURLs: 500, MaxLinks: 100, MaxBytes: maxURLBytes}
 
-// urlSearches holds the URL search of each state being run, made on the
-// first URL test that asks and dropped when [Check.run] ends, so that the
-// three tests search the text once. (It lives here rather than in state
-// only to keep the URL tests in a file of their own.)
-var urlSearches sync.Map // *state -> *urls.Collector
-
-// urlSearch is the URLs of s's message, searched once per run.
+// urlSearch is the URLs of s's message, searched on the first URL test
+// that asks, so that the URL tests search the text once.
 func (s *state) urlSearch() *urls.Collector {
-	if v, ok := urlSearches.Load(s); ok {
-		return v.(*urls.Collector)
+	if s.urls != nil {
+		return s.urls
 	}
-	var c *urls.Collector
 	if mayHoldURL(s.m.Text) {
-		c = urls.FromMessage(s.m, urlLimits)
+		s.urls = urls.FromMessage(s.m, urlLimits)
 	} else {
-		c = urls.New(urlLimits)
+		s.urls = urls.New(urlLimits)
 	}
-	urlSearches.Store(s, c)
-	return c
+	return s.urls
 }
-
-// forgetURLs drops s's URL search.
-func forgetURLs(s *state) { urlSearches.Delete(s) }
 
 // mayHoldURL reports whether t has anything a URL can start with: "//"
 // (a scheme's "://" or a scheme-relative href) or "www." in any case.
