@@ -21,8 +21,8 @@ import (
 
 var forgeryTests = []test{
 	{"forged_outlook_id", 2.5, "the Message-ID has Outlook's <counter+time$hex$hex@host> shape, but its time is not one (zero-padded, or not 1990 to 2043)", forgedOutlookID},
-	{"missing_mimeole", 2.0, "Outlook Express's X-MSMail-Priority or X-Mailer without the X-MimeOLE field it always writes", missingMimeOLE},
-	{"boundary_forged_nextpart", 2.0, "the MIME boundary starts like Outlook's ----=_NextPart_ but goes on in a shape Outlook does not write", boundaryForgedNextPart},
+	{"missing_mimeole", 2.0, "X-Mailer claims Outlook Express for Windows without the X-MimeOLE field it always writes", missingMimeOLE},
+	{"boundary_forged_nextpart", 2.0, "the MIME boundary starts like Outlook's ----=_NextPart_ but goes on in random letters of both cases, or in Outlook's layout with letters no hex number has", boundaryForgedNextPart},
 	{"received_forged_freemail", 2.5, "a Received hop's HELO is a free-mail provider's host, but the address it came from has no reverse name under that provider", receivedForgedFreemail},
 	{"message_id_by_relay", 2.5, "the Message-ID is one a relay wrote, with its queue id, for a message that came from a public address without one", messageIDByRelay},
 	{"received_bad_date", 1.0, "a Received field's date has a 12-hour clock, a comma after the month or a year before 1990, as forged fields have", receivedBadDate},
@@ -62,14 +62,41 @@ func forgedOutlookID(s *state) (hit, bool) {
 }
 
 // nextPartPrefix is the start of the MIME boundaries Outlook and Outlook
-// Express write, and of bulk-mailing software's imitations of them;
-// outlookBoundary is what Outlook writes: a nesting level, a counter (4
-// hex digits; 5 or 6 from Windows' CDO) and a FILETIME
-// (----=_NextPart_000_0001_01DB43DA.BE42D210).
+// Express write, and of imitations of them. Many mailers write it with a
+// hex or decimal tail of their own, and are no forgery: QQ Mail
+// (----=_NextPart_5D67A966_0E3F04B0_1EE927D1), PHP scripts
+// ("----=_NextPart_" . md5(...)), SilverStripe (digits), Delphi's Indy
+// (=_NextPart_2rfkindysadvnqw3nerasdf, lower case). What no mailer writes
+// and bulk-mailing software did: a random tail of letters of both cases
+// beyond hex (----=_NextPart_KynqjnFRvzmqYGilyuyHYQ), or Outlook's layout
+// (a nesting level, a counter and a FILETIME,
+// ----=_NextPart_000_0001_01DB43DA.BE42D210) with letters that are not
+// hex digits (----=_NextPart_000_00X9_70A11C1D.E1232J43).
 var (
-	nextPartPrefix  = regexp.MustCompile(`^[-=]+_NextPart_`)
-	outlookBoundary = regexp.MustCompile(`^----=_NextPart_\d{3}_[0-9A-F]{4,6}_[0-9A-F]{8}\.[0-9A-F]{8}$`)
+	nextPartPrefix = regexp.MustCompile(`^[-=]+_NextPart_`)
+	outlookLayout  = regexp.MustCompile(`^\d{3}_[0-9A-Z]{4,6}_[0-9A-Z]{8}\.[0-9A-Z]{8}$`)
+	randomTail     = regexp.MustCompile(`^[0-9A-Za-z]{12,}$`)
 )
+
+// nextPartForged reports whether tail, what follows _NextPart_ in a
+// boundary, is in a shape no mailer writes (see nextPartPrefix).
+func nextPartForged(tail string) bool {
+	beyondHex, upper, lower := false, false, false
+	for _, c := range []byte(tail) {
+		switch {
+		case 'A' <= c && c <= 'Z':
+			upper = true
+			beyondHex = beyondHex || c > 'F'
+		case 'a' <= c && c <= 'z':
+			lower = true
+			beyondHex = beyondHex || c > 'f'
+		}
+	}
+	if outlookLayout.MatchString(tail) {
+		return beyondHex
+	}
+	return randomTail.MatchString(tail) && beyondHex && upper && lower
+}
 
 func boundaryForgedNextPart(s *state) (hit, bool) {
 	v, ok := s.header("Content-Type")
@@ -81,10 +108,11 @@ func boundaryForgedNextPart(s *state) (hit, bool) {
 		return hit{}, false
 	}
 	b := params["boundary"]
-	if !nextPartPrefix.MatchString(b) || outlookBoundary.MatchString(b) {
+	loc := nextPartPrefix.FindStringIndex(b)
+	if loc == nil || !nextPartForged(b[loc[1]:]) {
 		return hit{}, false
 	}
-	return hit{value: b, where: "header:Content-Type", reason: "the MIME boundary imitates Outlook's ----=_NextPart_ boundary, but not in the shape Outlook writes"}, true
+	return hit{value: b, where: "header:Content-Type", reason: "the MIME boundary imitates Outlook's ----=_NextPart_ boundary, in a shape no mailer writes"}, true
 }
 
 // outlookExpress reports whether an X-Mailer names Outlook Express for
@@ -94,22 +122,17 @@ func outlookExpress(xm string) bool {
 	return strings.Contains(l, "outlook express") && !strings.Contains(l, "macintosh")
 }
 
+// missingMimeOLE holds for an X-Mailer of Outlook Express for Windows
+// without X-MimeOLE. X-MSMail-Priority alone is no sign: monitoring
+// and PHP scripts write it with X-Priority to mark an alert urgent.
 func missingMimeOLE(s *state) (hit, bool) {
 	if _, ok := s.header("X-MimeOLE"); ok || s.headerCut() {
 		return hit{}, false
 	}
-	xm, hasMailer := s.header("X-Mailer")
-	if hasMailer && outlookExpress(xm) {
+	if xm, ok := s.header("X-Mailer"); ok && outlookExpress(xm) {
 		return hit{value: xm, where: "header:X-Mailer", reason: "X-Mailer claims Outlook Express for Windows, which always writes X-MimeOLE, and there is none"}, true
 	}
-	p, ok := s.header("X-MSMail-Priority")
-	if !ok || hasMailer {
-		// Web mail and newsletter software that copy X-MSMail-Priority
-		// name themselves in X-Mailer.
-		return hit{}, false
-	}
-	return hit{value: "X-MSMail-Priority: " + strings.TrimSpace(p), where: "header:X-MSMail-Priority",
-		reason: "the message has Outlook Express's X-MSMail-Priority without the X-Mailer and X-MimeOLE it writes with it"}, true
+	return hit{}, false
 }
 
 // rcvdField is one Received field the tests read: its number (1 at the
@@ -211,9 +234,33 @@ func heloIsName(r rcvdField) bool {
 }
 
 // eximVerified reports whether r is Exim's "from NAME ([ip])", where NAME
-// is the verified reverse name and the HELO was the same.
+// is the verified reverse name and the HELO was the same. Sendmail writes
+// the same shape for a HELO without a reverse name, so it also takes
+// Exim's word or its message id (17hrT0-0004gj-00), which stays when the
+// version is hidden.
 func eximVerified(r rcvdField) bool {
-	return r.f.ReverseName == "" && strings.EqualFold(r.f.From, r.f.HELO) && strings.Contains(r.raw, "Exim")
+	if r.f.ReverseName != "" || r.f.From == "" || !strings.EqualFold(r.f.From, r.f.HELO) {
+		return false
+	}
+	if !strings.Contains(strings.ToLower(r.raw), "from "+strings.ToLower(r.f.From)+" ([") {
+		return false
+	}
+	return strings.Contains(r.raw, "Exim") || eximID.MatchString(r.f.ID)
+}
+
+// eximID is the shape of Exim's message ids: 3, 4 and later.
+var eximID = regexp.MustCompile(`^[0-9A-Za-z]{6}-[0-9A-Za-z]{6,11}-[0-9A-Za-z]{2,4}$`)
+
+// authenticated reports whether a Received field records an authenticated
+// submission: ESMTPA or ESMTPSA (RFC 3848), or the "Authenticated sender"
+// and "authenticated" notes of Postfix, Sendmail and Exim.
+func authenticated(r rcvdField) bool {
+	with := strings.ToUpper(r.f.With)
+	if strings.HasSuffix(with, "SMTPA") || strings.HasSuffix(with, "SMTPSA") {
+		return true
+	}
+	l := strings.ToLower(r.raw)
+	return strings.Contains(l, "authenticated sender") || strings.Contains(l, "(authenticated")
 }
 
 // earliestMail is a date before which no Received field was written by
@@ -272,6 +319,11 @@ func messageIDByRelay(s *state) (hit, bool) {
 	for _, r := range s.receivedFields() {
 		n, f := r.n, r.f
 		if len(f.ID) < 6 || !f.IP.IsValid() || !f.IP.IsGlobalUnicast() || f.IP.IsPrivate() {
+			continue
+		}
+		if authenticated(r) {
+			// A submission: a script or a device sending through its
+			// provider's smarthost, which adds the Message-ID it lacks.
 			continue
 		}
 		if !strings.Contains(left, f.ID) || !strings.EqualFold(f.By, right) {

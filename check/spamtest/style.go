@@ -414,7 +414,9 @@ func splitAt(s string) int {
 	if strings.HasPrefix(s, "<!--") {
 		body := s[4:min(len(s), 4+100+3)]
 		j := strings.IndexByte(body, '>')
-		if j < 2 || body[j-2:j] != "--" {
+		if j < 2 || body[j-2:j] != "--" || strings.TrimSpace(body[:j-2]) == "" {
+			// An empty comment is React's marker between two text
+			// nodes ("message<!-- -->s"), in transactional mail.
 			return 0
 		}
 		return 4 + j + 1

@@ -127,7 +127,8 @@ func TestSplitWords(t *testing.T) {
 	long := strings.Repeat("x", 101)
 	for _, tt := range []struct{ in, want string }{
 		{"V<!-- x -->iagra", "V<!-- x -->i"},
-		{"V<!---->iagra", "V<!---->i"},
+		{"V<!---->iagra", ""},                 // an empty comment:
+		{"message<!-- -->s sent<!-- -->", ""}, // React's marker between text nodes
 		{"Vi<B></B>agra", "i<B></B>a"},
 		{"Ci<font color=red></font>alis", "i<font color=red></font>a"},
 		{"Ci<FONT\tsize=1></Font>alis", "i<FONT\tsize=1></Font>a"},

@@ -336,8 +336,7 @@ func receivedHeloIP(s *state) (hit, bool) {
 		if !f.IP.IsValid() {
 			continue
 		}
-		with := strings.ToUpper(f.With)
-		if strings.HasSuffix(with, "SMTPA") || strings.HasSuffix(with, "SMTPSA") {
+		if authenticated(r) {
 			continue // an authenticated submission: the client is a person's computer
 		}
 		helo, ok := heloLiteral(f.HELO)
