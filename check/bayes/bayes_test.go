@@ -132,6 +132,46 @@ func TestFloor(t *testing.T) {
 	}
 }
 
+// countingStore counts the reads of the totals.
+type countingStore struct {
+	store.Bayes
+	totals, counts int
+}
+
+func (c *countingStore) BayesTotals(ctx context.Context) (store.BayesTotals, error) {
+	c.totals++
+	return c.Bayes.BayesTotals(ctx)
+}
+
+func (c *countingStore) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]store.BayesCounts, error) {
+	c.counts++
+	return c.Bayes.BayesCounts(ctx, hashes)
+}
+
+// TestReadsPerClassification: a classification reads the totals once and
+// the counts once; under the floor it reads no counts.
+func TestReadsPerClassification(t *testing.T) {
+	st := openStore(t)
+	c := New(Defaults())
+	spam := message.ParseBytes([]byte("Subject: cheap pills\r\n\r\ncheap pills casino winner prize viagra\r\n"), message.DefaultLimits())
+	cs := &countingStore{Bayes: st}
+	if _, err := c.Classify(ctx, cs, spam); err != nil {
+		t.Fatal(err)
+	}
+	if cs.totals != 1 || cs.counts != 0 {
+		t.Errorf("untrained: %d totals and %d counts reads, want 1 and 0", cs.totals, cs.counts)
+	}
+	train(t, c, st, 200, 200)
+	cs = &countingStore{Bayes: st}
+	res, err := c.Classify(ctx, cs, spam)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Ready || cs.totals != 1 || cs.counts != 1 {
+		t.Errorf("trained (ready %v): %d totals and %d counts reads, want 1 and 1", res.Ready, cs.totals, cs.counts)
+	}
+}
+
 // TestLearnOnce: the same message learned twice counts once, whatever
 // header a later hop added; as the other kind it moves.
 func TestLearnOnce(t *testing.T) {

@@ -42,11 +42,14 @@ func TestHeaderTokens(t *testing.T) {
 	}{
 		{"X-Mailer", "MassMailer 5.2 (build 1234)", "h:x-mailer:massmailer|h:x-mailer:build"},
 		{"Content-Type", `multipart/alternative; boundary="----=_NextPart_000_0012_01C2A4F3.8E2C1A40"; charset=ISO-8859-1`,
-			"h:ct:multipart/alternative|h:ct:boundary=----=_AaAa_9_9_9A9A9A9.9A9A9A9|h:ct:charset=iso-8859-1"},
-		{"Content-Type", "text/plain; boundary=" + strings.Repeat("ab1", 30), "h:ct:text/plain|h:ct:boundary=" + strings.Repeat("a9", 20)},
+			"h:ct:multipart/alternative|h:ct:boundary=----=_AaAa_9_9_H.H|h:ct:charset=iso-8859-1"},
+		{"Content-Type", `multipart/alternative; boundary="000000000000a1b2c3d4e5f60718"`, "h:ct:multipart/alternative|h:ct:boundary=H"}, // Gmail's
+		{"Content-Type", "text/plain; boundary=" + strings.Repeat("gh1", 30), "h:ct:text/plain|h:ct:boundary=" + strings.Repeat("a9", 20)},
 		{"Message-ID", "<20021001123456.GA1234@Mail.Example.ORG>", "h:mid:9.A9|h:mid:@mail.example.org"},
-		{"Message-ID", "<abc123def>", "h:mid:a9a"},
-		{"To", `"Friend" <Friend@Example.NET>, other@example.org`, "h:to:friend|h:to:U*friend|h:to:D*example.net|h:to:U*other|h:to:D*example.org"},
+		{"Message-ID", "<abc123def>", "h:mid:H"},
+		{"Message-ID", "<5E3A1F2B-8C4D-4E6F-9A0B-1C2D3E4F5A6B@mac.example> (added by postmaster)", "h:mid:H-9A9A-9A9A-9A9A-H|h:mid:@mac.example"},
+		{"To", `"Friend" <Friend@Example.NET>, other@example.org`, "h:to:D*example.net|h:to:D*example.org"}, // the recipients' domains only
+		{"Cc", "undisclosed-recipients:;", "h:cc:undisclosed-recipients"},
 		{"Reply-To", "deals4u@freemail.example", "h:reply-to:U*deals4u|h:reply-to:D*freemail.example"},
 		{"In-Reply-To", "<1@example.org>", "h:in-reply-to"},
 		{"References", "<1@example.org> <2@example.org>", "h:references"},
@@ -66,7 +69,7 @@ func TestHeaderTokens(t *testing.T) {
 	d := Doc{Headers: [][2]string{
 		{"Received", "from relay.example.org by mx.example.com with ESMTP id A1; Tue, 1 Oct 2002 10:00:00 +0000"},
 		{"Received", "from hop2.example.net by relay.example.org with SMTP"},
-		{"Received", "from [192.0.2.7] (helo=spamware) by hop2.example.net; Tue, 1 Oct 2002 09:00:00 +0000"},
+		{"Received", "from [192.0.2.7] (helo=spamware) by hop2.example.net for <victim@example.com>; Tue, 1 Oct 2002 09:00:00 +0000"},
 	}}
 	got := Tokenize(d, DefaultLimits())
 	for _, tok := range []string{"h:rcvd:relay.example.org", "h:rcvd:mx.example.com", "h:r:hop2.example.net", "h:r:smtp", "h:r:spamware", "h:r:helo"} {
@@ -74,7 +77,7 @@ func TestHeaderTokens(t *testing.T) {
 			t.Errorf("Received tokens lack %q: %q", tok, got)
 		}
 	}
-	for _, tok := range []string{"h:r:esmtp", "h:r:a1", "h:r:tue", "h:r:oct"} {
+	for _, tok := range []string{"h:r:esmtp", "h:r:a1", "h:r:tue", "h:r:oct", "h:r:victim", "h:r:for"} {
 		if slices.Contains(got, tok) {
 			t.Errorf("Received tokens have %q (the top hop's words, or a date): %q", tok, got)
 		}
@@ -86,10 +89,42 @@ func TestHeaderTokens(t *testing.T) {
 	}{
 		{"Date", true}, {"List-Id", true}, {"list-unsubscribe", true}, {"X-Spam-Status", true},
 		{"X-Mailwarden-Graymail", true}, {"Delivered-To", true}, {"X-Mailman-Version", true}, {"Status", true},
+		{"Return-Path", true}, {"Errors-To", true}, {"Authentication-Results", true}, {"ARC-Seal", true},
+		{"Received-SPF", true}, {"X-Microsoft-Antispam-Mailbox-Delivery", true}, {"X-MS-Exchange-Organization-SCL", true},
+		{"X-Rspamd-Score", true}, {"X-Envelope-From", true}, {"X-Original-Recipient", true},
 		{"X-Mailer", false}, {"To", false}, {"Message-ID", false}, {"X-Campaign-ID", false}, {"Received", false},
 	} {
 		if got := IgnoredHeader(tt.name); got != tt.ignored {
 			t.Errorf("IgnoredHeader(%q) = %v, want %v", tt.name, got, tt.ignored)
+		}
+	}
+}
+
+// TestHeaderBudget: header fields take at most MaxHeaderTokens, so a
+// message padded with fields of unique words keeps its body's.
+func TestHeaderBudget(t *testing.T) {
+	var hs [][2]string
+	for i := range 200 {
+		var w []string
+		for j := range 100 {
+			w = append(w, fmt.Sprintf("pad%dx%d", i, j))
+		}
+		hs = append(hs, [2]string{"X-Pad", strings.Join(w, " ")})
+	}
+	lim := DefaultLimits()
+	got := Tokenize(Doc{Subject: "hello", Headers: hs, URLs: []URL{{Host: "pills.example"}}, Text: "cheap viagra"}, lim)
+	var headers int
+	for _, tok := range got {
+		if strings.HasPrefix(tok, "h:") || strings.HasPrefix(tok, "s:") {
+			headers++
+		}
+	}
+	if headers != lim.MaxHeaderTokens {
+		t.Errorf("%d header tokens, want the budget %d", headers, lim.MaxHeaderTokens)
+	}
+	for _, tok := range []string{"viagra", "cheap", "u:pills.example", "s:hello"} {
+		if !slices.Contains(got, tok) {
+			t.Errorf("tokens lack %q", tok)
 		}
 	}
 }
@@ -350,7 +385,7 @@ func FuzzTokenize(f *testing.F) {
 		f.Add(s, s, 3)
 	}
 	f.Fuzz(func(t *testing.T, subject, text string, window int) {
-		lim := Limits{MaxTextBytes: 1000, MaxTokens: 200, Window: window % 8}
+		lim := Limits{MaxTextBytes: 1000, MaxTokens: 200, Window: window % 8, MaxHeaderTokens: 50}
 		var hs [][2]string
 		for _, name := range []string{"Received", "Received", "Content-Type", "Message-ID", "To", "References", "X-Mailer"} {
 			hs = append(hs, [2]string{name, text}, [2]string{name, subject})

@@ -86,9 +86,12 @@ func Digest(m *message.Message) string {
 // ignoredHeaders are fields whose tokens mislead (SpamAssassin's Bayes
 // leaves out much the same): the date, which an old corpus makes a cue;
 // mailing-list fields, which would make a list that discusses spam a ham
-// sign; annotations of delivery agents, mail stores and readers; other
-// filters' verdicts, which would teach the classifier to copy them; and
-// fields of the message's own handling. Lower case.
+// sign; fields a delivery agent, a mail store or a reader adds
+// (Return-Path and Delivered-To among them: the milter never sees them,
+// and a message learned from a mailbox has them); other filters' and
+// authentication verdicts, mailwarden's own Authentication-Results among
+// them, which would teach the classifier to copy them and which a sender
+// can forge; and fields of the message's own handling. Lower case.
 var ignoredHeaders = map[string]bool{
 	"subject": true, "from": true, // read apart
 	"date": true, "delivery-date": true, "delivered-to": true, "envelope-to": true, "x-envelope-to": true,
@@ -103,17 +106,27 @@ var ignoredHeaders = map[string]bool{
 	"thread-index": true, "thread-topic": true, "content-class": true, "x-originalarrivaltime": true,
 	"x-virus-scanned": true, "x-scanned-by": true, "x-mime-autoconverted": true,
 	"x-gnus-mail-source": true, "x-face": true, "face": true,
+	"return-path": true, "errors-to": true, "x-envelope-from": true, "x-apparently-to": true,
+	"x-forwarded-to": true, "x-forwarded-for": true, "x-original-recipient": true, "x-delivered-to": true,
+	"x-rcpt-to": true, "x-resolved-to": true,
+	"authentication-results": true, "received-spf": true, "x-greylist": true, "x-sieve": true,
+	"x-forefront-antispam-report": true, "x-forefront-antispam-report-untrusted": true,
 }
 
 // IgnoredHeader reports a header field the tokenizer does not read: those
-// in ignoredHeaders, other filters' (X-Spam-*, X-Mailwarden-*, X-Virus-*,
-// X-MailScanner*, X-Bogosity) and list software's (X-List-*, X-Mailman-*).
+// in ignoredHeaders, other filters' and receiving systems' (X-Spam-*,
+// X-Mailwarden-*, X-Virus-*, X-MailScanner*, X-Bogosity, ARC-*,
+// X-Microsoft-Antispam*, X-MS-Exchange-Organization-*, X-Rspamd-*,
+// X-Amavis-*, X-IronPort-*, X-Proofpoint-*, X-Barracuda-* ...) and list
+// software's (X-List-*, X-Mailman-*).
 func IgnoredHeader(name string) bool {
 	n := strings.ToLower(name)
 	if ignoredHeaders[n] {
 		return true
 	}
-	for _, p := range []string{"x-spam", "x-mailwarden-", "x-virus", "x-mailscanner", "x-bogosity", "x-list-", "x-mailman-", "x-egroups-", "x-vm-", "x-bugzilla-", "list-"} {
+	for _, p := range []string{"x-spam", "x-mailwarden-", "x-virus", "x-mailscanner", "x-bogosity", "x-list-", "x-mailman-", "x-egroups-", "x-vm-", "x-bugzilla-", "list-",
+		"arc-", "x-microsoft-antispam", "x-ms-exchange-organization-", "x-rspamd-", "x-amavis-", "x-ironport-", "x-proofpoint-",
+		"x-barracuda-", "x-dspam", "x-policyd-", "x-spamd-", "x-quarantine-"} {
 		if strings.HasPrefix(n, p) {
 			return true
 		}

@@ -50,6 +50,10 @@ type Limits struct {
 	// Window is the orthogonal sparse bigram window: each word pairs with
 	// the next Window-1 words (rspamd uses 5). 1 turns bigrams off.
 	Window int
+	// MaxHeaderTokens is how many of MaxTokens the subject, From and the
+	// other header fields may take, so that a message padded with header
+	// fields cannot crowd out its body's words.
+	MaxHeaderTokens int
 }
 
 // DefaultLimits are the limits the classifier uses unless configured:
@@ -61,7 +65,9 @@ type Limits struct {
 // side had not, outvoted the spam words of a long spam written in plain
 // English. Words: 75% of spam at 0.99 or over and 97% at 0.5 or over, no
 // easy ham at 0.5; window 5: 62% and 84%, 0.3% of easy ham at 0.5.
-func DefaultLimits() Limits { return Limits{MaxTextBytes: 256 << 10, MaxTokens: 20000, Window: 1} }
+func DefaultLimits() Limits {
+	return Limits{MaxTextBytes: 256 << 10, MaxTokens: 20000, Window: 1, MaxHeaderTokens: 2000}
+}
 
 // maxWordRunes is the longest word kept as itself; longer ones (base64
 // runs, hashes) become a length-class token, as in SpamAssassin.
@@ -90,6 +96,10 @@ func Tokenize(d Doc, lim Limits) []string {
 	if t.lim.Window < 1 {
 		t.lim.Window = 1
 	}
+	t.max = lim.MaxTokens
+	if lim.MaxHeaderTokens > 0 && (t.max <= 0 || lim.MaxHeaderTokens < t.max) {
+		t.max = lim.MaxHeaderTokens
+	}
 	t.words("s:", d.Subject, true)
 	t.from(d.From)
 	// The two Received fields nearest the sender are the last two.
@@ -107,6 +117,7 @@ func Tokenize(d Doc, lim Limits) []string {
 			origin--
 		}
 	}
+	t.max = lim.MaxTokens
 	for _, u := range d.URLs {
 		t.url(u)
 	}
@@ -124,6 +135,7 @@ func Tokenize(d Doc, lim Limits) []string {
 
 type tokenizer struct {
 	lim  Limits
+	max  int // the tokens kept so far may be at most this many (0: no bound)
 	seen map[string]bool
 	out  []string
 	buf  []byte // a bigram being built
@@ -132,14 +144,14 @@ type tokenizer struct {
 // addBytes is add of a token in a buffer, which becomes a string only
 // when it is new: most repeated tokens are bigrams.
 func (t *tokenizer) addBytes(tok []byte) {
-	if t.lim.MaxTokens > 0 && len(t.out) >= t.lim.MaxTokens || t.seen[string(tok)] {
+	if t.max > 0 && len(t.out) >= t.max || t.seen[string(tok)] {
 		return
 	}
 	t.add(string(tok))
 }
 
 func (t *tokenizer) add(tok string) {
-	if t.lim.MaxTokens > 0 && len(t.out) >= t.lim.MaxTokens || t.seen[tok] {
+	if t.max > 0 && len(t.out) >= t.max || t.seen[tok] {
 		return
 	}
 	t.seen[tok] = true
@@ -207,7 +219,7 @@ func (t *tokenizer) header(name, v string, origin bool) {
 			if i := strings.LastIndexByte(v, ';'); i >= 0 {
 				v = v[:i] // the date
 			}
-			t.headerWords("h:r:", v)
+			t.headerWords("h:r:", dropFor(v))
 		}
 	case "content-type":
 		mt, params, _ := strings.Cut(v, ";")
@@ -225,6 +237,9 @@ func (t *tokenizer) header(name, v string, origin bool) {
 			}
 		}
 	case "message-id", "resent-message-id":
+		if i := strings.IndexByte(v, '>'); i >= 0 {
+			v = v[:i] // a comment after it
+		}
 		left, right, _ := strings.Cut(strings.Trim(strings.TrimSpace(v), "<>"), "@")
 		t.add("h:mid:" + shape(left))
 		if right != "" {
@@ -232,8 +247,23 @@ func (t *tokenizer) header(name, v string, origin bool) {
 		}
 	case "in-reply-to", "references":
 		t.add("h:" + name) // a reply: the ids themselves are seen once
-	case "to", "cc", "reply-to", "return-path", "errors-to", "disposition-notification-to":
-		for _, w := range strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(" ,;<>()\"\t", r) }) {
+	case "to", "cc":
+		// The recipients' domains: their own names and addresses would
+		// teach a site-wide database which mailboxes get spam, and count
+		// against those mailboxes' ham. A field of no address
+		// ("undisclosed-recipients:;") gives its words.
+		addrs := 0
+		for _, w := range addrWords(v) {
+			if _, domain, ok := strings.Cut(strings.ToLower(w), "@"); ok {
+				t.add("h:" + name + ":D*" + domain)
+				addrs++
+			}
+		}
+		if addrs == 0 {
+			t.headerWords("h:"+name+":", v)
+		}
+	case "reply-to", "disposition-notification-to":
+		for _, w := range addrWords(v) {
 			local, domain, ok := strings.Cut(strings.ToLower(w), "@")
 			if !ok {
 				t.headerWords("h:"+name+":", w)
@@ -249,6 +279,26 @@ func (t *tokenizer) header(name, v string, origin bool) {
 	}
 }
 
+// addrWords splits an address field at the characters around and
+// between addresses.
+func addrWords(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return strings.ContainsRune(" ,;<>()\"\t", r) })
+}
+
+// dropFor removes a Received field's "for ADDRESS" clause: the
+// recipient, whom a site-wide database is not to learn.
+func dropFor(v string) string {
+	i := strings.Index(strings.ToLower(v), " for ")
+	if i < 0 {
+		return v
+	}
+	rest := strings.TrimLeft(v[i+5:], " \t")
+	if j := strings.IndexAny(rest, " \t;"); j >= 0 {
+		return v[:i] + rest[j:]
+	}
+	return v[:i]
+}
+
 // headerWords adds the words of a header value under prefix, without
 // numbers (version numbers, ids and times are seen once).
 func (t *tokenizer) headerWords(prefix, v string) {
@@ -259,33 +309,60 @@ func (t *tokenizer) headerWords(prefix, v string) {
 	}
 }
 
-// shape is s with each run of digits written 9, of lower-case letters a,
-// of upper-case letters A and of other letters or marks L: the form a
-// mailer gives its ids and boundaries, without the random part.
+// shape is s with each run of hex digits that holds a digit and a
+// letter and is 6 or more long written H (a random or time hex: Gmail's
+// boundaries, Outlook's and Apple's ids), then each run of digits 9, of
+// lower-case letters a, of upper-case letters A and of other letters or
+// marks L: the form a mailer gives its ids and boundaries, without the
+// random part. It is at most some 40 bytes.
 func shape(s string) string {
 	var b strings.Builder
 	last := rune(0)
-	for _, r := range s {
-		c := r
-		switch {
-		case '0' <= r && r <= '9':
-			c = '9'
-		case 'a' <= r && r <= 'z':
-			c = 'a'
-		case 'A' <= r && r <= 'Z':
-			c = 'A'
-		case unicode.IsLetter(r) || unicode.IsDigit(r):
-			c = 'L'
-		}
-		if c != last || !strings.ContainsRune("9aAL", c) {
+	emit := func(c rune) {
+		if c != last || !strings.ContainsRune("9aALH", c) {
 			b.WriteRune(c)
 		}
 		last = c
-		if b.Len() >= 40 {
-			break
+	}
+	for i := 0; i < len(s) && b.Len() < 40; {
+		j, digit, letter := i, false, false
+		for j < len(s) && isHexDigit(s[j]) {
+			if s[j] <= '9' {
+				digit = true
+			} else {
+				letter = true
+			}
+			j++
+		}
+		if j-i >= 6 && digit && letter {
+			emit('H')
+			i = j
+			continue
+		}
+		if j == i {
+			j = i + 1 // not hex: one character
+		}
+		for i < j {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			i += size
+			switch {
+			case '0' <= r && r <= '9':
+				r = '9'
+			case 'a' <= r && r <= 'z':
+				r = 'a'
+			case 'A' <= r && r <= 'Z':
+				r = 'A'
+			case unicode.IsLetter(r) || unicode.IsDigit(r):
+				r = 'L'
+			}
+			emit(r)
 		}
 	}
 	return b.String()
+}
+
+func isHexDigit(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }
 
 func (t *tokenizer) url(u URL) {
