@@ -137,8 +137,10 @@ func (s *Store) WarmBayesCache(ctx context.Context) error {
 	return nil
 }
 
-// BayesCounts implements [Bayes]: one read transaction, a statement per
-// 900 hashes the token cache does not hold.
+// BayesCounts implements [Bayes]: when the token filter and cache hold
+// every token at the database's generation (the warm case), one read of
+// the generation; otherwise one read transaction, a statement per 900
+// hashes the token cache does not hold.
 func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]BayesCounts, error) {
 	st, err := s.state(ctx)
 	if err != nil {
@@ -151,6 +153,13 @@ func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]Ba
 	var epoch uint64
 	if cache != nil {
 		epoch = cache.epoch.Load() // before the transaction's snapshot
+		out, ok, err := bayesCached(ctx, st, cache, hashes)
+		if err != nil {
+			return nil, fmt.Errorf("store: bayes counts: %w", err)
+		}
+		if ok {
+			return out, nil
+		}
 	}
 	tx, err := st.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
@@ -225,6 +234,33 @@ func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]Ba
 		}
 	}
 	return out, nil
+}
+
+// bayesCached answers a lookup from the token filter and cache alone, and
+// reports false when they do not hold every token. It needs no
+// transaction (the costliest part of a warm lookup): one statement reads
+// the generation, and what the cache holds at a generation is that
+// generation's counts, so the answer is one snapshot's all the same.
+func bayesCached(ctx context.Context, st *stateDB, cache *bayesCache, hashes []uint64) (map[uint64]BayesCounts, bool, error) {
+	var gen int64
+	if err := st.r.QueryRowContext(ctx, `SELECT gen FROM bayes_totals WHERE id = 1`).Scan(&gen); err != nil {
+		return nil, false, err
+	}
+	f := cache.filterAt(gen)
+	if f == nil || f.full() || !cache.begin(gen) {
+		return nil, false, nil // the transaction's path starts a filter
+	}
+	held := make([]uint64, 0, len(hashes)/2)
+	for _, h := range hashes {
+		if f.mayHold(h) {
+			held = append(held, h)
+		}
+	}
+	out := make(map[uint64]BayesCounts, len(held))
+	if miss := cache.get(gen, held, out, nil); len(miss) > 0 {
+		return nil, false, nil
+	}
+	return out, true, nil
 }
 
 // bumpGen increments the token database's generation in tx and returns
