@@ -56,6 +56,7 @@ func TestHeaderTokens(t *testing.T) {
 		{"DKIM-Signature", "v=1; a=rsa-sha256; d=example.org; b=AbC", "h:dkim-signature"},
 		{"X-Campaign-ID", "Spring SALE 2002", "h:x-campaign-id:spring|h:x-campaign-id:sale"},
 		{"MIME-Version", "1.0", ""},
+		{"X-Note", strings.Repeat("a", 2047) + "é tail", "h:x-note:skip:a:204"}, // only the first 2 KB are read
 	}
 	for _, tt := range tests {
 		got := strings.Join(Tokenize(Doc{Headers: [][2]string{{tt.name, tt.value}}}, DefaultLimits()), "|")

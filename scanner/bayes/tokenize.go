@@ -205,6 +205,12 @@ func (t *tokenizer) header(name, v string, origin bool) {
 	name = strings.ToLower(name)
 	if len(v) > maxHeaderBytes {
 		v = v[:maxHeaderBytes]
+		for len(v) > 0 {
+			if r, size := utf8.DecodeLastRuneInString(v); r != utf8.RuneError || size != 1 {
+				break
+			}
+			v = v[:len(v)-1] // not inside a character
+		}
 	}
 	switch name {
 	case "received":
@@ -272,7 +278,7 @@ func (t *tokenizer) header(name, v string, origin bool) {
 			t.add("h:" + name + ":U*" + local)
 			t.add("h:" + name + ":D*" + domain)
 		}
-	case "dkim-signature", "domainkey-signature", "x-google-dkim-signature", "arc-seal", "arc-message-signature", "autocrypt":
+	case "dkim-signature", "domainkey-signature", "x-google-dkim-signature", "autocrypt":
 		t.add("h:" + name) // present; its value is seen once
 	default:
 		t.headerWords("h:"+name+":", v)
