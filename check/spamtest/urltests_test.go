@@ -55,6 +55,7 @@ func TestURLTests(t *testing.T) {
 		{"private dotted ip", text("the dashboard is at http://10.0.0.5:3000/ and http://192.168.1.1/"), nil, ""},
 		{"loopback", text("run it and open http://127.0.0.1:8080/ or http://[::1]:8080/"), nil, ""},
 		{"plain user before a private ip", text("ftp://admin@192.168.1.10/pub"), nil, ""},
+		{"disguised after the plain form", text("http://127.0.0.1/x and http://0x7f.1/x"), []string{"url_ip"}, "http://0x7f.1/x"},
 		// url_text_mismatch
 		{"link text shows another domain", htm(`<a href="https://login.phish.example/paypal">https://www.paypal.com/signin</a>`), []string{"url_text_mismatch"}, "https://login.phish.example/paypal"},
 		{"link text is a bare domain", htm(`<a href="http://evil.example/">paypal.com</a>`), []string{"url_text_mismatch"}, ""},

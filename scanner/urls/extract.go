@@ -166,6 +166,12 @@ func (c *Collector) add(u URL) []URL {
 
 func (c *Collector) keep(u URL) {
 	k := u.String()
+	if u.IP.IsValid() {
+		// An IP host keeps each way it was written apart: a disguised
+		// form (http://0x7f.1/, a user name before it, percent escapes)
+		// after the plain one is what a disguise test looks for.
+		k += "\x00" + strings.ToLower(authority(u.Raw))
+	}
 	if c.seen[k] {
 		return
 	}
@@ -175,6 +181,19 @@ func (c *Collector) keep(u URL) {
 	}
 	c.seen[k] = true
 	c.urls = append(c.urls, u)
+}
+
+// authority is the part of a raw URL between its scheme's "//" and the
+// path.
+func authority(raw string) string {
+	a := raw
+	if i := strings.Index(a, "//"); i >= 0 {
+		a = a[i+2:]
+	}
+	if i := strings.IndexAny(a, "/?#\\"); i >= 0 {
+		a = a[:i]
+	}
+	return a
 }
 
 // textExp is xurls' strict expression: a scheme, then what may follow it.

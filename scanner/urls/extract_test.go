@@ -40,6 +40,7 @@ func TestText(t *testing.T) {
 		{"duplicates once", "http://a.example/ http://a.example/", []string{"http://a.example/"}},
 		{"ipv6", "http://[2001:DB8::1]/x", []string{"http://[2001:db8::1]/x"}},
 		{"decimal ip", "http://3221225985/", []string{"http://192.0.2.1/"}},
+		{"an ip written two ways kept twice", "http://127.0.0.1/a http://0x7f.1/a http://127.0.0.1/a", []string{"http://127.0.0.1/a", "http://127.0.0.1/a"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := New(Limits{})
