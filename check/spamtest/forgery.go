@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/net/publicsuffix"
-
+	"github.com/mailwarden/mailwarden/check/dmarc"
 	"github.com/mailwarden/mailwarden/scanner/received"
 )
 
@@ -165,16 +164,6 @@ func (s *state) receivedFields() []rcvdField {
 	return s.rcvd
 }
 
-// registrable is the registrable domain of host (example.co.uk for
-// mx.example.co.uk), "" for none.
-func registrable(host string) string {
-	d, err := publicsuffix.EffectiveTLDPlusOne(strings.ToLower(strings.TrimSuffix(host, ".")))
-	if err != nil {
-		return ""
-	}
-	return d
-}
-
 // underDomain reports whether host is d or a name under it.
 func underDomain(host, d string) bool {
 	return host == d || strings.HasSuffix(host, "."+d)
@@ -315,7 +304,7 @@ func messageIDByRelay(s *state) (hit, bool) {
 	}
 	right = strings.ToLower(right)
 	from, _ := s.header("From")
-	fromReg := registrable(addrDomain(from))
+	fromReg := dmarc.OrgDomain(addrDomain(from))
 	for _, r := range s.receivedFields() {
 		n, f := r.n, r.f
 		if len(f.ID) < 6 || !f.IP.IsValid() || !f.IP.IsGlobalUnicast() || f.IP.IsPrivate() {
@@ -335,7 +324,7 @@ func messageIDByRelay(s *state) (hit, bool) {
 			// writes no Message-ID.
 			continue
 		}
-		if fromReg != "" && registrable(right) == fromReg {
+		if fromReg != "" && dmarc.OrgDomain(right) == fromReg {
 			// The sender's own provider's submission server, for a
 			// client that writes no Message-ID.
 			continue

@@ -8,18 +8,39 @@ import (
 	"github.com/mailwarden/mailwarden/check"
 )
 
+// holdCase is a message and whether one test holds on it, its value then
+// holding inValue.
+type holdCase struct {
+	name    string
+	msg     string
+	test    string
+	holds   bool
+	inValue string
+}
+
+// runHoldCases runs each case's message through c.
+func runHoldCases(t *testing.T, c *Check, cases []holdCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := run(t, c, tc.msg)
+			i := slices.IndexFunc(fs, func(f check.Finding) bool { return f.Name == Prefix+tc.test })
+			if (i >= 0) != tc.holds {
+				t.Fatalf("%s holds %v, want %v; findings %+v", tc.test, i >= 0, tc.holds, fs)
+			}
+			if i >= 0 && (!strings.Contains(fs[i].Value, tc.inValue) || fs[i].Reason == "") {
+				t.Errorf("%s value %q, want it to contain %q, and a reason (%q)", tc.test, fs[i].Value, tc.inValue, fs[i].Reason)
+			}
+		})
+	}
+}
+
 // TestForgeryTests: each forgery test holds on the forged shape and not
 // on what the real client or server writes.
 func TestForgeryTests(t *testing.T) {
 	oe := "X-Mailer: Microsoft Outlook Express 6.00.2600.0000\nX-MSMail-Priority: Normal\n"
 	c := New(Defaults())
-	for _, tc := range []struct {
-		name    string
-		msg     string
-		test    string
-		holds   bool
-		inValue string
-	}{
+	runHoldCases(t, c, []holdCase{
 		{"zero-padded outlook id", spam("Subject: hi\nMessage-ID: <00003d963754$00005924$00001aaa@210.39.240.216>\n"+plain, "hello\n"), "forged_outlook_id", true, "00003d963754"},
 		{"outlook id without a time", spam("Subject: hi\nMessage-ID: <028d58d73d6d$6871e4a4$4dc01ab6@ttqvvc>\n"+plain, "hello\n"), "forged_outlook_id", true, "028d58d73d6d"},
 		{"outlook express id of 2002", spam("Subject: hi\nMessage-ID: <001c01c24e1e$187bff00$6b01a8c0@example.net>\n"+plain, "hello\n"), "forged_outlook_id", false, ""},
@@ -61,16 +82,5 @@ func TestForgeryTests(t *testing.T) {
 		{"qmail-scanner's day/month/year", spam("Received: from a@example.net by localhost.localdomain with qmail-scanner-0.90 (Clean. Processed in 0.361135 secs); 22/08/2002 11:28:44\nSubject: hi\n"+plain, "hello\n"), "received_bad_date", false, ""},
 		{"a zone with a colon", spam("Received: from  (127.0.0.1 [127.0.0.1]) by MailEnable Inbound Mail Agent with ESMTP; Mon, 26 Aug 2002 15:26:04 -08:00\nSubject: hi\n"+plain, "hello\n"), "received_bad_date", false, ""},
 		{"an ordinary date", spam("Received: from mail.example.net (mail.example.net [192.0.2.1]) by mx.example.com (Postfix) with ESMTP id 1; Tue,  1 Dec 2026 09:00:00 +0000 (UTC)\nSubject: hi\n"+plain, "hello\n"), "received_bad_date", false, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fs := run(t, c, tc.msg)
-			i := slices.IndexFunc(fs, func(f check.Finding) bool { return f.Name == Prefix+tc.test })
-			if (i >= 0) != tc.holds {
-				t.Fatalf("%s holds %v, want %v; findings %+v", tc.test, i >= 0, tc.holds, fs)
-			}
-			if i >= 0 && (!strings.Contains(fs[i].Value, tc.inValue) || fs[i].Reason == "") {
-				t.Errorf("%s value %q, want it to contain %q, and a reason (%q)", tc.test, fs[i].Value, tc.inValue, fs[i].Reason)
-			}
-		})
-	}
+	})
 }

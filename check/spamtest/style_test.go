@@ -14,13 +14,7 @@ func TestStyleTests(t *testing.T) {
 	html := "Content-Type: text/html; charset=utf-8\n"
 	shout := strings.Repeat("THIS IS A ONCE IN A LIFETIME CHANCE FOR YOU AND YOUR FAMILY. ", 8)
 	c := New(Defaults())
-	for _, tc := range []struct {
-		name    string
-		msg     string
-		test    string
-		holds   bool
-		inValue string
-	}{
+	runHoldCases(t, c, []holdCase{
 		{"zone -1700", spam("Subject: hi\nDate: Mon, 05 Aug 2002 08:51:39 -1700\n"+plain, "hello\n"), "date_bad_zone", true, "-1700"},
 		{"zone +0537", spam("Subject: hi\nDate: Mon, 05 Aug 2002 08:51:39 +0537\n"+plain, "hello\n"), "date_bad_zone", true, "+0537"},
 		{"zone GMT+1", spam("Subject: hi\nDate: Fri, 23 Aug 2002 22:46:34 GMT+1\n"+plain, "hello\n"), "date_bad_zone", true, "GMT+1"},
@@ -66,18 +60,7 @@ func TestStyleTests(t *testing.T) {
 		{"comments and tags between words", spam("Subject: hi\n"+html, "<p>Hello <!-- greeting --> Carol,<o:p></o:p></p><p>the <b>invoice</b> is<span></span> attached.<!-- end --></p>\n"), "html_split_words", false, ""},
 		{"x-priority 1", spam("Subject: hi\nX-Priority: 1 (Highest)\n"+plain, "hello\n"), "priority_high", true, "1"},
 		{"x-priority 3", spam("Subject: hi\nX-Priority: 3\nX-MSMail-Priority: Normal\n"+plain, "hello\n"), "priority_high", false, ""},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			fs := run(t, c, tc.msg)
-			i := slices.IndexFunc(fs, func(f check.Finding) bool { return f.Name == Prefix+tc.test })
-			if (i >= 0) != tc.holds {
-				t.Fatalf("%s holds %v, want %v; findings %+v", tc.test, i >= 0, tc.holds, fs)
-			}
-			if i >= 0 && (!strings.Contains(fs[i].Value, tc.inValue) || fs[i].Reason == "") {
-				t.Errorf("%s value %q, want it to contain %q, and a reason (%q)", tc.test, fs[i].Value, tc.inValue, fs[i].Reason)
-			}
-		})
-	}
+	})
 }
 
 func TestCJKTests(t *testing.T) {

@@ -113,6 +113,11 @@ var ignoredHeaders = map[string]bool{
 	"x-forefront-antispam-report": true, "x-forefront-antispam-report-untrusted": true,
 }
 
+// ignoredPrefixes start the names of fields IgnoredHeader leaves out.
+var ignoredPrefixes = []string{"x-spam", "x-mailwarden-", "x-virus", "x-mailscanner", "x-bogosity", "x-list-", "x-mailman-",
+	"x-egroups-", "x-vm-", "x-bugzilla-", "list-", "arc-", "x-microsoft-antispam", "x-ms-exchange-organization-", "x-rspamd-",
+	"x-amavis-", "x-ironport-", "x-proofpoint-", "x-barracuda-", "x-dspam", "x-policyd-", "x-spamd-", "x-quarantine-"}
+
 // IgnoredHeader reports a header field the tokenizer does not read: those
 // in ignoredHeaders, other filters' and receiving systems' (X-Spam-*,
 // X-Mailwarden-*, X-Virus-*, X-MailScanner*, X-Bogosity, ARC-*,
@@ -124,9 +129,7 @@ func IgnoredHeader(name string) bool {
 	if ignoredHeaders[n] {
 		return true
 	}
-	for _, p := range []string{"x-spam", "x-mailwarden-", "x-virus", "x-mailscanner", "x-bogosity", "x-list-", "x-mailman-", "x-egroups-", "x-vm-", "x-bugzilla-", "list-",
-		"arc-", "x-microsoft-antispam", "x-ms-exchange-organization-", "x-rspamd-", "x-amavis-", "x-ironport-", "x-proofpoint-",
-		"x-barracuda-", "x-dspam", "x-policyd-", "x-spamd-", "x-quarantine-"} {
+	for _, p := range ignoredPrefixes {
 		if strings.HasPrefix(n, p) {
 			return true
 		}
