@@ -24,6 +24,7 @@ var forgeryTests = []test{
 	{"boundary_forged_nextpart", 2.0, "the MIME boundary starts like Outlook's ----=_NextPart_ but goes on in random letters of both cases, or in Outlook's layout with letters no hex number has", boundaryForgedNextPart},
 	{"received_forged_freemail", 2.5, "a Received hop's HELO is a free-mail provider's host, but the address it came from has no reverse name under that provider", receivedForgedFreemail},
 	{"message_id_by_relay", 2.5, "the Message-ID is one a relay wrote, with its queue id, for a message that came from a public address without one", messageIDByRelay},
+	{"freemail_not_relayed", 2.0, "From is an address at Gmail, Yahoo, AOL or Microsoft's free mail, but no Received field shows their servers handling it", freemailNotRelayed},
 	{"received_bad_date", 1.0, "a Received field's date has a 12-hour clock, a comma after the month or a year before 1990, as forged fields have", receivedBadDate},
 }
 
@@ -271,7 +272,7 @@ func receivedBadDate(s *state) (hit, bool) {
 		d := strings.TrimSpace(raw[i+1:])
 		t := f.Date
 		if t.IsZero() {
-			t, _ = parseDate(d)
+			t, _, _ = parseDate(d)
 		}
 		why := ""
 		switch {
@@ -307,7 +308,13 @@ func messageIDByRelay(s *state) (hit, bool) {
 	fromReg := dmarc.OrgDomain(addrDomain(from))
 	for _, r := range s.receivedFields() {
 		n, f := r.n, r.f
-		if len(f.ID) < 6 || !f.IP.IsValid() || !f.IP.IsGlobalUnicast() || f.IP.IsPrivate() {
+		// RFC 5321 lets the id be a msg-id (<B0036248326@relay>), as
+		// Vircom and others write it: its left side is the queue id.
+		id := strings.Trim(f.ID, "<>")
+		if l, r, ok := strings.Cut(id, "@"); ok && strings.EqualFold(r, f.By) {
+			id = l
+		}
+		if len(id) < 6 || !f.IP.IsValid() || !f.IP.IsGlobalUnicast() || f.IP.IsPrivate() {
 			continue
 		}
 		if authenticated(r) {
@@ -315,7 +322,7 @@ func messageIDByRelay(s *state) (hit, bool) {
 			// provider's smarthost, which adds the Message-ID it lacks.
 			continue
 		}
-		if !strings.Contains(left, f.ID) || !strings.EqualFold(f.By, right) {
+		if !strings.Contains(left, id) || !strings.EqualFold(f.By, right) {
 			continue
 		}
 		if heloIsName(r) {
@@ -329,7 +336,86 @@ func messageIDByRelay(s *state) (hit, bool) {
 			// client that writes no Message-ID.
 			continue
 		}
-		return hit{value: v, where: "header:Message-ID", reason: fmt.Sprintf("the Message-ID is the one %s wrote with its queue id %s (Received field %d) for a message from %s that had none", f.By, f.ID, n, f.IP)}, true
+		return hit{value: v, where: "header:Message-ID", reason: fmt.Sprintf("the Message-ID is the one %s wrote with its queue id %s (Received field %d) for a message from %s that had none", f.By, id, n, f.IP)}, true
 	}
 	return hit{}, false
+}
+
+// freemailRelays are the large free-mail providers whose servers write a
+// Received field for every message they send, webmail or submission: the
+// address domains of each, and the domains its mail servers are named
+// under. AOL's mail now leaves through Yahoo's servers.
+var freemailRelays = []struct {
+	addrs, servers []string
+}{
+	{[]string{"gmail.com", "googlemail.com"}, []string{"google.com", "gmail.com", "googlemail.com"}},
+	{[]string{"yahoo.*", "ymail.com", "rocketmail.com"}, []string{"yahoo.com", "yahoo.net", "yahoo.co.jp", "yahoodns.net"}},
+	{[]string{"aol.com", "aim.com"}, []string{"aol.com", "aol.net", "yahoo.com", "yahoo.net", "yahoodns.net"}},
+	{[]string{"hotmail.*", "outlook.*", "live.*", "msn.com"}, []string{"hotmail.com", "outlook.com", "msn.com", "live.com", "microsoft.com", "phx.gbl", "office365.com"}},
+}
+
+// freemailServers are the server domains of the provider whose address
+// domain d is (a registrable domain), nil for none of freemailRelays.
+func freemailServers(d string) []string {
+	for _, p := range freemailRelays {
+		for _, a := range p.addrs {
+			if a == d || strings.HasSuffix(a, ".*") && strings.HasPrefix(d, strings.TrimSuffix(a, "*")) && freemail[d] {
+				return p.servers
+			}
+		}
+	}
+	return nil
+}
+
+// viaList is the fields of mail a list, a forwarder or a service sent on
+// a poster's behalf, which may not keep the poster's Received fields.
+var viaList = []string{"List-Id", "List-Post", "Mailing-List", "X-Mailing-List", "X-BeenThere", "Resent-From"}
+
+func freemailNotRelayed(s *state) (hit, bool) {
+	from, _ := s.header("From")
+	fd := addrDomain(from)
+	servers := freemailServers(dmarc.OrgDomain(fd))
+	if servers == nil || s.headerCut() {
+		return hit{}, false
+	}
+	for _, l := range viaList {
+		if _, ok := s.header(l); ok {
+			return hit{}, false
+		}
+	}
+	if sender, ok := s.header("Sender"); ok && addrDomain(sender) != fd {
+		return hit{}, false // a service sending on the address's behalf
+	}
+	under := func(host string) bool {
+		host = strings.ToLower(strings.TrimSuffix(host, "."))
+		for _, d := range servers {
+			if underDomain(host, d) {
+				return true
+			}
+		}
+		return false
+	}
+	public, n := false, 0
+	for _, h := range s.m.Headers {
+		if strings.EqualFold(h.Name, "Received") {
+			n++
+		}
+	}
+	if n > maxReceived {
+		return hit{}, false // the provider's fields may be past the ones parsed
+	}
+	for _, r := range s.receivedFields() {
+		if under(r.f.By) || under(r.f.ReverseName) {
+			return hit{}, false
+		}
+		if r.f.IP.IsValid() && r.f.IP.IsGlobalUnicast() && !r.f.IP.IsPrivate() {
+			public = true
+		}
+	}
+	if !public {
+		// No hop from the internet recorded: a message whose header
+		// was not kept, not one that bypassed the provider.
+		return hit{}, false
+	}
+	return hit{value: fd, where: "header:From", reason: fmt.Sprintf("From is an address at %s, but none of the %d Received fields was written by or received from the provider's servers (%s)", fd, n, strings.Join(servers, ", "))}, true
 }

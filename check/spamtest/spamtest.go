@@ -109,8 +109,10 @@
 // (boundary_forged_nextpart), a Received hop whose HELO names a free-mail
 // provider's host while the address has no reverse name under it
 // (received_forged_freemail), a Message-ID that a relay added for mail
-// that came from the internet without one (message_id_by_relay), and
-// Received dates no MTA writes (received_bad_date).
+// that came from the internet without one (message_id_by_relay), a
+// Gmail, Yahoo, AOL or Microsoft From that none of the provider's servers
+// handled (freemail_not_relayed), and Received dates no MTA writes
+// (received_bad_date).
 //
 // The phrase tests (phrases.go, phrases.txt) are families of wording, each
 // a test: advance_fee, opt_out_spam, not_spam_claim, hard_sell, free_offer,

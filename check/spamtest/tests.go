@@ -47,7 +47,7 @@ type hit struct {
 // tests are every test, in the order they run and report.
 var tests = []test{
 	{"missing_date", 1.4, "the message has no Date field", missingDate},
-	{"invalid_date", 1.5, "the Date field is not an RFC 5322 date-time", invalidDate},
+	{"invalid_date", 1.5, "the Date field is not an RFC 5322 date-time, or has no time zone", invalidDate},
 	{"date_future", 2.2, "Date is more than 12 hours after the session's time", dateFuture},
 	{"date_past", 1.5, "Date is more than 96 hours before the session's time", datePast},
 	{"missing_message_id", 0.5, "the message has no Message-ID field", missingMessageID},
@@ -139,34 +139,47 @@ var dateLayouts = []string{
 	"Mon, 2 Jan 06 15:04:05 -0700",
 	"Mon, 2 Jan 06 15:04:05 MST",
 	"2 Jan 06 15:04:05 -0700",
-	"Mon, 2 Jan 2006 15:04:05",
 	"Mon, 2-Jan-2006 15:04:05 -0700",
 	"Mon, 02 Jan 2006 15:04:05 -0700 MST",
-	time.ANSIC,
 	time.UnixDate,
+}
+
+// zonelessLayouts are the dates without a zone that scripts write: read
+// as UTC, for the skew tests, but not RFC 5322 date-times.
+var zonelessLayouts = []string{
+	"Mon, 2 Jan 2006 15:04:05",
+	"2 Jan 2006 15:04:05",
+	time.ANSIC,
 }
 
 // parseDate reads an RFC 5322 date-time (section 3.3) leniently, as mail
 // clients write it: the obsolete forms (two-digit years, zone names),
-// optional day name and seconds, a trailing comment, odd spacing.
-func parseDate(v string) (time.Time, bool) {
+// optional day name and seconds, a trailing comment, odd spacing. zoned
+// is false for a date without a zone (a comment is not one), which RFC
+// 5322 requires.
+func parseDate(v string) (t time.Time, zoned, ok bool) {
 	v = strings.Join(strings.Fields(v), " ")
 	if t, err := mail.ParseDate(v); err == nil {
-		return t, true
+		return t, true, true
 	}
 	v = zoneComment.ReplaceAllString(v, "")
 	if strings.HasSuffix(v, " UT") {
 		v += "C"
 	}
 	if t, err := mail.ParseDate(v); err == nil {
-		return t, true
+		return t, true, true
 	}
 	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, v); err == nil {
-			return t, true
+			return t, true, true
 		}
 	}
-	return time.Time{}, false
+	for _, l := range zonelessLayouts {
+		if t, err := time.Parse(l, v); err == nil {
+			return t, false, true
+		}
+	}
+	return time.Time{}, false, false
 }
 
 func invalidDate(s *state) (hit, bool) {
@@ -174,10 +187,14 @@ func invalidDate(s *state) (hit, bool) {
 	if !ok {
 		return hit{}, false
 	}
-	if _, ok := parseDate(v); ok {
-		return hit{}, false
+	_, zoned, ok := parseDate(v)
+	switch {
+	case !ok:
+		return hit{value: v, where: "header:Date", reason: "the Date field is not an RFC 5322 date-time"}, true
+	case !zoned:
+		return hit{value: v, where: "header:Date", reason: "the Date field has no time zone, which an RFC 5322 date-time requires"}, true
 	}
-	return hit{value: v, where: "header:Date", reason: "the Date field is not an RFC 5322 date-time"}, true
+	return hit{}, false
 }
 
 func dateSkew(s *state) (time.Duration, string, bool) {
@@ -185,7 +202,7 @@ func dateSkew(s *state) (time.Duration, string, bool) {
 	if !ok {
 		return 0, "", false
 	}
-	t, ok := parseDate(v)
+	t, _, ok := parseDate(v)
 	if !ok {
 		return 0, "", false
 	}
