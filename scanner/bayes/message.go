@@ -37,6 +37,7 @@ func FromMessage(m *message.Message) Doc {
 			// Rendered as a reader sees it; the tokenizer reads no more
 			// than its MaxTextBytes of the whole text anyway.
 			text.WriteString(htmltext.Render(sp.Text, htmltext.Limits{MaxBytes: 1 << 20}).Text)
+			d.Markup = Markup(sp.Text, d.Markup)
 		} else {
 			text.WriteString(sp.Text)
 		}

@@ -40,7 +40,10 @@ func TestFromMessage(t *testing.T) {
 		t.Errorf("urls %+v", d.URLs)
 	}
 	toks := Tokenize(d, DefaultLimits())
-	for _, want := range []string{"h:rcvd:relay.example.net", "h:x-mailer:bulkmail", "u:shop.example", "u:/sale", "f:@shop.example", "s:offer"} {
+	if want := []string{"html", "style", "p", "a"}; !slices.Equal(d.Markup, want) {
+		t.Errorf("markup %v, want %v", d.Markup, want)
+	}
+	for _, want := range []string{"h:rcvd:relay.example.net", "h:x-mailer:bulkmail", "u:shop.example", "u:/sale", "f:@shop.example", "s:offer", "m:style"} {
 		if !slices.Contains(toks, want) {
 			t.Errorf("tokens lack %q", want)
 		}

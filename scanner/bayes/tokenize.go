@@ -33,6 +33,8 @@ type Doc struct {
 	Text string
 	// URLs are the hosts and paths of the message's links.
 	URLs []URL
+	// Markup is the HTML parts' markup tokens ([Markup]).
+	Markup []string
 }
 
 // URL is one link, as the tokenizer reads it.
@@ -76,7 +78,8 @@ const maxWordRunes = 30
 // Tokenize returns d's distinct tokens, in first-seen order. Tokens carry a
 // prefix saying where they came from ("s:" subject, "f:" From, "h:NAME:"
 // other header fields, "h:rcvd:" Received hosts, "h:r:" the words of the
-// two Received fields nearest the sender, "u:" URLs); body words have
+// two Received fields nearest the sender, "u:" URLs, "m:" the HTML
+// parts' tag names); body words have
 // none (a word with capitals that say more than a sentence's start comes
 // twice: "free" and "FREE"), and a bigram joins two words with its
 // distance.
@@ -120,6 +123,9 @@ func Tokenize(d Doc, lim Limits) []string {
 	t.max = lim.MaxTokens
 	for _, u := range d.URLs {
 		t.url(u)
+	}
+	for _, m := range d.Markup {
+		t.add("m:" + m)
 	}
 
 	text := d.Text
