@@ -90,7 +90,7 @@ func (s *Store) BayesTotals(ctx context.Context) (BayesTotals, error) {
 		return BayesTotals{}, nil
 	}
 	var t BayesTotals
-	if err := st.r.QueryRowContext(ctx, `SELECT spam, ham FROM bayes_totals WHERE id = 1`).Scan(&t.Spam, &t.Ham); err != nil {
+	if err := st.queryRow(ctx, readBayesTotals).Scan(&t.Spam, &t.Ham); err != nil {
 		return BayesTotals{}, fmt.Errorf("store: bayes totals: %w", err)
 	}
 	return t, nil
@@ -243,7 +243,7 @@ func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]Ba
 // generation's counts, so the answer is one snapshot's all the same.
 func bayesCached(ctx context.Context, st *stateDB, cache *bayesCache, hashes []uint64) (map[uint64]BayesCounts, bool, error) {
 	var gen int64
-	if err := st.r.QueryRowContext(ctx, `SELECT gen FROM bayes_totals WHERE id = 1`).Scan(&gen); err != nil {
+	if err := st.queryRow(ctx, readBayesGen).Scan(&gen); err != nil {
 		return nil, false, err
 	}
 	f := cache.filterAt(gen)
