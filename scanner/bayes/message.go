@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"hash/fnv"
+	"slices"
 	"strings"
 
 	"github.com/mailwarden/mailwarden/scanner/htmltext"
@@ -36,8 +37,13 @@ func FromMessage(m *message.Message) Doc {
 		if sp.HTML {
 			// Rendered as a reader sees it; the tokenizer reads no more
 			// than its MaxTextBytes of the whole text anyway.
-			text.WriteString(htmltext.Render(sp.Text, htmltext.Limits{MaxBytes: 1 << 20}).Text)
-			d.Markup = Markup(sp.Text, d.Markup)
+			r := htmltext.Render(sp.Text, htmltext.Limits{MaxBytes: 1 << 20})
+			text.WriteString(r.Text)
+			for _, tag := range r.Tags {
+				if len(d.Markup) < htmltext.MaxTags && !slices.Contains(d.Markup, tag) {
+					d.Markup = append(d.Markup, tag)
+				}
+			}
 		} else {
 			text.WriteString(sp.Text)
 		}

@@ -33,7 +33,9 @@ type Doc struct {
 	Text string
 	// URLs are the hosts and paths of the message's links.
 	URLs []URL
-	// Markup is the HTML parts' markup tokens ([Markup]).
+	// Markup is the names of the HTML parts' tags, distinct, at most
+	// [htmltext.MaxTags] (the tags a sender's template uses tell its
+	// mail apart as its words do).
 	Markup []string
 }
 

@@ -25,6 +25,7 @@
 package htmltext
 
 import (
+	"slices"
 	"strings"
 
 	"golang.org/x/net/html"
@@ -59,7 +60,14 @@ type Result struct {
 	HiddenBytes int
 	// Truncated is set when a [Limits] bound ended the rendering.
 	Truncated bool
+	// Tags are the distinct names of the start tags, in the order first
+	// seen, lower case, letters and digits only (not "o:p"), at most
+	// MaxTags: what a sender's template is made of.
+	Tags []string
 }
+
+// MaxTags is how many distinct tag names [Result.Tags] keeps.
+const MaxTags = 100
 
 // blocks are the elements that start and end a line.
 var blocks = map[string]bool{
@@ -147,6 +155,9 @@ type open struct {
 func (r *renderer) start(z *html.Tokenizer, selfClosing bool) {
 	name, hasAttr := z.TagName()
 	tag := string(name)
+	if len(r.res.Tags) < MaxTags && plainTag(tag) && !slices.Contains(r.res.Tags, tag) {
+		r.res.Tags = append(r.res.Tags, tag)
+	}
 	var style, alt string
 	hidden := false
 	for hasAttr {
@@ -335,6 +346,20 @@ func zeroLength(v string) bool {
 	}
 	for _, c := range v {
 		if c != '0' && c != '.' {
+			return false
+		}
+	}
+	return true
+}
+
+// plainTag reports whether a tag name is letters and digits, as HTML's
+// are, and no longer than 30.
+func plainTag(name string) bool {
+	if name == "" || len(name) > 30 {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; (c < 'a' || c > 'z') && (c < '0' || c > '9') {
 			return false
 		}
 	}

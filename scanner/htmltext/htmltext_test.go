@@ -1,6 +1,7 @@
 package htmltext
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -97,5 +98,42 @@ func FuzzRender(f *testing.F) {
 		if r.HiddenBytes > len(r.Text) {
 			t.Fatalf("HiddenBytes %d > %d", r.HiddenBytes, len(r.Text))
 		}
+		if len(r.Tags) > MaxTags {
+			t.Fatalf("%d tags", len(r.Tags))
+		}
+		seen := map[string]bool{}
+		for _, tag := range r.Tags {
+			if !plainTag(tag) || seen[tag] {
+				t.Fatalf("invalid or repeated tag %q in %q", tag, r.Tags)
+			}
+			seen[tag] = true
+		}
 	})
+}
+
+func TestRenderTags(t *testing.T) {
+	for _, tc := range []struct {
+		name, src string
+		want      []string
+	}{
+		{"once each, in order, lower case", `<HTML><body bgcolor=red><Font size=5>BUY</font><font>x</font><br/><IMG src=a.gif></body>`, []string{"html", "body", "font", "br", "img"}},
+		{"inside dropped elements too", `<style>p{}</style><script>x</script><p>`, []string{"style", "script", "p"}},
+		{"end tags and comments are not tags", `</table><!-- <b> -->text`, nil},
+		{"a stray < is text", `price < 5 and <3 and <$a>`, nil},
+		{"namespaced names are left out", `<o:p><xyz123>`, []string{"xyz123"}},
+		{"plain text has none", "hello\nworld", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Render(tc.src, Limits{}).Tags; !slices.Equal(got, tc.want) {
+				t.Errorf("Tags of %q = %q, want %q", tc.src, got, tc.want)
+			}
+		})
+	}
+	var b strings.Builder
+	for i := range 500 {
+		b.WriteString("<t" + string(rune('a'+i%26)) + string(rune('a'+i/26)) + ">")
+	}
+	if got := Render(b.String(), Limits{}).Tags; len(got) != MaxTags {
+		t.Errorf("%d tags kept, want %d", len(got), MaxTags)
+	}
 }
