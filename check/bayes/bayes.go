@@ -34,6 +34,7 @@ import (
 	"github.com/mailwarden/mailwarden/policy"
 	sb "github.com/mailwarden/mailwarden/scanner/bayes"
 	"github.com/mailwarden/mailwarden/scanner/message"
+	"github.com/mailwarden/mailwarden/scanner/urls"
 	"github.com/mailwarden/mailwarden/store"
 )
 
@@ -289,6 +290,12 @@ func (c *Classifier) Tokens(m *message.Message) []string {
 
 // Classify scores m against st.
 func (c *Classifier) Classify(ctx context.Context, st store.Bayes, m *message.Message) (sb.Result, error) {
+	return c.classify(ctx, st, m, nil)
+}
+
+// classify is Classify with the message's URL search shared (nil: its
+// own).
+func (c *Classifier) classify(ctx context.Context, st store.Bayes, m *message.Message, found func() *urls.Collector) (sb.Result, error) {
 	// Under the floor nothing is scored: the totals are read first, so an
 	// untrained database costs one read, not a tokenization.
 	db := &tokenDB{st: st}
@@ -299,7 +306,13 @@ func (c *Classifier) Classify(ctx context.Context, st store.Bayes, m *message.Me
 	if floor := max(c.opt.MinLearned, 1); tot.Spam < floor || tot.Ham < floor {
 		return sb.Result{Prob: 0.5, Totals: tot}, nil
 	}
-	res, err := sb.Classify(ctx, db, c.Tokens(m), c.opt)
+	var toks []string
+	if found != nil {
+		toks = sb.Tokenize(sb.FromMessageURLs(m, found()), c.lim)
+	} else {
+		toks = c.Tokens(m)
+	}
+	res, err := sb.Classify(ctx, db, toks, c.opt)
 	if err != nil {
 		return sb.Result{}, fmt.Errorf("bayes: classify: %w", err)
 	}
@@ -434,7 +447,7 @@ func (k Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, error
 		return nil, nil
 	}
 	start := time.Now()
-	res, err := k.c.Classify(ctx, st, in.Message)
+	res, err := k.c.classify(ctx, st, in.Message, func() *urls.Collector { return check.URLs(in, sb.URLLimits) })
 	if err != nil {
 		return nil, err
 	}

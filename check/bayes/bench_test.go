@@ -81,7 +81,8 @@ func BenchmarkSpamPerMessage(b *testing.B) {
 	// run is one message through the checks and the tally; it reports
 	// whether the classifier scored it.
 	run := func(raw []byte) bool {
-		in := &check.Input{Message: message.ParseBytes(raw, message.DefaultLimits()), Raw: raw, Env: env}
+		// A stage's memo, as the session gives the checks of a stage.
+		in := &check.Input{Message: message.ParseBytes(raw, message.DefaultLimits()), Raw: raw, Env: env, Shared: &check.Shared{}}
 		var fs []check.Finding
 		for _, k := range checks {
 			f, err := k.Run(ctx, in)

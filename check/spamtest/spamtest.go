@@ -293,7 +293,9 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 		}
 	}
 	start := time.Now()
-	out := c.run(newState(in.Message, now))
+	st := newState(in.Message, now)
+	st.shared = in.Shared
+	out := c.run(st)
 	log.Debug("spamtest", "duration", time.Since(start), "hits", len(out))
 	return out, ctx.Err()
 }

@@ -10,6 +10,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/mailwarden/mailwarden/check"
 	"github.com/mailwarden/mailwarden/scanner/htmltext"
 	"github.com/mailwarden/mailwarden/scanner/message"
 	"github.com/mailwarden/mailwarden/scanner/urls"
@@ -81,6 +82,9 @@ type state struct {
 	rcvd []rcvdField
 	// urls is the URL search of the URL tests, once per message.
 	urls *urls.Collector
+	// shared is the stage's memo, where the URL search is shared with
+	// the classifier.
+	shared *check.Shared
 }
 
 func newState(m *message.Message, now time.Time) *state { return &state{m: m, now: now} }
@@ -894,7 +898,7 @@ func manyDomainsTest(s *state) (hit, bool) {
 	if urlStarts(s.m.Text) <= manyDomains {
 		return hit{}, false
 	}
-	c := urls.FromMessage(s.m, urls.Limits{MaxURLs: 500, MaxLinks: 100, MaxBytes: maxURLBytes})
+	c := s.urlSearch()
 	seen := map[string]bool{}
 	var first []string
 	for _, u := range c.URLs() {

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/mailwarden/mailwarden/check"
 	"github.com/mailwarden/mailwarden/check/url"
 	"github.com/mailwarden/mailwarden/scanner/urls"
 )
@@ -26,7 +27,8 @@ var urlTests = []test{
 // The URL tests run after the others: order only affects reporting.
 func init() { tests = append(tests, urlTests...) }
 
-// urlLimits bound the URL search of the URL tests: many_domains' bounds.
+// urlLimits bound the URL search of the URL tests: the classifier's
+// (scanner/bayes.URLLimits), so that the search is shared ([check.URLs]).
 var urlLimits = urls.Limits{MaxURLs: 500, MaxLinks: 100, MaxBytes: maxURLBytes}
 
 // urlSearch is the URLs of s's message, searched on the first URL test
@@ -36,7 +38,7 @@ func (s *state) urlSearch() *urls.Collector {
 		return s.urls
 	}
 	if mayHoldURL(s.m.Text) {
-		s.urls = urls.FromMessage(s.m, urlLimits)
+		s.urls = check.URLs(&check.Input{Message: s.m, Shared: s.shared}, urlLimits)
 	} else {
 		s.urls = urls.New(urlLimits)
 	}

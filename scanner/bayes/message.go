@@ -20,6 +20,19 @@ func FromMessage(m *message.Message) Doc {
 	if m == nil {
 		return Doc{}
 	}
+	return FromMessageURLs(m, urls.FromMessage(m, URLLimits))
+}
+
+// URLLimits bound the URL search of [FromMessage]: 500 URLs, 100 links,
+// the first 256 KB of text, as much as the tokenizer reads.
+var URLLimits = urls.Limits{MaxURLs: 500, MaxLinks: 100, MaxBytes: 256 << 10}
+
+// FromMessageURLs is [FromMessage] with the URL search under [URLLimits]
+// already done (shared with other checks of the message).
+func FromMessageURLs(m *message.Message, found *urls.Collector) Doc {
+	if m == nil {
+		return Doc{}
+	}
 	d := Doc{Subject: m.Subject, From: m.From}
 	for _, h := range m.Headers {
 		if !IgnoredHeader(h.Name) {
@@ -49,7 +62,7 @@ func FromMessage(m *message.Message) Doc {
 		}
 	}
 	d.Text = text.String()
-	for _, u := range urls.FromMessage(m, urls.DefaultLimits()).URLs() {
+	for _, u := range found.URLs() {
 		path, _, _ := strings.Cut(u.Rest, "?")
 		path, _, _ = strings.Cut(path, "#")
 		d.URLs = append(d.URLs, URL{Host: u.Host, Path: path})
