@@ -22,7 +22,7 @@ func TestURLsShared(t *testing.T) {
 		t.Errorf("other limits shared the search: %+v", c.URLs())
 	}
 	alone := &Input{Message: m}
-	if URLs(alone, lim) == URLs(alone, lim) {
+	if c, d := URLs(alone, lim), URLs(alone, lim); c == d {
 		t.Error("without a memo the searches were shared")
 	}
 }

@@ -395,16 +395,30 @@ func freemailNotRelayed(s *state) (hit, bool) {
 		}
 		return false
 	}
-	public, n := false, 0
+	var raw []string
 	for _, h := range s.m.Headers {
 		if strings.EqualFold(h.Name, "Received") {
-			n++
+			raw = append(raw, strings.ToLower(h.Raw))
 		}
 	}
+	n := len(raw)
 	if n > maxReceived {
 		return hit{}, false // the provider's fields may be past the ones parsed
 	}
-	for _, r := range s.receivedFields() {
+	rcvd := s.receivedFields()
+	if len(rcvd) < n {
+		// A field that did not parse may be the provider's: its
+		// servers' domains anywhere in one is enough.
+		for _, r := range raw {
+			for _, d := range servers {
+				if strings.Contains(r, "."+d) || strings.Contains(r, " "+d) {
+					return hit{}, false
+				}
+			}
+		}
+	}
+	public := false
+	for _, r := range rcvd {
 		if under(r.f.By) || under(r.f.ReverseName) {
 			return hit{}, false
 		}
