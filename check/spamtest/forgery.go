@@ -398,7 +398,7 @@ func freemailNotRelayed(s *state) (hit, bool) {
 	var raw []string
 	for _, h := range s.m.Headers {
 		if strings.EqualFold(h.Name, "Received") {
-			raw = append(raw, strings.ToLower(h.Raw))
+			raw = append(raw, h.Raw)
 		}
 	}
 	n := len(raw)
@@ -410,6 +410,7 @@ func freemailNotRelayed(s *state) (hit, bool) {
 		// A field that did not parse may be the provider's: its
 		// servers' domains anywhere in one is enough.
 		for _, r := range raw {
+			r = strings.ToLower(cut(r, maxHeader))
 			for _, d := range servers {
 				if strings.Contains(r, "."+d) || strings.Contains(r, " "+d) {
 					return hit{}, false
