@@ -25,7 +25,6 @@ const (
 	maxPartText    = 256 << 10 // decoded text of one part examined
 	maxHTMLSource  = 1 << 20   // HTML source rendered per part
 	maxObfuscation = 256 << 10 // text scanned for obfuscated words, all parts together
-	maxURLBytes    = 256 << 10 // text searched for URLs
 	manyDomains    = 12        // more distinct registrable domains than this is many_domains
 )
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/mailwarden/mailwarden/check"
 	"github.com/mailwarden/mailwarden/check/url"
+	"github.com/mailwarden/mailwarden/scanner/bayes"
 	"github.com/mailwarden/mailwarden/scanner/urls"
 )
 
@@ -27,9 +28,9 @@ var urlTests = []test{
 // The URL tests run after the others: order only affects reporting.
 func init() { tests = append(tests, urlTests...) }
 
-// urlLimits bound the URL search of the URL tests: the classifier's
-// (scanner/bayes.URLLimits), so that the search is shared ([check.URLs]).
-var urlLimits = urls.Limits{MaxURLs: 500, MaxLinks: 100, MaxBytes: maxURLBytes}
+// urlLimits bound the URL search of the URL tests: the classifier's, so
+// that the search is shared ([check.URLs]): 500 URLs, 100 links, 256 KB.
+var urlLimits = bayes.URLLimits
 
 // urlSearch is the URLs of s's message, searched on the first URL test
 // that asks, so that the URL tests search the text once.
