@@ -86,14 +86,20 @@ const maxWordRunes = 30
 // twice: "free" and "FREE"), and a bigram joins two words with its
 // distance.
 func Tokenize(d Doc, lim Limits) []string {
-	// Sized for the text's tokens (two for three bytes of English with
-	// bigrams), so the set does not grow in steps: growing was a third of
-	// the time.
+	// Sized for the text's distinct tokens, so that the set does not grow
+	// in steps (growing was a third of the time) nor start many times too
+	// big (clearing it was): with bigrams some two for three bytes of
+	// English, words alone about one for eight.
 	n := len(d.Text)
 	if lim.MaxTextBytes > 0 {
 		n = min(n, lim.MaxTextBytes)
 	}
-	n = min(n*2/3, 1<<16) + 64
+	if lim.Window > 1 {
+		n = n * 2 / 3
+	} else {
+		n /= 8
+	}
+	n = min(n, 1<<16) + 64
 	if lim.MaxTokens > 0 {
 		n = min(n, lim.MaxTokens)
 	}
@@ -147,6 +153,7 @@ type tokenizer struct {
 	seen map[string]bool
 	out  []string
 	buf  []byte // a bigram being built
+	sc   wordScanner
 }
 
 // addBytes is add of a token in a buffer, which becomes a string only
@@ -171,12 +178,15 @@ func (t *tokenizer) add(tok string) {
 // Window-1 words, the distance in the token ("a 2 c"), so that "cheap
 // meds" and "cheap ... meds" count apart.
 func (t *tokenizer) words(prefix, s string, bigrams bool) {
-	ws := words(s, prefix == "")
+	keepCase := prefix == ""
+	if !bigrams || t.lim.Window <= 1 {
+		t.sc.scan(s, keepCase, func(w []byte) { t.addPrefixed(prefix, w) })
+		return
+	}
+	var ws []string
+	t.sc.scan(s, keepCase, func(w []byte) { ws = append(ws, string(w)) })
 	for i, w := range ws {
 		t.add(prefix + w)
-		if !bigrams {
-			continue
-		}
 		for k := 1; k < t.lim.Window && i+k < len(ws); k++ {
 			b := append(append(t.buf[:0], prefix...), w...)
 			b = append(strconv.AppendInt(append(b, ' '), int64(k), 10), ' ')
@@ -184,6 +194,16 @@ func (t *tokenizer) words(prefix, s string, bigrams bool) {
 			t.addBytes(t.buf)
 		}
 	}
+}
+
+// addPrefixed is add of prefix and w.
+func (t *tokenizer) addPrefixed(prefix string, w []byte) {
+	if prefix == "" {
+		t.addBytes(w)
+		return
+	}
+	t.buf = append(append(t.buf[:0], prefix...), w...)
+	t.addBytes(t.buf)
 }
 
 func (t *tokenizer) from(v string) {
@@ -316,11 +336,11 @@ func dropFor(v string) string {
 // headerWords adds the words of a header value under prefix, without
 // numbers (version numbers, ids and times are seen once).
 func (t *tokenizer) headerWords(prefix, v string) {
-	for _, w := range Words(v) {
+	t.sc.scan(v, false, func(w []byte) {
 		if !isNumber(w) {
-			t.add(prefix + w)
+			t.addPrefixed(prefix, w)
 		}
-	}
+	})
 }
 
 // shape is s with each run of hex digits that holds a digit and a
@@ -408,67 +428,48 @@ func (t *tokenizer) url(u URL) {
 // words, become overlapping character bigrams (a single character stays
 // itself). Words longer than 30 characters become "skip:X:N", their first
 // character and their length in tens.
-func Words(s string) []string { return words(s, false) }
-
-func words(s string, keepCase bool) []string {
-	s = norm.NFKC.String(s)
+func Words(s string) []string {
 	var out []string
-	var word, raw []rune
-	var cjk []rune
-	upper := 0
+	var sc wordScanner
+	sc.scan(s, false, func(w []byte) { out = append(out, string(w)) })
+	return out
+}
+
+// wordScanner is the state of [Words]' split, kept between calls so that
+// its buffers are reused: a word is built in bytes and handed on as bytes,
+// and becomes a string only where the caller keeps it (most of a
+// message's words are repeats).
+type wordScanner struct {
+	word, raw []byte // the word lower-cased, and as written
+	runes     int    // the word's length in characters
+	upper     int    // its capitals
+	cjk       []rune // a run of Chinese, Japanese or Korean characters
+	tok       []byte // a token being handed on
+}
+
+// scan calls emit with each word of s, as [Words] gives them; with
+// keepCase, a word whose capitals say more than a sentence's start
+// comes twice, lower-cased and as written. The bytes are valid until emit
+// returns.
+func (sc *wordScanner) scan(s string, keepCase bool, emit func([]byte)) {
+	s = norm.NFKC.String(s)
+	sc.word, sc.raw, sc.runes, sc.upper, sc.cjk = sc.word[:0], sc.raw[:0], 0, 0, sc.cjk[:0]
 	sentence := true // at the start of a sentence
-	flushWord := func() {
-		endsSentence := false
-		for len(word) > 0 && isJoiner(word[len(word)-1]) {
-			endsSentence = endsSentence || word[len(word)-1] == '.'
-			word = word[:len(word)-1]
-			raw = raw[:len(raw)-1]
-		}
-		switch {
-		case len(word) == 0:
-		case len(word) > maxWordRunes:
-			out = append(out, "skip:"+string(word[0])+":"+strconv.Itoa(len(word)/10))
-		case len(word) == 1 && !unicode.IsDigit(word[0]):
-			// Single letters carry nothing.
-		default:
-			out = append(out, string(word))
-			// The word as written too, when its capitals say more
-			// than a sentence's start: "FREE", "Viagra" mid-sentence.
-			if keepCase && (upper > 1 || upper == 1 && !sentence) {
-				out = append(out, string(raw))
-			}
-		}
-		if len(word) > 0 {
-			sentence = endsSentence
-		}
-		word, raw, upper = word[:0], raw[:0], 0
-	}
-	flushCJK := func() {
-		switch {
-		case len(cjk) == 1:
-			out = append(out, string(cjk))
-		case len(cjk) > 1:
-			for i := 0; i+1 < len(cjk); i++ {
-				out = append(out, string(cjk[i:i+2]))
-			}
-		}
-		cjk = cjk[:0]
-	}
 	for _, r := range s {
 		if r < utf8.RuneSelf { // ASCII: no table lookups
 			switch {
 			case 'a' <= r && r <= 'z' || '0' <= r && r <= '9':
-				flushCJK()
-				word, raw = append(word, r), append(raw, r)
+				sc.flushCJK(emit)
+				sc.push(r, r)
 			case 'A' <= r && r <= 'Z':
-				flushCJK()
-				word, raw = append(word, r+'a'-'A'), append(raw, r)
-				upper++
-			case isJoiner(r) && len(word) > 0:
-				word, raw = append(word, r), append(raw, r)
+				sc.flushCJK(emit)
+				sc.push(r+'a'-'A', r)
+				sc.upper++
+			case isJoiner(r) && sc.runes > 0:
+				sc.push(r, r)
 			default:
-				flushWord()
-				flushCJK()
+				sc.flushWord(keepCase, &sentence, emit)
+				sc.flushCJK(emit)
 				if r == '.' || r == '!' || r == '?' || r == '\n' {
 					sentence = true
 				}
@@ -477,25 +478,75 @@ func words(s string, keepCase bool) []string {
 		}
 		switch {
 		case isCJK(r):
-			flushWord()
-			cjk = append(cjk, r)
+			sc.flushWord(keepCase, &sentence, emit)
+			sc.cjk = append(sc.cjk, r)
 		case unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r):
-			flushCJK()
+			sc.flushCJK(emit)
 			lr := unicode.ToLower(r)
 			if lr != r {
-				upper++
+				sc.upper++
 			}
-			word, raw = append(word, lr), append(raw, r)
-		case isJoiner(r) && len(word) > 0:
-			word, raw = append(word, r), append(raw, r)
+			sc.push(lr, r)
+		case isJoiner(r) && sc.runes > 0:
+			sc.push(r, r)
 		default:
-			flushWord()
-			flushCJK()
+			sc.flushWord(keepCase, &sentence, emit)
+			sc.flushCJK(emit)
 		}
 	}
-	flushWord()
-	flushCJK()
-	return out
+	sc.flushWord(keepCase, &sentence, emit)
+	sc.flushCJK(emit)
+}
+
+// push adds one character to the word: lower is it lower-cased.
+func (sc *wordScanner) push(lower, raw rune) {
+	sc.word = utf8.AppendRune(sc.word, lower)
+	sc.raw = utf8.AppendRune(sc.raw, raw)
+	sc.runes++
+}
+
+func (sc *wordScanner) flushWord(keepCase bool, sentence *bool, emit func([]byte)) {
+	endsSentence := false
+	// The joiners are ASCII: one byte each, in both forms.
+	for sc.runes > 0 && isJoiner(rune(sc.word[len(sc.word)-1])) {
+		endsSentence = endsSentence || sc.word[len(sc.word)-1] == '.'
+		sc.word, sc.raw = sc.word[:len(sc.word)-1], sc.raw[:len(sc.raw)-1]
+		sc.runes--
+	}
+	first, _ := utf8.DecodeRune(sc.word)
+	switch {
+	case sc.runes == 0:
+	case sc.runes > maxWordRunes:
+		sc.tok = append(utf8.AppendRune(append(sc.tok[:0], "skip:"...), first), ':')
+		sc.tok = strconv.AppendInt(sc.tok, int64(sc.runes/10), 10)
+		emit(sc.tok)
+	case sc.runes == 1 && !unicode.IsDigit(first):
+		// Single letters carry nothing.
+	default:
+		emit(sc.word)
+		// The word as written too, when its capitals say more than a
+		// sentence's start: "FREE", "Viagra" mid-sentence.
+		if keepCase && (sc.upper > 1 || sc.upper == 1 && !*sentence) {
+			emit(sc.raw)
+		}
+	}
+	if sc.runes > 0 {
+		*sentence = endsSentence
+	}
+	sc.word, sc.raw, sc.runes, sc.upper = sc.word[:0], sc.raw[:0], 0, 0
+}
+
+func (sc *wordScanner) flushCJK(emit func([]byte)) {
+	switch {
+	case len(sc.cjk) == 1:
+		emit(utf8.AppendRune(sc.tok[:0], sc.cjk[0]))
+	case len(sc.cjk) > 1:
+		for i := 0; i+1 < len(sc.cjk); i++ {
+			sc.tok = utf8.AppendRune(utf8.AppendRune(sc.tok[:0], sc.cjk[i]), sc.cjk[i+1])
+			emit(sc.tok)
+		}
+	}
+	sc.cjk = sc.cjk[:0]
 }
 
 // isJoiner reports a character kept inside a word but not at its ends.
@@ -507,8 +558,8 @@ func isCJK(r rune) bool {
 	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) || r == 'ー'
 }
 
-func isNumber(w string) bool {
-	for _, r := range w {
+func isNumber(w []byte) bool {
+	for _, r := range string(w) {
 		if !unicode.IsDigit(r) && r != '.' {
 			return false
 		}
