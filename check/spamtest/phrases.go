@@ -230,51 +230,83 @@ func parsePhrase(line string) (phrase, error) {
 // between them) as "#", and $, % and ! as words of their own. It reads at
 // most max words.
 func phraseWords(text string, max int) []string {
-	var out []string
-	var b strings.Builder
-	digits := false
+	// The words are written one after another in buf and become strings
+	// by one conversion at the end: a message's text is mostly words seen
+	// before, and a string each was most of the phrase search's time.
+	var (
+		buf    []byte
+		ends   []int // where each word ends in buf; a literal's end is -1
+		lits   []string
+		digits bool
+		start  int // where the word being read begins in buf
+	)
 	flush := func() {
-		if b.Len() == 0 {
+		if len(buf) == start {
 			return
 		}
 		if digits {
-			out = append(out, "#")
+			buf = buf[:start]
+			ends, lits = append(ends, -1), append(lits, "#")
 		} else {
-			out = append(out, b.String())
+			ends = append(ends, len(buf))
+			start = len(buf)
 		}
-		b.Reset()
 		digits = false
 	}
-	for i := 0; i < len(text) && len(out) < max; {
-		r, size := utf8.DecodeRuneInString(text[i:])
+	literal := func(w string) {
+		flush()
+		ends, lits = append(ends, -1), append(lits, w)
+	}
+	for i := 0; i < len(text) && len(ends) < max; {
+		r, size := rune(text[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(text[i:])
+		}
 		switch {
-		case unicode.IsDigit(r):
-			if b.Len() > 0 && !digits {
+		case '0' <= r && r <= '9' || r >= utf8.RuneSelf && unicode.IsDigit(r):
+			if len(buf) > start && !digits {
 				flush()
 			}
 			digits = true
-			b.WriteRune(r)
+			buf = utf8.AppendRune(buf, r)
 		case (r == ',' || r == '.') && digits && i+size < len(text) && text[i+size] >= '0' && text[i+size] <= '9':
 			// inside a number
-		case unicode.IsLetter(r) || r == '\'' && b.Len() > 0 && !digits:
+		case isLetter(r) || r == '\'' && len(buf) > start && !digits:
 			if digits {
 				flush()
 			}
 			if r != '\'' {
-				b.WriteRune(unicode.ToLower(r))
+				buf = utf8.AppendRune(buf, unicode.ToLower(r))
 			}
 		case r == '$' || r == '%' || r == '!' || r == '€' || r == '£':
-			flush()
-			out = append(out, string(r))
+			literal(string(r))
 		default:
 			flush()
 		}
 		i += size
 	}
-	if len(out) < max {
+	if len(ends) < max {
 		flush()
 	}
+	all := string(buf)
+	out := make([]string, len(ends))
+	from, l := 0, 0
+	for i, end := range ends {
+		if end < 0 {
+			out[i], l = lits[l], l+1
+			continue
+		}
+		out[i], from = all[from:end], end
+	}
 	return out
+}
+
+// isLetter is unicode.IsLetter, without a table for ASCII.
+func isLetter(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r|0x20 && r|0x20 <= 'z'
+	}
+	return unicode.IsLetter(r)
 }
 
 // matchAt reports where the phrase matched from words[i] on ends, -1 for

@@ -78,12 +78,12 @@ func (s *state) bodyTexts() []string {
 func bodyCaps(s *state) (hit, bool) {
 	upper, letters := 0, 0
 	for _, t := range s.bodyTexts() {
-		for _, w := range strings.Fields(t) {
+		for w := range strings.FieldsSeq(t) {
 			if strings.Contains(w, "://") || strings.Contains(w, "@") {
 				continue // a URL or an address is not shouting
 			}
 			for _, r := range w {
-				if !unicode.IsLetter(r) {
+				if !isLetter(r) {
 					continue
 				}
 				letters++
@@ -103,7 +103,10 @@ func bodyCaps(s *state) (hit, bool) {
 func bodyExclamations(s *state) (hit, bool) {
 	n, run := 0, false
 	for _, t := range s.bodyTexts() {
-		for _, w := range strings.Fields(t) {
+		if strings.IndexByte(t, '!') < 0 {
+			continue
+		}
+		for w := range strings.FieldsSeq(t) {
 			if strings.Contains(w, "://") {
 				continue
 			}
@@ -218,7 +221,14 @@ func htmlFontLarge(s *state) (hit, bool) {
 		if n++; n > maxTextParts {
 			break
 		}
-		for _, m := range fontSize.FindAllStringSubmatch(cut(sp.Text, maxHTMLSource), 500) {
+		src := cut(sp.Text, maxHTMLSource)
+		// Every match begins at "<font" or "font-size": the expression
+		// runs from the first "font", not over the whole source.
+		i := indexFold(src, "font")
+		if i < 0 {
+			continue
+		}
+		for _, m := range fontSize.FindAllStringSubmatch(src[max(0, i-1):], 500) {
 			big := false
 			if m[2] != "" {
 				n, _ := strconv.Atoi(m[2])
@@ -567,4 +577,15 @@ func subjectTrackingID(s *state) (hit, bool) {
 		}
 	}
 	return hit{}, false
+}
+
+// indexFold is the index of the first instance of needle (lower-case
+// ASCII) in s, in any case, or -1.
+func indexFold(s, needle string) int {
+	for i := 0; i+len(needle) <= len(s); i++ {
+		if s[i]|0x20 == needle[0] && strings.EqualFold(s[i:i+len(needle)], needle) {
+			return i
+		}
+	}
+	return -1
 }

@@ -32,6 +32,8 @@ func TestStyleTests(t *testing.T) {
 		{"font size 7", spam("Subject: hi\n"+html, "<p><font size=7>WIN</font></p>\n"), "html_font_large", true, "size=7"},
 		{"font size +3", spam("Subject: hi\n"+html, "<p><font size=\"+3\">WIN</font></p>\n"), "html_font_large", true, "+3"},
 		{"font-size 48pt", spam("Subject: hi\n"+html, "<p style=\"font-size: 48pt\">WIN</p>\n"), "html_font_large", true, "48pt"},
+		{"FONT SIZE=6 after a small one", spam("Subject: hi\n"+html, "<p><font size=2>hello</font> and <FONT SIZE=6>WIN</FONT></p>\n"), "html_font_large", true, "SIZE=6"},
+		{"FONT-SIZE 40px, no font tag", spam("Subject: hi\n"+html, "<p style=\"FONT-SIZE:40px\">WIN</p>\n"), "html_font_large", true, "40px"},
 		{"font size 2", spam("Subject: hi\n"+html, "<p><font size=2>hello</font> <span style=\"font-size:12px\">x</span></p>\n"), "html_font_large", false, ""},
 		{"to is from", "From: Pat <pat@example.biz>\nTo: pat@example.biz\nSubject: hi\nDate: Tue, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <a@example.biz>\n" + plain + "\nhello\n", "to_is_from", true, "pat@example.biz"},
 		{"to is from, with a Cc", "From: Pat <pat@example.biz>\nTo: pat@example.biz\nCc: team@example.biz\nSubject: hi\nDate: Tue, 1 Dec 2026 09:00:00 +0000\nMessage-ID: <a@example.biz>\n" + plain + "\nhello\n", "to_is_from", false, ""},

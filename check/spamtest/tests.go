@@ -704,7 +704,7 @@ func spacer(r rune) bool {
 	return false
 }
 
-func latin(r rune) bool { return r < 0x250 && unicode.IsLetter(r) }
+func latin(r rune) bool { return r < 0x250 && isLetter(r) }
 
 // obfuscated finds the first obfuscated word in t: one that mixes Latin
 // with Cyrillic or Greek letters, has a zero-width character between two
@@ -786,7 +786,15 @@ func allUpper(rs []rune) bool {
 	return true
 }
 
-func wordRune(r rune) bool { return unicode.IsLetter(r) || unicode.IsMark(r) || zeroWidth(r) }
+// wordRune reports a letter, a mark or a zero-width character. Marks
+// begin at U+0300, so the rest of Latin-1 and Latin Extended needs no
+// table.
+func wordRune(r rune) bool {
+	if r < 0x300 {
+		return isLetter(r)
+	}
+	return unicode.IsLetter(r) || unicode.IsMark(r) || zeroWidth(r)
+}
 
 // quoteVisible quotes w with its invisible characters escaped.
 func quoteVisible(w string) string { return fmt.Sprintf("%+q", clip(w, 60)) }
