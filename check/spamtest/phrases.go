@@ -301,13 +301,17 @@ func phraseWords(text string, max int) []string {
 	return out
 }
 
-// isLetter is unicode.IsLetter, without a table for ASCII.
+// isLetter is unicode.IsLetter, without a table for ASCII; it is small
+// enough to be inlined in the loops over a message's characters.
 func isLetter(r rune) bool {
 	if r < utf8.RuneSelf {
 		return 'a' <= r|0x20 && r|0x20 <= 'z'
 	}
-	return unicode.IsLetter(r)
+	return tableLetter(r)
 }
+
+//go:noinline
+func tableLetter(r rune) bool { return unicode.IsLetter(r) }
 
 // matchAt reports where the phrase matched from words[i] on ends, -1 for
 // no match.

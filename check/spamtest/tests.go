@@ -704,7 +704,15 @@ func spacer(r rune) bool {
 	return false
 }
 
-func latin(r rune) bool { return r < 0x250 && isLetter(r) }
+func latin(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r|0x20 && r|0x20 <= 'z'
+	}
+	return tableLatin(r)
+}
+
+//go:noinline
+func tableLatin(r rune) bool { return r < 0x250 && unicode.IsLetter(r) }
 
 // obfuscated finds the first obfuscated word in t: one that mixes Latin
 // with Cyrillic or Greek letters, has a zero-width character between two
@@ -724,7 +732,7 @@ func obfuscated(t string) (string, string, bool) {
 			r := rs[j]
 			switch {
 			case zeroWidth(r):
-				if j > i && j+1 < len(rs) && unicode.IsLetter(rs[j-1]) && unicode.IsLetter(rs[j+1]) {
+				if j > i && j+1 < len(rs) && isLetter(rs[j-1]) && isLetter(rs[j+1]) {
 					zw = true
 				}
 			case latin(r):
@@ -745,11 +753,11 @@ func obfuscated(t string) (string, string, bool) {
 	}
 	// Spaced-out letters.
 	for i := 0; i < len(rs); i++ {
-		if !latin(rs[i]) || i > 0 && unicode.IsLetter(rs[i-1]) || i+2 >= len(rs) || !spacer(rs[i+1]) {
+		if !latin(rs[i]) || i > 0 && isLetter(rs[i-1]) || i+2 >= len(rs) || !spacer(rs[i+1]) {
 			continue
 		}
 		sep, j, n := rs[i+1], i, 1
-		for j+2 < len(rs) && rs[j+1] == sep && latin(rs[j+2]) && (j+3 >= len(rs) || !unicode.IsLetter(rs[j+3])) {
+		for j+2 < len(rs) && rs[j+1] == sep && latin(rs[j+2]) && (j+3 >= len(rs) || !isLetter(rs[j+3])) {
 			j += 2
 			n++
 		}
@@ -790,8 +798,16 @@ func allUpper(rs []rune) bool {
 // begin at U+0300, so the rest of Latin-1 and Latin Extended needs no
 // table.
 func wordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r|0x20 && r|0x20 <= 'z'
+	}
+	return tableWordRune(r)
+}
+
+//go:noinline
+func tableWordRune(r rune) bool {
 	if r < 0x300 {
-		return isLetter(r)
+		return unicode.IsLetter(r)
 	}
 	return unicode.IsLetter(r) || unicode.IsMark(r) || zeroWidth(r)
 }
