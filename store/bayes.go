@@ -52,9 +52,10 @@ type BayesTotals struct {
 type Bayes interface {
 	// BayesTotals returns the numbers of messages learned.
 	BayesTotals(ctx context.Context) (BayesTotals, error)
-	// BayesCounts returns the counts of the hashes it knows, in one read;
-	// unknown hashes are left out.
-	BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]BayesCounts, error)
+	// BayesCounts returns the counts of hashes, in one read: the i-th is
+	// hashes[i]'s, zero for a hash it does not know (a token no learned
+	// message holds is deleted, so a known one never counts zero).
+	BayesCounts(ctx context.Context, hashes []uint64) ([]BayesCounts, error)
 	// BayesLearned returns what the message digest was learned as, or
 	// BayesNone.
 	BayesLearned(ctx context.Context, digest string) (BayesLabel, error)
@@ -141,31 +142,35 @@ func (s *Store) WarmBayesCache(ctx context.Context) error {
 // every token at the database's generation (the warm case), one read of
 // the generation; otherwise one read transaction, a statement per 900
 // hashes the token cache does not hold.
-func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]BayesCounts, error) {
+func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) ([]BayesCounts, error) {
 	st, err := s.state(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("store: bayes counts: %w", err)
 	}
+	out := make([]BayesCounts, len(hashes))
 	if st.r == nil || len(hashes) == 0 {
-		return map[uint64]BayesCounts{}, nil
+		return out, nil
 	}
 	cache := st.bayes.Load()
 	var epoch uint64
 	if cache != nil {
 		epoch = cache.epoch.Load() // before the transaction's snapshot
-		out, ok, err := bayesCached(ctx, st, cache, hashes)
+		ok, err := bayesCached(ctx, st, cache, hashes, out)
 		if err != nil {
 			return nil, fmt.Errorf("store: bayes counts: %w", err)
 		}
 		if ok {
 			return out, nil
 		}
+		clear(out)
 	}
 	tx, err := st.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("store: bayes counts: %w", err)
 	}
 	defer tx.Rollback()
+	// need are the indexes of the hashes to look up.
+	need := make([]int, 0, len(hashes))
 	var gen int64
 	if cache != nil {
 		if err := tx.QueryRowContext(ctx, `SELECT gen FROM bayes_totals WHERE id = 1`).Scan(&gen); err != nil {
@@ -173,39 +178,34 @@ func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]Ba
 		}
 		// The filter first: it drops most tokens at the cost of one
 		// memory read each, and the cache then holds the known ones.
-		if f := cache.filterAt(gen); f != nil {
-			held := make([]uint64, 0, len(hashes)/2)
-			for _, h := range hashes {
-				if f.mayHold(h) {
-					held = append(held, h)
-				}
+		f := cache.filterAt(gen)
+		for i, h := range hashes {
+			if f == nil || f.mayHold(h) {
+				need = append(need, i)
 			}
-			hashes = held
-			if f.full() {
-				cache.startFilter(st)
-			}
-		} else {
+		}
+		if f == nil || f.full() {
 			cache.startFilter(st)
 		}
-	}
-	// Sized for what is left to look up: most of a message's tokens are
-	// not in the database, and the filter has dropped them.
-	out := make(map[uint64]BayesCounts, len(hashes))
-	if cache != nil {
 		if cache.begin(gen) {
-			hashes = cache.get(gen, hashes, out, make([]uint64, 0, len(hashes)/4))
+			need = cache.get(gen, hashes, need, out, need[:0])
 		} else {
 			cache = nil
 		}
+	} else {
+		for i := range hashes {
+			need = append(need, i)
+		}
 	}
-	if len(hashes) == 0 {
+	if len(need) == 0 {
 		return out, nil
 	}
-	found := out
-	if cache != nil {
-		found = make(map[uint64]BayesCounts, len(hashes))
+	asked := make([]uint64, len(need))
+	for k, i := range need {
+		asked[k] = hashes[i]
 	}
-	for chunk := range slices.Chunk(hashes, bayesChunk) {
+	found := make(map[uint64]BayesCounts, len(asked))
+	for chunk := range slices.Chunk(asked, bayesChunk) {
 		rows, err := tx.QueryContext(ctx, `SELECT hash, spam, ham FROM bayes_tokens WHERE hash IN `+inList(len(chunk)), hashArgs(chunk)...)
 		if err != nil {
 			return nil, fmt.Errorf("store: bayes counts: %w", err)
@@ -227,40 +227,41 @@ func (s *Store) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]Ba
 			return nil, fmt.Errorf("store: bayes counts: %w", err)
 		}
 	}
+	for _, i := range need {
+		out[i] = found[hashes[i]]
+	}
 	if cache != nil {
-		cache.put(gen, epoch, hashes, found)
-		for h, c := range found {
-			out[h] = c
-		}
+		cache.put(gen, epoch, asked, found)
 	}
 	return out, nil
 }
 
-// bayesCached answers a lookup from the token filter and cache alone, and
-// reports false when they do not hold every token. It needs no
-// transaction (the costliest part of a warm lookup): one statement reads
-// the generation, and what the cache holds at a generation is that
+// bayesCached answers a lookup from the token filter and cache alone,
+// into out, and reports false when they do not hold every token. It needs
+// no transaction (the costliest part of a warm lookup): one statement
+// reads the generation, and what the cache holds at a generation is that
 // generation's counts, so the answer is one snapshot's all the same.
-func bayesCached(ctx context.Context, st *stateDB, cache *bayesCache, hashes []uint64) (map[uint64]BayesCounts, bool, error) {
+func bayesCached(ctx context.Context, st *stateDB, cache *bayesCache, hashes []uint64, out []BayesCounts) (bool, error) {
 	var gen int64
 	if err := st.queryRow(ctx, readBayesGen).Scan(&gen); err != nil {
-		return nil, false, err
+		return false, err
 	}
 	f := cache.filterAt(gen)
 	if f == nil || f.full() || !cache.begin(gen) {
-		return nil, false, nil // the transaction's path starts a filter
+		return false, nil // the transaction's path starts a filter
 	}
-	held := make([]uint64, 0, len(hashes)/2)
-	for _, h := range hashes {
-		if f.mayHold(h) {
-			held = append(held, h)
+	// The cache first: most of a message's tokens are known and cached,
+	// and the filter then answers for the rest.
+	all := make([]int, len(hashes))
+	for i := range all {
+		all[i] = i
+	}
+	for _, i := range cache.get(gen, hashes, all, out, all[:0]) {
+		if f.mayHold(hashes[i]) {
+			return false, nil
 		}
 	}
-	out := make(map[uint64]BayesCounts, len(held))
-	if miss := cache.get(gen, held, out, nil); len(miss) > 0 {
-		return nil, false, nil
-	}
-	return out, true, nil
+	return true, nil
 }
 
 // bumpGen increments the token database's generation in tx and returns
@@ -556,7 +557,8 @@ const bayesImportBatch = 20_000
 // with no learned messages: for restoring a token database, and for
 // benchmarks that need a million tokens in seconds rather than by
 // learning a hundred thousand messages. It writes in bulk transactions of
-// 20,000 tokens, the totals with the first.
+// 20,000 tokens, the totals with the first. A token whose counts are
+// both zero is left out, as learning leaves none.
 func (s *Store) BayesImport(ctx context.Context, tot BayesTotals, tokens []BayesToken) error {
 	st, err := s.stateWriter(ctx)
 	if err != nil {
@@ -565,7 +567,7 @@ func (s *Store) BayesImport(ctx context.Context, tot BayesTotals, tokens []Bayes
 	now := time.Now()
 	// In the order of the primary key, as a signed integer: the B-tree
 	// then grows at its end instead of splitting pages everywhere.
-	tokens = slices.Clone(tokens)
+	tokens = slices.DeleteFunc(slices.Clone(tokens), func(t BayesToken) bool { return t.BayesCounts == (BayesCounts{}) })
 	slices.SortFunc(tokens, func(a, b BayesToken) int { return cmp.Compare(int64(a.Hash), int64(b.Hash)) })
 	first := true
 	for len(tokens) > 0 || first {

@@ -191,21 +191,24 @@ func (c *bayesCache) filterLearned(gen int64, hashes []uint64) {
 	}
 }
 
-// get adds to out the cached counts of hashes valid at gen and returns
-// the hashes it does not hold, in miss (reused).
-func (c *bayesCache) get(gen int64, hashes []uint64, out map[uint64]BayesCounts, miss []uint64) []uint64 {
+// get sets out[i] to the cached count of hashes[i], valid at gen, for
+// each index i of want, and returns the indexes of those it does not hold,
+// appended to miss (which may share want's array: it is written behind
+// the read).
+func (c *bayesCache) get(gen int64, hashes []uint64, want []int, out []BayesCounts, miss []int) []int {
 	base := c.base.Load()
-	for _, h := range hashes {
+	for _, i := range want {
+		h := hashes[i]
 		s := c.shard(h)
 		s.mu.Lock()
 		e, ok := s.m[h]
 		s.mu.Unlock()
 		if !ok || e.gen > gen || e.gen < base {
-			miss = append(miss, h)
+			miss = append(miss, i)
 			continue
 		}
 		if e.known {
-			out[h] = e.c
+			out[i] = e.c
 		}
 	}
 	return miss

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -106,7 +105,7 @@ func TestBayesCacheSameAnswers(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						if !maps.Equal(got, want) {
+						if !slices.Equal(got, want) {
 							t.Fatalf("step %d (%s), %s store: counts %v, want %v", i, what, name, got, want)
 						}
 					}
@@ -176,7 +175,7 @@ func TestBayesCacheConcurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !maps.Equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("after learning: %v, want %v", got, want)
 	}
 }
@@ -258,7 +257,7 @@ func TestBayesFilterGeneration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := map[uint64]BayesCounts{1: {Spam: 1}, 2: {Ham: 1}, 3: {Ham: 1}}; !maps.Equal(got, want) {
+	if want := []BayesCounts{{Spam: 1}, {Ham: 1}, {Ham: 1}}; !slices.Equal(got, want) {
 		t.Errorf("counts %v, want %v", got, want)
 	}
 }
@@ -287,9 +286,9 @@ func TestBayesLearnMany(t *testing.T) {
 	if want := []BayesLabel{BayesNone, BayesNone, BayesSpam, BayesHam}; !slices.Equal(prev, want) {
 		t.Errorf("prev %v, want %v", prev, want)
 	}
-	want := map[uint64]BayesCounts{1: {Ham: 1}, 2: {Ham: 2}, 3: {Ham: 1}}
+	want := []BayesCounts{{Ham: 1}, {Ham: 2}, {Ham: 1}}
 	for name, st := range map[string]*Store{"cached": s, "uncached": plain} {
-		if got, err := st.BayesCounts(ctx, hs); err != nil || !maps.Equal(got, want) {
+		if got, err := st.BayesCounts(ctx, hs); err != nil || !slices.Equal(got, want) {
 			t.Errorf("%s: counts %v, %v, want %v", name, got, err, want)
 		}
 	}
@@ -301,5 +300,27 @@ func TestBayesLearnMany(t *testing.T) {
 	}
 	if l, err := s.BayesLearned(ctx, "c"); err != nil || l != BayesNone {
 		t.Errorf("c of the refused batch learned as %v, %v", l, err)
+	}
+}
+
+// TestBayesImportLeavesOutEmpty: an imported token with no counts is not
+// kept, as learning keeps none: a known token never counts zero, which
+// [Store.BayesCounts]' callers rely on.
+func TestBayesImportLeavesOutEmpty(t *testing.T) {
+	ctx := context.Background()
+	s := openTest(t, t.TempDir())
+	if err := s.BayesImport(ctx, BayesTotals{Spam: 1}, []BayesToken{{Hash: 1}, {Hash: 2, BayesCounts: BayesCounts{Spam: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.state(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := st.r.QueryRowContext(ctx, `SELECT COUNT(*) FROM bayes_tokens`).Scan(&n); err != nil || n != 1 {
+		t.Errorf("%d tokens kept (%v), want 1", n, err)
+	}
+	if got, err := s.BayesCounts(ctx, []uint64{1, 2}); err != nil || !slices.Equal(got, []BayesCounts{{}, {Spam: 1}}) {
+		t.Errorf("counts %v, %v", got, err)
 	}
 }

@@ -265,7 +265,7 @@ func (d *tokenDB) Totals(ctx context.Context) (sb.Totals, error) {
 	return *d.tot, nil
 }
 
-func (d *tokenDB) Counts(ctx context.Context, tokens []string) (map[string]sb.Counts, error) {
+func (d *tokenDB) Counts(ctx context.Context, tokens []string) ([]sb.Counts, error) {
 	hashes := make([]uint64, len(tokens))
 	for i, t := range tokens {
 		hashes[i] = sb.Hash(t)
@@ -274,11 +274,9 @@ func (d *tokenDB) Counts(ctx context.Context, tokens []string) (map[string]sb.Co
 	if err != nil {
 		return nil, err
 	}
-	out := make(map[string]sb.Counts, len(got))
-	for i, t := range tokens {
-		if c, ok := got[hashes[i]]; ok {
-			out[t] = sb.Counts{Spam: c.Spam, Ham: c.Ham}
-		}
+	out := make([]sb.Counts, len(got))
+	for i, c := range got {
+		out[i] = sb.Counts(c)
 	}
 	return out, nil
 }

@@ -143,7 +143,7 @@ func (c *countingStore) BayesTotals(ctx context.Context) (store.BayesTotals, err
 	return c.Bayes.BayesTotals(ctx)
 }
 
-func (c *countingStore) BayesCounts(ctx context.Context, hashes []uint64) (map[uint64]store.BayesCounts, error) {
+func (c *countingStore) BayesCounts(ctx context.Context, hashes []uint64) ([]store.BayesCounts, error) {
 	c.counts++
 	return c.Bayes.BayesCounts(ctx, hashes)
 }

@@ -367,7 +367,7 @@ func TestMemDBLearnOnce(t *testing.T) {
 		t.Error("relabel: no change")
 	}
 	c, _ := db.Counts(context.Background(), []string{"a", "zz"})
-	if tot, _ := db.Totals(context.Background()); tot != (Totals{Ham: 1}) || c["a"] != (Counts{Ham: 1}) || len(c) != 1 {
+	if tot, _ := db.Totals(context.Background()); tot != (Totals{Ham: 1}) || !slices.Equal(c, []Counts{{Ham: 1}, {}}) {
 		t.Errorf("after relabel: totals %+v, counts %+v", tot, c)
 	}
 	if !db.Forget("m1") || db.Forget("m1") || db.Len() != 0 {

@@ -22,9 +22,10 @@ type Totals struct {
 type DB interface {
 	// Totals returns the number of messages learned.
 	Totals(ctx context.Context) (Totals, error)
-	// Counts returns the counts of the tokens it knows; unknown tokens are
-	// left out.
-	Counts(ctx context.Context, tokens []string) (map[string]Counts, error)
+	// Counts returns the counts of tokens: the i-th is tokens[i]'s, zero
+	// for a token it does not know (a token no learned message holds is
+	// forgotten, so a known one never counts zero).
+	Counts(ctx context.Context, tokens []string) ([]Counts, error)
 }
 
 // Options tune the classifier; [DefaultOptions] are SpamBayes's values.
@@ -86,11 +87,11 @@ func Classify(ctx context.Context, db DB, tokens []string, opt Options) (Result,
 	if err != nil {
 		return Result{}, err
 	}
-	clues := make([]Clue, 0, len(counts))
-	for _, tok := range tokens {
-		c, ok := counts[tok]
-		if !ok {
-			continue
+	clues := make([]Clue, 0, len(counts)/2)
+	for i, tok := range tokens {
+		c := counts[i]
+		if c == (Counts{}) {
+			continue // unknown
 		}
 		p := TokenProb(c, tot, opt)
 		if math.Abs(p-0.5) < opt.MinStrength {

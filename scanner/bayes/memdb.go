@@ -112,14 +112,12 @@ func (db *MemDB) Totals(context.Context) (Totals, error) {
 }
 
 // Counts implements [DB].
-func (db *MemDB) Counts(_ context.Context, tokens []string) (map[string]Counts, error) {
+func (db *MemDB) Counts(_ context.Context, tokens []string) ([]Counts, error) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	out := make(map[string]Counts, len(tokens))
-	for _, t := range tokens {
-		if c, ok := db.tokens[t]; ok {
-			out[t] = c
-		}
+	out := make([]Counts, len(tokens))
+	for i, t := range tokens {
+		out[i] = db.tokens[t]
 	}
 	return out, nil
 }
