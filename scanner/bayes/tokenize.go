@@ -458,17 +458,23 @@ func (sc *wordScanner) scan(s string, keepCase bool, emit func([]byte)) {
 	for _, r := range s {
 		if r < utf8.RuneSelf { // ASCII: no table lookups
 			switch {
-			case 'a' <= r && r <= 'z' || '0' <= r && r <= '9':
-				sc.flushCJK(emit)
-				sc.push(r, r)
+			case 'a' <= r && r <= 'z' || '0' <= r && r <= '9' || isJoiner(r) && sc.runes > 0:
+				if len(sc.cjk) > 0 {
+					sc.flushCJK(emit)
+				}
+				sc.word, sc.raw = append(sc.word, byte(r)), append(sc.raw, byte(r))
+				sc.runes++
 			case 'A' <= r && r <= 'Z':
-				sc.flushCJK(emit)
-				sc.push(r+'a'-'A', r)
+				if len(sc.cjk) > 0 {
+					sc.flushCJK(emit)
+				}
+				sc.word, sc.raw = append(sc.word, byte(r+'a'-'A')), append(sc.raw, byte(r))
+				sc.runes++
 				sc.upper++
-			case isJoiner(r) && sc.runes > 0:
-				sc.push(r, r)
 			default:
-				sc.flushWord(keepCase, &sentence, emit)
+				if sc.runes > 0 {
+					sc.flushWord(keepCase, &sentence, emit)
+				}
 				sc.flushCJK(emit)
 				if r == '.' || r == '!' || r == '?' || r == '\n' {
 					sentence = true
