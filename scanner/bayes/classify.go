@@ -1,11 +1,11 @@
 package bayes
 
 import (
-	"cmp"
 	"context"
 	"math"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Counts is how many learned spam and ham messages held a token.
@@ -106,10 +106,15 @@ func Classify(ctx context.Context, db DB, tokens []string, opt Options) (Result,
 }
 
 // clueOrder is the order of the clues, most telling first; tokens are
-// distinct, so it is total and the same under any sort.
+// distinct, so it is total and the same under any sort. (A probability is
+// never NaN: [TokenProb] divides by a positive sum.)
 func clueOrder(a, b Clue) int {
-	if c := cmp.Compare(math.Abs(b.Prob-0.5), math.Abs(a.Prob-0.5)); c != 0 {
-		return c
+	sa, sb := math.Abs(a.Prob-0.5), math.Abs(b.Prob-0.5)
+	switch {
+	case sa > sb:
+		return -1
+	case sa < sb:
+		return 1
 	}
 	return strings.Compare(a.Token, b.Token)
 }
@@ -193,24 +198,41 @@ func Combine(clues []Clue) float64 {
 // chi2Q is the probability that a chi-square variable with v (even)
 // degrees of freedom exceeds x2: e^-m Σ_{i<v/2} m^i/i!, m = x2/2. The terms
 // are summed in the log domain, so large m does not underflow to a wrong 0
-// before the terms have grown.
+// before the terms have grown: a first pass finds the largest, a second
+// sums them scaled by it.
 func chi2Q(x2 float64, v int) float64 {
 	m := x2 / 2
 	if m <= 0 {
 		return 1
 	}
 	lm := math.Log(m)
-	var logs []float64
+	term := func(i int) float64 { return -m + float64(i)*lm - logFactorial(i) }
 	maxLog := math.Inf(-1)
 	for i := 0; i < v/2; i++ {
-		lg, _ := math.Lgamma(float64(i + 1))
-		l := -m + float64(i)*lm - lg
-		logs = append(logs, l)
-		maxLog = max(maxLog, l)
+		maxLog = max(maxLog, term(i))
 	}
 	var sum float64
-	for _, l := range logs {
-		sum += math.Exp(l - maxLog)
+	for i := 0; i < v/2; i++ {
+		sum += math.Exp(term(i) - maxLog)
 	}
 	return min(1, math.Exp(maxLog)*sum)
+}
+
+// logFactorials are ln(i!) for the clue counts a classification has
+// (MaxClues is 150 by default), computed once.
+var logFactorials = sync.OnceValue(func() []float64 {
+	t := make([]float64, 1024)
+	for i := range t {
+		t[i], _ = math.Lgamma(float64(i + 1))
+	}
+	return t
+})
+
+// logFactorial is ln(i!).
+func logFactorial(i int) float64 {
+	if t := logFactorials(); i < len(t) {
+		return t[i]
+	}
+	lg, _ := math.Lgamma(float64(i + 1))
+	return lg
 }
