@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // The style tests: how bulk-mail software and spammers write a message
@@ -78,20 +79,8 @@ func (s *state) bodyTexts() []string {
 func bodyCaps(s *state) (hit, bool) {
 	upper, letters := 0, 0
 	for _, t := range s.bodyTexts() {
-		for w := range strings.FieldsSeq(t) {
-			if strings.Contains(w, "://") || strings.Contains(w, "@") {
-				continue // a URL or an address is not shouting
-			}
-			for _, r := range w {
-				if !isLetter(r) {
-					continue
-				}
-				letters++
-				if unicode.IsUpper(r) {
-					upper++
-				}
-			}
-		}
+		u, l := capitals(t)
+		upper, letters = upper+u, letters+l
 	}
 	if letters < minShoutLetters || float64(upper) <= shoutShare*float64(letters) {
 		return hit{}, false
@@ -588,4 +577,48 @@ func indexFold(s, needle string) int {
 		}
 	}
 	return -1
+}
+
+// capitals counts the capitals and the letters of t's words (split at
+// white space), leaving out the words that are a URL or an address (with
+// "://" or "@"): they are not shouting. It reads t once, without
+// splitting it.
+func capitals(t string) (upper, letters int) {
+	wu, wl, skip := 0, 0, false
+	word := func() {
+		if !skip {
+			upper, letters = upper+wu, letters+wl
+		}
+		wu, wl, skip = 0, 0, false
+	}
+	for i := 0; i < len(t); {
+		if c := t[i]; c < utf8.RuneSelf {
+			switch {
+			case 'a' <= c && c <= 'z':
+				wl++
+			case 'A' <= c && c <= 'Z':
+				wl++
+				wu++
+			case c == ' ' || '\t' <= c && c <= '\r':
+				word()
+			case c == '@' || c == ':' && strings.HasPrefix(t[i:], "://"):
+				skip = true
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(t[i:])
+		switch {
+		case unicode.IsSpace(r):
+			word()
+		case unicode.IsLetter(r):
+			wl++
+			if unicode.IsUpper(r) {
+				wu++
+			}
+		}
+		i += size
+	}
+	word()
+	return upper, letters
 }
