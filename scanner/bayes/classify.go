@@ -122,40 +122,71 @@ func clueOrder(a, b Clue) int {
 // topClues returns the n (0: all) first clues in [clueOrder], sorted. A
 // message has thousands of clues and keeps 150: they are selected in a
 // heap of n, whose root is the last kept, before the n are sorted (a sort
-// of all of them was a sixth of a classification).
+// of all of them was a sixth of a classification). Both order small keys,
+// each clue's strength and index, not the clues.
 func topClues(clues []Clue, n int) []Clue {
-	if n <= 0 || len(clues) <= n {
-		slices.SortFunc(clues, clueOrder)
+	if len(clues) == 0 {
 		return clues
 	}
-	h := clues[:n] // a heap with the clue that sorts last at the root
-	down := func(i int) {
-		for {
-			l := 2*i + 1
-			if l >= n {
-				return
-			}
-			if r := l + 1; r < n && clueOrder(h[r], h[l]) > 0 {
-				l = r
-			}
-			if clueOrder(h[l], h[i]) <= 0 {
-				return
-			}
-			h[i], h[l] = h[l], h[i]
-			i = l
+	if n <= 0 || n > len(clues) {
+		n = len(clues)
+	}
+	keys := make([]clueKey, len(clues))
+	for i, c := range clues {
+		keys[i] = clueKey{math.Abs(c.Prob - 0.5), i}
+	}
+	// order is clueOrder of the keys' clues.
+	order := func(a, b clueKey) int {
+		switch {
+		case a.strength > b.strength:
+			return -1
+		case a.strength < b.strength:
+			return 1
 		}
+		return strings.Compare(clues[a.i].Token, clues[b.i].Token)
 	}
-	for i := n/2 - 1; i >= 0; i-- {
-		down(i)
-	}
-	for _, c := range clues[n:] {
-		if clueOrder(c, h[0]) < 0 {
-			h[0] = c
-			down(0)
+	if n < len(keys) {
+		h := keys[:n] // a heap with the key that sorts last at the root
+		down := func(i int) {
+			for {
+				l := 2*i + 1
+				if l >= n {
+					return
+				}
+				if r := l + 1; r < n && order(h[r], h[l]) > 0 {
+					l = r
+				}
+				if order(h[l], h[i]) <= 0 {
+					return
+				}
+				h[i], h[l] = h[l], h[i]
+				i = l
+			}
 		}
+		for i := n/2 - 1; i >= 0; i-- {
+			down(i)
+		}
+		for _, k := range keys[n:] {
+			if order(k, h[0]) < 0 {
+				h[0] = k
+				down(0)
+			}
+		}
+		keys = h
 	}
-	slices.SortFunc(h, clueOrder)
-	return h
+	slices.SortFunc(keys, order)
+	out := make([]Clue, n)
+	for k, key := range keys {
+		out[k] = clues[key.i]
+	}
+	return out
+}
+
+// clueKey is a clue's strength, how far its probability is from 0.5, and
+// its index.
+type clueKey struct {
+	strength float64
+	i        int
 }
 
 // TokenProb is a token's spam probability: the share of spam among the
