@@ -275,7 +275,11 @@ func phraseWords(text string, max int) []string {
 			if digits {
 				flush()
 			}
-			if r != '\'' {
+			switch {
+			case r == '\'':
+			case r < utf8.RuneSelf:
+				buf = append(buf, byte(r)|0x20) // an ASCII letter, lower-cased
+			default:
 				buf = utf8.AppendRune(buf, unicode.ToLower(r))
 			}
 		case r == '$' || r == '%' || r == '!' || r == '€' || r == '£':
