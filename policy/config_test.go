@@ -532,7 +532,9 @@ func TestRuleStage(t *testing.T) {
 		{`expr = 'direction == "outbound"'`, StageRcpt},
 		{`expr = 'has("x")'`, StageEOM},
 		{`expr = 'has("mwtest.connect.listed")'`, StageConnect},
-		{`expr = 'has("mwtest.connect." + helo)'`, StageEOM}, // a computed name may be anything
+		{`expr = 'has("mwtest.connect." + helo)'`, StageEOM},                            // a computed name may be anything
+		{`expr = 'has("mwtest.connect.listed", "x", "mwtest.helo.bad")'`, StageConnect}, // values are not names
+		{`expr = 'has("mwtest.connect.listed", helo)'`, StageHelo},
 		{`expr = 'helo == "a" && subject == "b"'`, StageEOH},
 		{`expr = 'header("X-Spam") == "yes"'`, StageEOH},
 		{`expr = 'size > 1000 || client_ip == ""'`, StageEOM},

@@ -224,6 +224,18 @@ expr = 'size > 1000 && has("message.malformed") && !has("scan.exclusion")'
 action = "discard"
 quarantine = "malformed"
 `, want: "discard by big-malformed at eom area malformed; matched big-malformed"},
+		{name: "has() with values holds on a finding with one of them", upTo: StageEOM, rcpt: "bob@example.com", rules: `
+[[rule]]
+name = "bad-boundary"
+expr = 'has("message.malformed", "no boundary", "BAD BOUNDARY")'
+action = "reject"
+`, want: `reject by bad-boundary at eom reply "550 5.7.1 Message rejected by policy (rule bad-boundary: expr.match)"; matched bad-boundary`},
+		{name: "has() with values holds on no other value", upTo: StageEOM, rcpt: "bob@example.com", rules: `
+[[rule]]
+name = "bad-boundary"
+expr = 'has("message.malformed", "no boundary") || has("content.*", "bad boundary")'
+action = "reject"
+`, want: "none; matched "},
 		{name: "expression with a run-time error tempfails", upTo: StageEOM, rcpt: "bob@example.com", rules: `
 [[rule]]
 name = "bad-at-run-time"

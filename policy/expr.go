@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/expr-lang/expr"
@@ -30,8 +31,9 @@ type exprEnv struct {
 	// Header returns the decoded value of the first field with that name, or "".
 	Header func(name string) string `expr:"header"`
 	// Has reports whether a finding with that name (or in that family,
-	// "dnsbl.*") was reported.
-	Has func(name string) bool `expr:"has"`
+	// "dnsbl.*") was reported; given values, one whose value is one of
+	// them (case-insensitive): has("dkim.aligned", "bank.example").
+	Has func(name string, values ...string) bool `expr:"has"`
 	// Score is the sum of the scores of the findings with those names or
 	// in those families: score("dnsbl.*", "dnswl.*") >= 5.
 	Score func(names ...string) float64 `expr:"score"`
@@ -132,8 +134,13 @@ func (v *stageVisitor) Visit(n *ast.Node) {
 		}
 		if id != nil && (id.Value == "has" || id.Value == "score") {
 			// Constant names are the findings the rule uses, and give its
-			// stage; a computed one may be any finding.
-			for _, a := range x.Arguments {
+			// stage; a computed one may be any finding. has() takes one
+			// name, then values.
+			names := x.Arguments
+			if id.Value == "has" && len(names) > 1 {
+				names = names[:1]
+			}
+			for _, a := range names {
 				s, ok := a.(*ast.StringNode)
 				if !ok {
 					v.hasDynamic = true
@@ -141,7 +148,7 @@ func (v *stageVisitor) Visit(n *ast.Node) {
 				}
 				v.findings = append(v.findings, s.Value)
 			}
-			if id.Value == "has" && len(x.Arguments) != 1 {
+			if id.Value == "has" && len(x.Arguments) == 0 {
 				v.hasDynamic = true
 			}
 		}
@@ -168,9 +175,10 @@ func (c *exprCond) Match(o *Organization, f *Facts, rcpt string) ([]scanner.Find
 			}
 			return ""
 		},
-		Has: func(name string) bool {
+		Has: func(name string, values ...string) bool {
 			for _, fd := range f.Findings {
-				if FindingNameMatch(name, fd.Name) && fd.For(rcpt) {
+				if FindingNameMatch(name, fd.Name) && fd.For(rcpt) &&
+					(len(values) == 0 || slices.ContainsFunc(values, func(v string) bool { return strings.EqualFold(v, fd.Value) })) {
 					used = append(used, fd)
 					return true
 				}
