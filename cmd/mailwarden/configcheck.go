@@ -104,7 +104,13 @@ func printRules(out io.Writer, pol *policy.Policy) {
 			if action == "" {
 				action = "modify"
 			}
-			fmt.Fprintf(out, "\nrule %q%s, line %d: decided %s -> %s", r.Name, group.note, r.Line, r.Stage.Describe(), action)
+			if r.Scored {
+				// The spam score is summed once per message, at end of
+				// message, whatever stage the rule's facts are known at.
+				fmt.Fprintf(out, "\nrule %q%s, line %d: scored at end of message, once per message -> score", r.Name, group.note, r.Line)
+			} else {
+				fmt.Fprintf(out, "\nrule %q%s, line %d: decided %s -> %s", r.Name, group.note, r.Line, r.Stage.Describe(), action)
+			}
 			if r.Reply.Code != 0 {
 				fmt.Fprintf(out, " %q", r.Reply.String())
 			}

@@ -108,3 +108,26 @@ func TestConfigCheckChecks(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, errOut)
 	}
 }
+
+// TestConfigCheckScoredRule: a scored rule is shown as scored once per
+// message, not as a per-recipient decision, with its score; its expression
+// on dkim.aligned makes the dmarc check run.
+func TestConfigCheckScoredRule(t *testing.T) {
+	c := writeFile(t, "scored.toml", "[[rule]]\nname = \"known-sender-signed\"\nexpr = 'has(\"dkim.aligned\", \"bank.example\")'\nscore = -3\n")
+	code, out, errOut := runCmd(t, "config", "check", "-c", c)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		`rule "known-sender-signed", line 1: scored at end of message, once per message -> score` + "\n",
+		"    adds -3 to the spam score ([spam])\n",
+		"rules use dkim.aligned",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, `"known-sender-signed", line 1: decided`) {
+		t.Errorf("a scored rule shown as decided:\n%s", out)
+	}
+}
