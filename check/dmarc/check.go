@@ -16,9 +16,16 @@ import (
 // The findings.
 const (
 	Finding           = "dmarc"
+	FindingPass       = "dmarc.pass"
 	FindingReject     = "dmarc.reject"
 	FindingQuarantine = "dmarc.quarantine"
 	FindingSpoof      = "spoof.internal"
+	// FindingDKIMAligned is reported for a message with one From address
+	// that a passing DKIM signature aligns with (relaxed: the d= domain is
+	// the From domain or shares its organisational domain), whether or
+	// not the domain publishes DMARC. Value is the From domain, so a rule
+	// can name the senders it knows: has("dkim.aligned", "bank.example").
+	FindingDKIMAligned = "dkim.aligned"
 )
 
 // Config is the [dmarc] section.
@@ -77,6 +84,8 @@ func (*Check) LearnsFrom() []string { return []string{"spf.*", dkim.Finding} }
 func (*Check) Findings() []check.Declared {
 	return []check.Declared{
 		{Name: Finding, Doc: "DMARC result of the From domain (pass, fail, none, temperror, permerror); where: policy=P disposition=D"},
+		{Name: FindingPass, Doc: "DMARC pass: an SPF or DKIM pass aligned with the From domain (value), under its DMARC policy"},
+		{Name: FindingDKIMAligned, Doc: "a DKIM pass aligned (relaxed) with the one From domain (value), with or without a DMARC record; where: d=SIGNER"},
 		{Name: FindingReject, Doc: "DMARC fail under a policy that asks to reject this message"},
 		{Name: FindingQuarantine, Doc: "DMARC fail under a policy that asks to quarantine this message"},
 	}
@@ -90,8 +99,21 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 	if in.Raw == nil && in.Headers == nil || ours(in) {
 		return nil, nil
 	}
-	e := c.evaluate(ctx, in)
+	e, a, from := c.evaluate(ctx, in)
 	out := []check.Finding{{Name: Finding, Value: e.Result, Where: e.Where(), Reason: e.Reason}}
+	if e.Result == Pass {
+		out = append(out, check.Finding{Name: FindingPass, Value: e.Domain, Where: e.Where(), Reason: e.Reason})
+	}
+	if len(from) == 1 && from[0] != "" {
+		d := strings.ToLower(strings.TrimSuffix(from[0], "."))
+		for _, k := range a.DKIMPass {
+			if Aligned(k, d, false) {
+				out = append(out, check.Finding{Name: FindingDKIMAligned, Value: d, Where: "d=" + k,
+					Reason: "DKIM passed for " + k + ", aligned with the From domain " + d})
+				break
+			}
+		}
+	}
 	if e.Result == Fail {
 		switch e.Disposition {
 		case "reject":
@@ -103,7 +125,9 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 	return out, nil
 }
 
-func (c *Check) evaluate(ctx context.Context, in *check.Input) *Evaluation {
+// evaluate returns the evaluation, what authenticated the message and its
+// From domains.
+func (c *Check) evaluate(ctx context.Context, in *check.Input) (*Evaluation, Auth, []string) {
 	addrs := FromAddresses(in.Headers)
 	var domains []string
 	for _, a := range addrs {
@@ -111,13 +135,14 @@ func (c *Check) evaluate(ctx context.Context, in *check.Input) *Evaluation {
 	}
 	if len(domains) == 1 && domains[0] == "" {
 		return &Evaluation{Result: Fail, Policy: "none", Disposition: "none", Sampled: true,
-			Reason: fmt.Sprintf("the From address %q has no domain", addrs[0])}
+			Reason: fmt.Sprintf("the From address %q has no domain", addrs[0])}, Auth{}, domains
 	}
 	l := Lookup{Timeout: c.timeout}
 	if in.Env != nil {
 		l.DNS = in.Env.DNS
 	}
-	return Evaluate(ctx, l, domains, authOf(ctx, in, c.dkim), sampleKey(in))
+	a := authOf(ctx, in, c.dkim)
+	return Evaluate(ctx, l, domains, a, sampleKey(in)), a, domains
 }
 
 // authOf gathers the SPF result of MAIL and the DKIM verification.

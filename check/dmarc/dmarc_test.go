@@ -112,11 +112,11 @@ func TestDMARC(t *testing.T) {
 		in   *check.Input
 		want string
 	}{
-		{"aligned DKIM", f.input(f.sign(t, plain, "example.org")), "dmarc=pass@policy=reject disposition=none"},
-		{"relaxed DKIM from a subdomain", f.input(f.sign(t, plain, "mail.example.org")), "dmarc=pass@policy=reject disposition=none"},
+		{"aligned DKIM", f.input(f.sign(t, plain, "example.org")), "dmarc=pass@policy=reject disposition=none, dmarc.pass=example.org@policy=reject disposition=none, dkim.aligned=example.org@d=example.org"},
+		{"relaxed DKIM from a subdomain", f.input(f.sign(t, plain, "mail.example.org")), "dmarc=pass@policy=reject disposition=none, dmarc.pass=example.org@policy=reject disposition=none, dkim.aligned=example.org@d=mail.example.org"},
 		{"DKIM of another domain", f.input(f.sign(t, plain, "other.example")),
 			"dmarc=fail@policy=reject disposition=reject, dmarc.reject=example.org@policy=reject disposition=reject"},
-		{"aligned SPF", f.input(plain, spfPass("mail.example.org")), "dmarc=pass@policy=reject disposition=none"},
+		{"aligned SPF", f.input(plain, spfPass("mail.example.org")), "dmarc=pass@policy=reject disposition=none, dmarc.pass=example.org@policy=reject disposition=none"},
 		{"SPF of another domain", f.input(plain, spfPass("other.example")),
 			"dmarc=fail@policy=reject disposition=reject, dmarc.reject=example.org@policy=reject disposition=reject"},
 		{"SPF fail", f.input(plain, check.Finding{Name: "spf.fail", Value: "example.org"}, check.Finding{Name: "spf.helo.pass", Value: "example.org"}),
@@ -125,7 +125,7 @@ func TestDMARC(t *testing.T) {
 			"dmarc=fail@policy=reject disposition=reject, dmarc.reject=strict.example@policy=reject disposition=reject"},
 		{"strict SPF from a subdomain", f.input(msgFrom("a@strict.example"), spfPass("mail.strict.example")),
 			"dmarc=fail@policy=reject disposition=reject, dmarc.reject=strict.example@policy=reject disposition=reject"},
-		{"strict SPF exact", f.input(msgFrom("a@strict.example"), spfPass("STRICT.example")), "dmarc=pass@policy=reject disposition=none"},
+		{"strict SPF exact", f.input(msgFrom("a@strict.example"), spfPass("STRICT.example")), "dmarc=pass@policy=reject disposition=none, dmarc.pass=strict.example@policy=reject disposition=none"},
 		{"p=quarantine", f.input(msgFrom("a@quar.example")),
 			"dmarc=fail@policy=quarantine disposition=quarantine, dmarc.quarantine=quar.example@policy=quarantine disposition=quarantine"},
 		{"p=none", f.input(msgFrom("a@none.example")), "dmarc=fail@policy=none disposition=none"},
@@ -136,6 +136,13 @@ func TestDMARC(t *testing.T) {
 		{"pct=0 lowers reject to quarantine", f.input(msgFrom("a@sample.example")),
 			"dmarc=fail@policy=reject disposition=quarantine, dmarc.quarantine=sample.example@policy=reject disposition=quarantine"},
 		{"no record", f.input(msgFrom("a@nothing.example")), "dmarc=none@policy=none disposition=none"},
+		// dkim.aligned does not need a DMARC record.
+		{"no record, aligned DKIM", f.input(f.sign(t, msgFrom("a@other.example"), "other.example")),
+			"dmarc=none@policy=none disposition=none, dkim.aligned=other.example@d=other.example"},
+		{"no record, DKIM of the parent domain", f.input(f.sign(t, msgFrom("a@News.Other.Example."), "other.example")),
+			"dmarc=none@policy=none disposition=none, dkim.aligned=news.other.example@d=other.example"},
+		{"aligned SPF is not aligned DKIM", f.input(f.sign(t, plain, "other.example"), spfPass("example.org")),
+			"dmarc=pass@policy=reject disposition=none, dmarc.pass=example.org@policy=reject disposition=none"},
 		{"two records", f.input(msgFrom("a@two.example")), "dmarc=permerror@policy=none disposition=none"},
 		{"bad record", f.input(msgFrom("a@bad.example")), "dmarc=permerror@policy=none disposition=none"},
 		{"lookup failure", f.input(msgFrom("a@broken.example")), "dmarc=temperror@policy=none disposition=none"},
@@ -158,7 +165,7 @@ func TestDMARC(t *testing.T) {
 		{"no From", f.input("To: b@example.net\r\nSubject: s\r\n\r\nbody\r\n"), "dmarc=fail@policy=none disposition=none"},
 		{"From without a domain", f.input(msgFrom("undisclosed")), "dmarc=fail@policy=none disposition=none"},
 		{"encoded display name in an unknown charset", f.input(f.sign(t, msgFrom("=?x-unknown?B?QWxpY2U=?= <alice@example.org>"), "example.org")),
-			"dmarc=pass@policy=reject disposition=none"},
+			"dmarc=pass@policy=reject disposition=none, dmarc.pass=example.org@policy=reject disposition=none, dkim.aligned=example.org@d=example.org"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
