@@ -104,15 +104,10 @@ func (c *Check) Run(ctx context.Context, in *check.Input) ([]check.Finding, erro
 	if e.Result == Pass {
 		out = append(out, check.Finding{Name: FindingPass, Value: e.Domain, Where: e.Where(), Reason: e.Reason})
 	}
-	if len(from) == 1 && from[0] != "" {
-		d := strings.ToLower(strings.TrimSuffix(from[0], "."))
-		for _, k := range a.DKIMPass {
-			if Aligned(k, d, false) {
-				out = append(out, check.Finding{Name: FindingDKIMAligned, Value: d, Where: "d=" + k,
-					Reason: "DKIM passed for " + k + ", aligned with the From domain " + d})
-				break
-			}
-		}
+	// With one From address, e.Domain is its domain, normalised.
+	if k, ok := a.alignedDKIM(e.Domain); ok && len(from) == 1 {
+		out = append(out, check.Finding{Name: FindingDKIMAligned, Value: e.Domain, Where: "d=" + k,
+			Reason: "DKIM passed for " + k + ", aligned with the From domain " + e.Domain})
 	}
 	if e.Result == Fail {
 		switch e.Disposition {
@@ -143,6 +138,17 @@ func (c *Check) evaluate(ctx context.Context, in *check.Input) (*Evaluation, Aut
 	}
 	a := authOf(ctx, in, c.dkim)
 	return Evaluate(ctx, l, domains, a, sampleKey(in)), a, domains
+}
+
+// alignedDKIM is the first passing DKIM domain aligned (relaxed) with
+// the domain d.
+func (a Auth) alignedDKIM(d string) (string, bool) {
+	for _, k := range a.DKIMPass {
+		if d != "" && Aligned(k, d, false) {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // authOf gathers the SPF result of MAIL and the DKIM verification.
@@ -232,11 +238,7 @@ func (s *SpoofCheck) Run(ctx context.Context, in *check.Input) ([]check.Finding,
 		if a.SPFResult == "pass" && Aligned(a.SPFDomain, d, false) {
 			continue
 		}
-		aligned := false
-		for _, k := range a.DKIMPass {
-			aligned = aligned || Aligned(k, d, false)
-		}
-		if aligned {
+		if _, ok := a.alignedDKIM(d); ok {
 			continue
 		}
 		spf := a.SPFResult
